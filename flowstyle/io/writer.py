@@ -1,0 +1,201 @@
+"""Streaming encode: RGB frames to H.264 with the input's timestamps, colours and audio.
+
+PyAV facts this follows (DESIGN.md section 4): libx264 with ``crf``/``preset``,
+yuv420p with even sides; each output frame gets the pts/time_base of its source
+frame; colour tags are copied; audio is remuxed packet for packet from a stream
+created with ``add_stream_from_template``, skipping only empty packets (a
+keyframe may have no dts). Audio is read by a second demuxer on the same file
+and interleaved by time with the video, so memory does not grow with length.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from ..errors import OutputError
+from .colour import ColourTags
+
+log = logging.getLogger(__name__)
+
+# Audio is muxed ahead of the video by at most this many seconds.
+AUDIO_LEAD = 1.0
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow")
+
+
+@dataclass(frozen=True)
+class EncodeOptions:
+    """H.264 settings. ``crf`` 0-51 (lower is better; 18 is visually lossless for most)."""
+
+    crf: int = 18
+    preset: str = "veryfast"
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.crf <= 51:
+            raise OutputError("--crf", f"must be 0 to 51, got {self.crf}")
+        if self.preset not in PRESETS:
+            raise OutputError("--preset", f"unknown x264 preset '{self.preset}'; use one of {', '.join(PRESETS)}")
+
+
+class AudioCopier:
+    """Copies (or, where the container cannot hold the codec, re-encodes to AAC) the audio of ``source``."""
+
+    def __init__(self, source: Path, output: av.container.OutputContainer) -> None:
+        self.input = av.open(str(source))
+        self.output = output
+        self.pairs: dict[int, av.stream.Stream] = {}
+        self.transcoders: dict[int, _AacTranscoder] = {}
+        for s in self.input.streams:
+            if s.type == "audio":
+                codec = s.codec_context.name
+                if codec in output.supported_codecs:
+                    self.pairs[s.index] = output.add_stream_from_template(s)
+                else:
+                    log.warning("%s: the %s container cannot hold %s audio; re-encoding stream #%d to AAC",
+                                source, output.format.name, codec, s.index)
+                    tc = _AacTranscoder(s, output)
+                    self.transcoders[s.index] = tc
+                    self.pairs[s.index] = tc.stream
+            elif s.type != "video":
+                log.info("%s: dropping %s stream #%d (%s); only video and audio are written",
+                         source, s.type, s.index, s.codec_context.name if s.codec_context else "?")
+        streams = [self.input.streams[i] for i in self.pairs]
+        self._packets: Iterator[av.Packet] = self.input.demux(streams) if streams else iter(())
+        self._pending: av.Packet | None = None
+
+    def mux_until(self, seconds: float | None) -> None:
+        """Mux audio packets whose time is before ``seconds`` (all remaining if None)."""
+        while True:
+            packet = self._pending or next(self._packets, None)
+            self._pending = None
+            if packet is None:
+                return
+            if packet.size == 0:  # demuxer flush marker, not data
+                continue
+            t = float(packet.pts * packet.time_base) if packet.pts is not None else None
+            if seconds is not None and t is not None and t > seconds:
+                self._pending = packet
+                return
+            index = packet.stream.index
+            if index in self.transcoders:
+                self.transcoders[index].push(packet)
+            else:
+                packet.stream = self.pairs[index]
+                self.output.mux(packet)
+
+    def close(self) -> None:
+        try:
+            self.mux_until(None)
+            for tc in self.transcoders.values():
+                tc.flush()
+        finally:
+            self.input.close()
+
+
+class _AacTranscoder:
+    """Decode one audio stream and encode it to AAC (used only when a copy cannot be muxed)."""
+
+    def __init__(self, stream: av.audio.stream.AudioStream, output: av.container.OutputContainer) -> None:
+        self.src = stream
+        self.output = output
+        rate = stream.codec_context.sample_rate or 48000
+        self.stream = output.add_stream("aac", rate=rate, layout=stream.codec_context.layout.name)
+        self.resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout.name, rate=rate)
+
+    def push(self, packet: av.Packet) -> None:
+        for frame in packet.decode():
+            for out in self.resampler.resample(frame):
+                self.output.mux(self.stream.encode(out))
+
+    def flush(self) -> None:
+        for out in self.resampler.resample(None):
+            self.output.mux(self.stream.encode(out))
+        self.output.mux(self.stream.encode(None))
+
+
+class VideoWriter:
+    """Write RGB frames (uint8 H x W x 3) with given pts to ``path`` as H.264 + copied audio.
+
+    Args:
+        path: where to write (the caller makes it a temporary file; see io.atomic).
+        size: (width, height), both even.
+        time_base: the input video stream's time base; frame pts are in it.
+        rate: the nominal frame rate (for the encoder's rate control and the
+            container header); timing itself comes from the pts.
+        colour: tags decoded from the input (matrix, range, primaries, transfer).
+        audio_source: file whose audio streams are copied, or None.
+    """
+
+    def __init__(self, path: Path, size: tuple[int, int], time_base: Fraction, rate: Fraction | None,
+                 colour: ColourTags, options: EncodeOptions = EncodeOptions(),
+                 audio_source: Path | None = None, metadata: dict[str, str] | None = None) -> None:
+        width, height = size
+        if width % 2 or height % 2:
+            raise ValueError(f"yuv420p needs even sides, got {width}x{height}")
+        try:
+            self.container = av.open(str(path), mode="w")
+        except av.FFmpegError as exc:
+            raise OutputError(path, f"cannot write this container ({exc})") from None
+        try:
+            self.colour = colour
+            self.time_base = time_base
+            stream = self.container.add_stream("libx264", rate=rate or Fraction(25))
+            stream.width, stream.height = width, height
+            stream.pix_fmt = "yuv420p"
+            stream.time_base = time_base
+            stream.codec_context.time_base = time_base
+            stream.codec_context.thread_count = options.threads
+            stream.options = {"crf": str(options.crf), "preset": options.preset}
+            cc = stream.codec_context
+            cc.colorspace, cc.color_range = colour.colorspace, colour.color_range
+            cc.color_primaries, cc.color_trc = colour.color_primaries, colour.color_trc
+            self.stream = stream
+            for k, v in (metadata or {}).items():
+                if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
+                    self.container.metadata[k] = v
+            self.audio = AudioCopier(audio_source, self.container) if audio_source else None
+        except BaseException:
+            self.container.close()
+            raise
+        self.frames = 0
+
+    def write(self, rgb: np.ndarray, pts: int) -> None:
+        """Encode one frame shown at ``pts`` (in ``time_base`` units)."""
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+        frame = frame.reformat(format="yuv420p", dst_colorspace=self.colour.matrix,
+                               dst_color_range=self.colour.swscale_range)
+        frame.pts = pts
+        frame.time_base = self.time_base
+        self._mux(self.stream.encode(frame))
+        self.frames += 1
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            if self.audio is not None and packet.pts is not None:
+                self.audio.mux_until(float(packet.pts * packet.time_base) + AUDIO_LEAD)
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        """Flush the encoder, finish the audio and close the file."""
+        try:
+            self._mux(self.stream.encode(None))
+            if self.audio is not None:
+                self.audio.close()
+        finally:
+            self.container.close()
+
+    def abort(self) -> None:
+        """Close without flushing (the caller deletes the file)."""
+        try:
+            if self.audio is not None:
+                self.audio.input.close()
+            self.container.close()
+        except av.FFmpegError:
+            pass

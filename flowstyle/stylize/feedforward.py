@@ -1,0 +1,90 @@
+"""Feed-forward stylization of frames with the multi-style network.
+
+A thin, stateless wrapper: it holds the network (in the chosen device, dtype and
+memory format, converted once), the style weight vector and the colour options,
+and maps a batch of RGB frames to stylized frames.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..allocator import tune_malloc
+from ..models.multistyle import SIZE_MULTIPLE, MultiStyleNet
+from ..registry import load_state_dict
+from .colour import mix_strength, preserve_colour
+from .styles import parse_style
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StyleOptions:
+    """How frames are stylized.
+
+    Attributes:
+        style: built-in style index or name, or a blend ``3:0.6,17:0.4``.
+        strength: 1 fully stylized, 0 the input unchanged (linear mix).
+        preserve_colour: keep the input's colours, take the stylized luminance.
+    """
+
+    style: str = "blue-brush"
+    strength: float = 1.0
+    preserve_colour: bool = False
+
+    def __post_init__(self) -> None:
+        from ..errors import StyleError
+
+        if not 0.0 <= self.strength <= 1.0:
+            raise StyleError(f"strength must be between 0 and 1, got {self.strength}")
+        parse_style(self.style)  # fail early, before any file is opened
+
+
+def pad_to_multiple(x: Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[Tensor, tuple[int, int]]:
+    """Reflect-pad (B, C, H, W) at the bottom/right so H and W are multiples of ``multiple``.
+
+    Returns the padded tensor and the original (H, W) to crop back to. Reflection
+    (not zeros) keeps the instance-norm statistics and the border texture natural.
+    """
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect")
+    return x, (h, w)
+
+
+def load_multistyle(device: torch.device, dtype: torch.dtype) -> MultiStyleNet:
+    """The converted multi-style network, in eval mode, on ``device`` in ``dtype``, channels_last."""
+    if device.type == "cpu":
+        tune_malloc()
+    net = MultiStyleNet()
+    net.load_state_dict(load_state_dict("multistyle26"))
+    net.eval().requires_grad_(False)
+    # channels_last: oneDNN's bf16 convolutions are 2-3x faster in NHWC (measured
+    # 5.5 ms vs 15 ms for the 9x9 input conv at 640x360).
+    return net.to(device=device, dtype=dtype, memory_format=torch.channels_last)
+
+
+class FeedForwardStylizer:
+    """Stylize RGB frames (B, 3, H, W) in [0, 1] with a built-in style or blend."""
+
+    def __init__(self, options: StyleOptions, device: torch.device, dtype: torch.dtype) -> None:
+        self.options = options
+        self.device = device
+        self.dtype = dtype
+        self.net = load_multistyle(device, dtype)
+        self.style_weights = parse_style(options.style).to(device)
+
+    @torch.inference_mode()
+    def __call__(self, frames: Tensor) -> Tensor:
+        """Stylize ``frames`` (B, 3, H, W) float in [0, 1] on this stylizer's device; returns float32."""
+        padded, (h, w) = pad_to_multiple(frames)
+        out = self.net(padded, self.style_weights)[..., :h, :w]
+        if self.options.preserve_colour:
+            out = preserve_colour(out, frames.float())
+        return mix_strength(out, frames.float(), self.options.strength)

@@ -1,0 +1,115 @@
+"""Overlap decode and encode with the network on worker threads (DESIGN.md section 5).
+
+libav releases the GIL while it decodes, scales and encodes, so a bounded queue
+on each side keeps the cores busy without letting memory grow with clip length.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _put(q: queue.Queue, item: object, stop: threading.Event) -> bool:
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+class Prefetcher(Generic[T]):
+    """Run ``iterator`` on a background thread, ``depth`` items ahead of the consumer.
+
+    Exceptions raised by the iterator are re-raised in the consumer. ``close()``
+    stops the thread early (the consumer failed or was interrupted).
+    """
+
+    def __init__(self, iterator: Iterator[T], depth: int = 4, name: str = "prefetch") -> None:
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(iterator,), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, iterator: Iterator[T]) -> None:
+        try:
+            for item in iterator:
+                if not _put(self._q, item, self._stop):
+                    return
+            _put(self._q, _DONE, self._stop)
+        except BaseException as exc:  # re-raised in the consumer
+            _put(self._q, _Failure(exc), self._stop)
+
+    def __iter__(self) -> Iterator[T]:
+        while True:
+            item = self._q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+class BackgroundWorker(Generic[T]):
+    """Apply ``fn`` to submitted items in order on one background thread, at most ``depth`` queued."""
+
+    def __init__(self, fn: Callable[[T], None], depth: int = 4, name: str = "worker") -> None:
+        self._fn = fn
+        self._q: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is _DONE or self._error is not None:
+                return
+            try:
+                self._fn(item)
+            except BaseException as exc:  # reported to the submitter
+                self._error = exc
+                self._stop.set()
+
+    def submit(self, item: T) -> None:
+        """Queue ``item``; raises the worker's exception if it has failed."""
+        self._raise()
+        _put(self._q, item, self._stop)
+        self._raise()
+
+    def finish(self) -> None:
+        """Wait for every queued item; raises the worker's exception if any."""
+        self._raise()
+        self._q.put(_DONE)
+        self._thread.join()
+        self._raise()
+
+    def cancel(self) -> None:
+        self._stop.set()
+        self._error = self._error or RuntimeError("cancelled")
+        try:
+            self._q.put_nowait(_DONE)
+        except queue.Full:
+            pass
+        self._thread.join(timeout=5)
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error

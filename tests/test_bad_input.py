@@ -1,0 +1,170 @@
+"""Bad input: one clear line naming the file and the problem, a non-zero exit, no
+output file, the input untouched (issue #2). Exercised through the real CLI in a
+subprocess so tracebacks would show."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from flowstyle import FlowstyleError, RenderConfig, render
+from flowstyle.render import Progress
+from synth import video_pts_seconds, write_clip
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "flowstyle", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode != 0
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", list(range(6)), Fraction(1, 25), audio_seconds=0.24)
+
+
+def audio_only(path: Path) -> Path:
+    with av.open(str(path), "w") as out:
+        a = out.add_stream("aac", rate=48000, layout="stereo")
+        for start in range(0, 48000 // 4, 1024):
+            f = av.AudioFrame.from_ndarray(np.zeros((2, 1024), np.float32), format="fltp", layout="stereo")
+            f.sample_rate, f.pts = 48000, start
+            out.mux(a.encode(f))
+        out.mux(a.encode(None))
+    return path
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    proc = run_cli("render", str(tmp_path / "nope.mp4"), "-o", str(tmp_path / "out.mp4"))
+    assert_one_line_error(proc, "nope.mp4", "no such file")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_not_a_media_file(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(os.urandom(5000))
+    proc = run_cli("render", str(junk), "-o", str(tmp_path / "out.mp4"))
+    assert_one_line_error(proc, "junk.mp4", "not a readable media file")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_audio_only_file(tmp_path: Path) -> None:
+    src = audio_only(tmp_path / "sound.m4a")
+    proc = run_cli("render", str(src), "-o", str(tmp_path / "out.mp4"))
+    assert_one_line_error(proc, "sound.m4a", "no video stream")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_zero_decodable_frames(tmp_path: Path, clip: Path) -> None:
+    # A valid container whose video packets are garbage: opens, but nothing decodes.
+    bad = tmp_path / "garbage.mkv"
+    with av.open(str(clip)) as src, av.open(str(bad), "w") as dst:
+        out = dst.add_stream_from_template(src.streams.video[0])
+        for packet in src.demux(src.streams.video[0]):
+            if packet.size:
+                junk = av.Packet(b"\x00\x00\x01" + os.urandom(packet.size))
+                junk.pts, junk.dts, junk.time_base, junk.stream = packet.pts, packet.dts, packet.time_base, out
+                dst.mux(junk)
+    proc = run_cli("render", str(bad), "-o", str(tmp_path / "out.mp4"))
+    assert_one_line_error(proc, "garbage.mkv", "no decodable video frames")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_unknown_style(tmp_path: Path, clip: Path) -> None:
+    proc = run_cli("render", str(clip), "-o", str(tmp_path / "out.mp4"), "--style", "nosuchstyle")
+    assert_one_line_error(proc, "unknown style", "nosuchstyle")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_unwritable_output_directory(tmp_path: Path, clip: Path) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):  # running as root: permissions do not bind
+            proc = run_cli("render", str(clip), "-o", str(tmp_path / "missing" / "out.mp4"))
+            assert_one_line_error(proc, "does not exist")
+        else:
+            proc = run_cli("render", str(clip), "-o", str(ro / "out.mp4"))
+            assert_one_line_error(proc, "not writable")
+    finally:
+        ro.chmod(0o700)
+    assert list(ro.iterdir()) == []
+
+
+def test_missing_output_directory(tmp_path: Path, clip: Path) -> None:
+    proc = run_cli("render", str(clip), "-o", str(tmp_path / "no" / "such" / "out.mp4"))
+    assert_one_line_error(proc, "out.mp4", "does not exist")
+
+
+def test_output_equal_to_input_is_refused_and_input_untouched(tmp_path: Path, clip: Path) -> None:
+    before = hashlib.sha256(clip.read_bytes()).hexdigest()
+    proc = run_cli("render", str(clip), "-o", str(clip), "--overwrite")
+    assert_one_line_error(proc, "is the input file")
+    # The same file reached through another path is refused too.
+    link = tmp_path / "alias.mp4"
+    link.symlink_to(clip)
+    proc = run_cli("render", str(clip), "-o", str(link), "--overwrite")
+    assert_one_line_error(proc, "is the input file")
+    assert hashlib.sha256(clip.read_bytes()).hexdigest() == before
+
+
+def test_existing_output_needs_overwrite(tmp_path: Path, clip: Path) -> None:
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"precious")
+    proc = run_cli("render", str(clip), "-o", str(out))
+    assert_one_line_error(proc, "already exists", "--overwrite")
+    assert out.read_bytes() == b"precious"
+    proc = run_cli("render", str(clip), "-o", str(out), "--overwrite", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert len(video_pts_seconds(out)) == 6
+
+
+def test_failed_render_leaves_no_file_and_keeps_the_old_one(tmp_path: Path, clip: Path) -> None:
+    out = tmp_path / "out.mp4"
+    out.write_bytes(b"old render")
+
+    def interrupt(p: Progress) -> None:
+        if p.frames == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render(clip, out, RenderConfig(), overwrite=True, progress=interrupt)
+    assert out.read_bytes() == b"old render"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]  # no temporary left behind
+
+
+def test_truncated_file_renders_what_decodes(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Matroska indexes as it goes, so a file cut mid-stream still opens (like a
+    # recording that was interrupted); an mp4 with its index at the end would not.
+    full = write_clip(tmp_path / "full.mkv", list(range(40)), Fraction(1, 25), size=(128, 96), codec="libx264",
+                      options={"g": "5"})
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    out = tmp_path / "out.mp4"
+    report = render(cut, out, RenderConfig())
+    assert 10 < report.frames < 40
+    assert len(video_pts_seconds(out)) == report.frames  # a valid, complete file
+    assert report.lost_frames == 40 - report.frames
+    assert any("could not be decoded" in r.getMessage() and str(report.lost_frames) in r.getMessage() for r in caplog.records)
+
+
+def test_library_errors_are_flowstyle_errors(tmp_path: Path) -> None:
+    with pytest.raises(FlowstyleError, match="no such file"):
+        render(tmp_path / "none.mp4", tmp_path / "o.mp4")
