@@ -94,6 +94,11 @@ def render(
         for bar in bars:  # the true count is known now
             bar.total = bar.n
             bar.refresh()
+    except KeyboardInterrupt:
+        for bar in bars:
+            bar.close()
+        typer.echo(f"flowstyle: interrupted; {output} was not written", err=True)
+        raise typer.Exit(130) from None
     finally:
         for bar in bars:
             bar.close()
@@ -173,9 +178,11 @@ def weights_list() -> None:
 
 
 def main() -> None:
-    """Entry point: run the app, turning FlowstyleError into one line and exit code 1."""
+    """Entry point: FlowstyleError, OSError and libav failures become one line and exit code 1."""
+    import av
+
     try:
-        app(standalone_mode=False)
+        app()
     except FlowstyleError as exc:
         typer.echo(f"flowstyle: error: {exc}", err=True)
         sys.exit(1)
@@ -183,15 +190,6 @@ def main() -> None:
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         typer.echo(f"flowstyle: error: {where}{exc.strerror or exc}", err=True)
         sys.exit(1)
-    except KeyboardInterrupt:
-        typer.echo("flowstyle: interrupted; no output was written", err=True)
-        sys.exit(130)
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(130)
-        raise
+    except av.FFmpegError as exc:  # a libav failure mid-render (the output was not written)
+        typer.echo(f"flowstyle: error: {exc}", err=True)
+        sys.exit(1)

@@ -103,7 +103,7 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     with VideoReader(src, config.size) as reader, atomic_output(dst) as tmp:
         writer = VideoWriter(tmp, reader.size, reader.time_base, reader.rate, reader.colour,
                              config.encode, audio_source=src if config.copy_audio else None,
-                             metadata=dict(reader.container.metadata))
+                             metadata=dict(reader.container.metadata), display_path=dst)
         log.info("%s: %dx%d -> %s, %s on %s", src, *reader.size, dst, str(dtype).removeprefix("torch."), device)
         frames = Prefetcher(iter(reader), depth=4, name="decode")
         encoder: BackgroundWorker[tuple[np.ndarray, int]] = BackgroundWorker(lambda item: writer.write(*item), depth=4, name="encode")

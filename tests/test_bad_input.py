@@ -168,3 +168,10 @@ def test_truncated_file_renders_what_decodes(tmp_path: Path, caplog: pytest.LogC
 def test_library_errors_are_flowstyle_errors(tmp_path: Path) -> None:
     with pytest.raises(FlowstyleError, match="no such file"):
         render(tmp_path / "none.mp4", tmp_path / "o.mp4")
+
+
+@pytest.mark.parametrize("name,problem", [("out.webm", "cannot hold H.264"), ("out.xyz", "unknown container extension")])
+def test_output_container_that_cannot_be_written(tmp_path: Path, clip: Path, name: str, problem: str) -> None:
+    proc = run_cli("render", str(clip), "-o", str(tmp_path / name))
+    assert_one_line_error(proc, name, problem)
+    assert list(tmp_path.iterdir()) == []  # not even a temporary file

@@ -131,19 +131,26 @@ class VideoWriter:
             container header); timing itself comes from the pts.
         colour: tags decoded from the input (matrix, range, primaries, transfer).
         audio_source: file whose audio streams are copied, or None.
+        display_path: the name to use in error messages (the final output, not the temporary file).
     """
 
     def __init__(self, path: Path, size: tuple[int, int], time_base: Fraction, rate: Fraction | None,
                  colour: ColourTags, options: EncodeOptions = EncodeOptions(),
-                 audio_source: Path | None = None, metadata: dict[str, str] | None = None) -> None:
+                 audio_source: Path | None = None, metadata: dict[str, str] | None = None,
+                 display_path: Path | None = None) -> None:
         width, height = size
         if width % 2 or height % 2:
             raise ValueError(f"yuv420p needs even sides, got {width}x{height}")
         try:
             self.container = av.open(str(path), mode="w")
+        except ValueError:  # libav knows no container for this extension
+            raise OutputError(display_path or path, "unknown container extension; use .mp4, .mov or .mkv") from None
         except av.FFmpegError as exc:
-            raise OutputError(path, f"cannot write this container ({exc})") from None
+            raise OutputError(display_path or path, f"cannot write this container ({exc})") from None
         try:
+            if "h264" not in self.container.supported_codecs:
+                raise OutputError(display_path or path, f"the {self.container.format.name} container cannot hold "
+                                  "H.264 video; use .mp4, .mov or .mkv")
             self.colour = colour
             self.time_base = time_base
             stream = self.container.add_stream("libx264", rate=rate or Fraction(25))
