@@ -24,7 +24,7 @@ from .io.frames import Frame
 from .io.reader import SizePolicy, VideoReader
 from .io.writer import EncodeOptions, VideoWriter
 from .stylize.feedforward import FeedForwardStylizer, StyleOptions
-from .threads import BackgroundWorker, Prefetcher
+from .threads import BackgroundWorker, Prefetcher, intra_op_threads, ordered_map
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,21 @@ class RenderConfig:
     device: str = "auto"
     precision: str = "auto"
     copy_audio: bool = True
+    workers: int = 0  # frames stylized in parallel; 0 = auto (one per core on CPU, 1 on CUDA)
+
+
+def stylize_workers(requested: int, device: torch.device) -> int:
+    """How many frames to stylize at once.
+
+    On CPU, one single-threaded network per core beats one network on all cores
+    once decode and encode share those cores: an I/O thread that takes a core
+    from a parallel region stalls the whole region, whereas independent frames
+    just share time (measured on bigbuckbunny at 640 px, 2 cores: 25.5 -> 30 frames/s).
+    A GPU runs one frame at a time.
+    """
+    if requested > 0:
+        return requested
+    return 1 if device.type != "cpu" else max(1, torch.get_num_threads())
 
 
 @dataclass(frozen=True)
@@ -107,16 +122,21 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
         log.info("%s: %dx%d -> %s, %s on %s", src, *reader.size, dst, str(dtype).removeprefix("torch."), device)
         frames = Prefetcher(iter(reader), depth=4, name="decode")
         encoder: BackgroundWorker[tuple[np.ndarray, int]] = BackgroundWorker(lambda item: writer.write(*item), depth=4, name="encode")
+        workers = stylize_workers(config.workers, device)
+
+        def stylize(frame: Frame) -> tuple[Frame, np.ndarray]:
+            return frame, tensor_to_rgb(stylizer(frame_to_tensor(frame, device)))
+
         done = 0
         duration = reader.duration
         try:
-            for frame in frames:
-                out = stylizer(frame_to_tensor(frame, device))
-                encoder.submit((tensor_to_rgb(out), frame.pts))
-                done += 1
-                if progress is not None:
-                    fraction = min(1.0, max(0.0, (frame.time - reader.start_time) / duration)) if duration else None
-                    progress(Progress(done, reader.stats.expected or None, fraction))
+            with intra_op_threads(1 if workers > 1 else None):
+                for frame, rgb in ordered_map(stylize, iter(frames), workers):
+                    encoder.submit((rgb, frame.pts))
+                    done += 1
+                    if progress is not None:
+                        fraction = min(1.0, max(0.0, (frame.time - reader.start_time) / duration)) if duration else None
+                        progress(Progress(done, reader.stats.expected or None, fraction))
             encoder.finish()
             writer.close()
         except BaseException:

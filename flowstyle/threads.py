@@ -1,14 +1,18 @@
-"""Overlap decode and encode with the network on worker threads (DESIGN.md section 5).
+"""Overlap decode, network and encode on worker threads (DESIGN.md section 5).
 
-libav releases the GIL while it decodes, scales and encodes, so a bounded queue
-on each side keeps the cores busy without letting memory grow with clip length.
+libav releases the GIL while it decodes, scales and encodes, and torch while it
+computes, so bounded queues keep the cores busy without letting memory grow with
+clip length.
 """
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -113,3 +117,44 @@ class BackgroundWorker(Generic[T]):
     def _raise(self) -> None:
         if self._error is not None:
             raise self._error
+
+
+R = TypeVar("R")
+
+
+def ordered_map(fn: Callable[[T], R], items: Iterator[T], workers: int) -> Iterator[R]:
+    """``map(fn, items)`` on ``workers`` threads, results in input order, at most ``workers + 1`` in flight.
+
+    With one worker it is a plain loop on the calling thread.
+    """
+    if workers <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stylize")
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) > workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def intra_op_threads(n: int | None) -> Iterator[None]:
+    """Set torch's intra-op thread count for the duration (None: leave it), then restore it."""
+    import torch
+
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
