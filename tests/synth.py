@@ -65,6 +65,8 @@ def write_clip(path: Path, pts: Sequence[int], time_base: Fraction, *, size: tup
                 t = (np.arange(start, min(n, start + block)) / audio_rate).astype(np.float32)
                 tone = 0.3 * np.sin(2 * np.pi * 440 * t)
                 data = np.stack([tone, tone])
+                if fmt.startswith("s16"):
+                    data = (data * 32767).astype(np.int16)
                 af = av.AudioFrame.from_ndarray(data if fmt.endswith("p") else data.T.reshape(1, -1).copy(),
                                                 format=fmt, layout="stereo")
                 af.sample_rate, af.pts, af.time_base = audio_rate, start, Fraction(1, audio_rate)

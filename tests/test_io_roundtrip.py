@@ -114,3 +114,21 @@ def test_size_policy() -> None:
     assert SizePolicy(width=100).target(1280, 720) == (100, 56)
     assert SizePolicy(height=101).target(1280, 720) == (180, 102)
     assert SizePolicy(width=33, height=33).target(1280, 720) == (34, 34)
+
+
+def test_audio_the_container_cannot_hold_is_reencoded_to_aac(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """PCM audio is fine in Matroska but not in MP4: that stream is re-encoded, and the log says so."""
+    pts = list(range(10))
+    src = write_clip(tmp_path / "pcm.mkv", pts, Fraction(1, 25), audio_seconds=0.4, audio_codec="pcm_s16le")
+    dst = tmp_path / "out.mp4"
+    render(src, dst, RenderConfig())
+    with av.open(str(dst)) as c:
+        assert c.streams.audio[0].codec_context.name == "aac"
+    assert abs(audio_duration(dst) - audio_duration(src)) < 0.03  # AAC frames are 21 ms
+    assert any("re-encoding" in r.getMessage() and "pcm_s16le" in r.getMessage() for r in caplog.records)
+    # Into Matroska the same audio is copied untouched.
+    dst_mkv = tmp_path / "out.mkv"
+    render(src, dst_mkv, RenderConfig())
+    with av.open(str(src)) as a, av.open(str(dst_mkv)) as b:
+        assert b.streams.audio[0].codec_context.name == "pcm_s16le"
+        assert [bytes(p) for p in a.demux(audio=0) if p.size] == [bytes(p) for p in b.demux(audio=0) if p.size]

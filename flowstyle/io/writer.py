@@ -10,6 +10,7 @@ and interleaved by time with the video, so memory does not grow with length.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -44,6 +45,27 @@ class EncodeOptions:
             raise OutputError("--preset", f"unknown x264 preset '{self.preset}'; use one of {', '.join(PRESETS)}")
 
 
+def can_copy(source: Path, index: int, format_name: str) -> bool:
+    """True if stream ``index`` of ``source`` can be stream-copied into ``format_name``.
+
+    Asked of the muxer itself: header, one real packet and trailer are written
+    into memory. The format's codec list is not enough (mp4 lists pcm_s16le, then
+    fails when it writes the trailer).
+    """
+    try:
+        with av.open(str(source)) as src, av.open(io.BytesIO(), mode="w", format=format_name.split(",")[0]) as probe:
+            stream = src.streams[index]
+            out = probe.add_stream_from_template(stream)
+            for packet in src.demux(stream):
+                if packet.size:
+                    packet.stream = out
+                    probe.mux(packet)
+                    break
+        return True
+    except (av.FFmpegError, ValueError):
+        return False
+
+
 class AudioCopier:
     """Copies (or, where the container cannot hold the codec, re-encodes to AAC) the audio of ``source``."""
 
@@ -55,7 +77,7 @@ class AudioCopier:
         for s in self.input.streams:
             if s.type == "audio":
                 codec = s.codec_context.name
-                if codec in output.supported_codecs:
+                if can_copy(source, s.index, output.format.name):
                     self.pairs[s.index] = output.add_stream_from_template(s)
                 else:
                     log.warning("%s: the %s container cannot hold %s audio; re-encoding stream #%d to AAC",
@@ -106,8 +128,12 @@ class _AacTranscoder:
         self.src = stream
         self.output = output
         rate = stream.codec_context.sample_rate or 48000
-        self.stream = output.add_stream("aac", rate=rate, layout=stream.codec_context.layout.name)
-        self.resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout.name, rate=rate)
+        layout = stream.codec_context.layout.name
+        if layout.endswith("channels"):  # unspecified order ("2 channels"): AAC needs a named layout
+            layout = av.AudioLayout(f"{stream.codec_context.channels}c").name  # "2c" -> stereo
+        self.stream = output.add_stream("aac", rate=rate, layout=layout)
+        self.stream.format = "fltp"  # the only sample format libavcodec's AAC encoder takes
+        self.resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
 
     def push(self, packet: av.Packet) -> None:
         for frame in packet.decode():
