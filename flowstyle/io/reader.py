@@ -109,7 +109,9 @@ class VideoReader:
     """
 
     def __init__(self, path: str | Path, size: SizePolicy = SizePolicy(), threads: int = 0) -> None:
+        """``threads``: decoder and scaler threads; 0 lets libav choose (one per core)."""
         self.path = Path(path)
+        self._threads = threads
         self._size_policy = size
         self.container = open_input(self.path)
         try:
@@ -177,7 +179,7 @@ class VideoReader:
         w, h = self._scale_to
         rgb = frame.to_ndarray(
             width=w, height=h, format="rgb24", interpolation=self._interp,
-            src_colorspace=self.colour.matrix, src_color_range=self.colour.swscale_range,
+            src_colorspace=self.colour.matrix, src_color_range=self.colour.swscale_range, threads=self._threads,
         )
         if self.rotation:
             # frame.rotation is the counter-clockwise angle the display matrix turns

@@ -36,7 +36,7 @@ class EncodeOptions:
 
     crf: int = 18
     preset: str = "veryfast"
-    threads: int = 0
+    threads: int = 0  # x264 and scaler threads; 0 lets libav choose (one per core)
 
     def __post_init__(self) -> None:
         if not 0 <= self.crf <= 51:
@@ -185,6 +185,7 @@ class VideoWriter:
             stream.time_base = time_base
             stream.codec_context.time_base = time_base
             stream.codec_context.thread_count = options.threads
+            self.threads = options.threads
             stream.options = {"crf": str(options.crf), "preset": options.preset}
             cc = stream.codec_context
             cc.colorspace, cc.color_range = colour.colorspace, colour.color_range
@@ -203,7 +204,7 @@ class VideoWriter:
         """Encode one frame shown at ``pts`` (in ``time_base`` units)."""
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
         frame = frame.reformat(format="yuv420p", dst_colorspace=self.colour.matrix,
-                               dst_color_range=self.colour.swscale_range)
+                               dst_color_range=self.colour.swscale_range, threads=self.threads)
         frame.pts = pts
         frame.time_base = self.time_base
         self._mux(self.stream.encode(frame))
