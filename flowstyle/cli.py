@@ -52,6 +52,9 @@ def render(
     preset: Annotated[str, typer.Option(help="x264 preset (ultrafast ... veryslow): slower makes smaller files.")] = "veryfast",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     precision: Annotated[str, typer.Option(help="auto (bf16 on CPUs with native bf16, fp16 on CUDA), fp32, bf16, fp16.")] = "auto",
+    temporal: Annotated[str, typer.Option(help="Temporal consistency: flow (texture anchors, default), blind (gradient-domain) or none (per-frame).")] = "flow",
+    flow: Annotated[str, typer.Option(help="Optical flow for --temporal: dis-ultrafast, dis-fast, dis-balanced, dis-medium, farneback, deepflow, tvl1.")] = "dis-balanced",
+    no_cuts: Annotated[bool, typer.Option("--no-cuts", help="Do not detect scene cuts (temporal state then carries across them).")] = False,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Do not copy the audio streams.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -63,7 +66,9 @@ def render(
     from .io.reader import SizePolicy
     from .io.writer import EncodeOptions
     from .render import Progress, RenderConfig, render as run_render
+    from .scenes import CutOptions
     from .stylize.feedforward import StyleOptions
+    from .temporal import TemporalOptions
 
     width, height = _parse_size(size)
     config = RenderConfig(
@@ -71,6 +76,7 @@ def render(
         encode=EncodeOptions(crf=crf, preset=preset),
         size=SizePolicy(width=width, height=height, max_width=max_width),
         device=device, precision=precision, copy_audio=not no_audio,
+        temporal=TemporalOptions(mode=temporal, flow=flow, cuts=None if no_cuts else CutOptions()),
     )
     bars: list[tqdm] = []
 
@@ -152,6 +158,41 @@ def styles(
 
         make_sheet(image, contact_sheet, tile=tile, device=device)
         typer.echo(f"wrote {contact_sheet}", err=True)
+
+
+@app.command("eval")
+def eval_cmd(
+    original: Annotated[Path, typer.Argument(help="The input clip.")],
+    stylized: Annotated[Path, typer.Argument(help="A render of it to measure.")],
+    style: Annotated[Optional[Path], typer.Option(help="Style image (painting) for the style loss.")] = None,
+    reference: Annotated[Optional[Path], typer.Option(help="Another render (e.g. per-frame) for detail and loss ratios.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the full report (with per-frame values) as JSON.")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of E_warp per frame.")] = None,
+    flow: Annotated[str, typer.Option(help="Flow method used to measure E_warp.")] = "dis-medium",
+    loss_every: Annotated[int, typer.Option(help="Compute VGG losses on every n-th frame.")] = 4,
+) -> None:
+    """Temporal consistency (E_warp, flicker, drift), style/content loss, detail and timing of STYLIZED."""
+    from .metrics import evaluate, plot_ewarp
+
+    report = evaluate(original, stylized, style_image=style, reference=reference, flow=flow, loss_every=max(1, loss_every))
+    fmt = lambda v: "-" if v is None else f"{v:.6g}"  # noqa: E731
+    typer.echo(f"frames            {report.frames}")
+    typer.echo(f"E_warp            {fmt(report.ewarp)}  (original clip: {fmt(report.ewarp_original)}, reference: {fmt(report.ewarp_reference)})")
+    typer.echo(f"flicker (static)  {fmt(report.flicker)}")
+    typer.echo(f"drift             {fmt(report.drift)}  (original clip: {fmt(report.drift_original)})")
+    typer.echo(f"style loss        {fmt(report.style_loss)}  (reference: {fmt(report.style_loss_reference)})")
+    typer.echo(f"content loss      {fmt(report.content_loss)}  (reference: {fmt(report.content_loss_reference)})")
+    typer.echo(f"detail            {fmt(report.detail)}  (ratio to reference: {fmt(report.detail_ratio)})")
+    t = report.timing
+    typer.echo(f"timing            frames {t['frames_original']} -> {t['frames_stylized']}, max pts difference "
+               f"{fmt(t['max_pts_difference_s'])} s, audio {fmt(t['audio_original_s'])} -> {fmt(t['audio_stylized_s'])} s")
+    if json_out is not None:
+        json_out.write_text(report.to_json())
+    if plot is not None:
+        series = {"stylized": report.per_frame.get("ewarp", []), "original": report.per_frame.get("ewarp_original", [])}
+        if report.per_frame.get("ewarp_reference"):
+            series["reference"] = report.per_frame["ewarp_reference"]
+        plot_ewarp(series, plot, title=stylized.name)
 
 
 @weights_app.command("fetch")

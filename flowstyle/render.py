@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,9 @@ from .io.frames import Frame
 from .io.reader import SizePolicy, VideoReader
 from .io.writer import EncodeOptions, VideoWriter
 from .stylize.feedforward import FeedForwardStylizer, StyleOptions
+from .flow import make_flow_backend
+from .scenes import CutDetector
+from .temporal import Motion, Stabilizer, TemporalOptions, estimate_motion
 from .threads import BackgroundWorker, Prefetcher, intra_op_threads, ordered_map
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,7 @@ class RenderConfig:
     device: str = "auto"
     precision: str = "auto"
     copy_audio: bool = True
+    temporal: TemporalOptions = field(default_factory=TemporalOptions)
     workers: int = 0  # frames stylized in parallel; 0 = auto (one per core on CPU, 1 on CUDA)
     io_threads: int = 0  # threads inside each of decode, scale and encode; 0 = auto (see io_threads())
 
@@ -117,6 +122,22 @@ def tensor_to_rgb(t: torch.Tensor) -> np.ndarray:
     return t[0].mul(255.0).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
 
 
+def float_to_rgb(image: np.ndarray) -> np.ndarray:
+    """float (H, W, 3) in [0, 1] -> uint8 (H, W, 3), rounded."""
+    return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def with_predecessors(frames: Iterator[Frame], detector: CutDetector | None) -> Iterator[tuple[Frame, np.ndarray | None]]:
+    """Pair each frame with the previous input frame, or None at the start of a shot (scene cut)."""
+    prev: np.ndarray | None = None
+    for frame in frames:
+        if detector is not None and detector.is_cut(frame.rgb):
+            log.info("scene cut at frame %d (%.3f s): temporal state reset", frame.index, frame.time)
+            prev = None
+        yield frame, prev
+        prev = frame.rgb
+
+
 def render(input_path: str | Path, output_path: str | Path, config: RenderConfig = RenderConfig(),
            overwrite: bool = False, progress: ProgressFn | None = None) -> RenderReport:
     """Stylize ``input_path`` into ``output_path`` (H.264, audio copied, timing kept).
@@ -138,19 +159,30 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
                              encode, audio_source=src if config.copy_audio else None,
                              metadata=dict(reader.container.metadata), display_path=dst)
         log.info("%s: %dx%d -> %s, %s on %s", src, *reader.size, dst, str(dtype).removeprefix("torch."), device)
-        frames = Prefetcher(iter(reader), depth=4, name="decode")
+        topts = config.temporal
+        detector = CutDetector(topts.cuts) if topts.cuts is not None and topts.mode != "none" else None
+        frames = Prefetcher(with_predecessors(iter(reader), detector), depth=4, name="decode")
         encoder: BackgroundWorker[tuple[np.ndarray, int]] = BackgroundWorker(lambda item: writer.write(*item), depth=4, name="encode")
         workers = stylize_workers(config.workers, device)
+        stabilizer = Stabilizer(topts)
+        flows = threading.local()  # OpenCV flow objects keep state: one per worker thread
 
-        def stylize(frame: Frame) -> tuple[Frame, np.ndarray]:
-            return frame, tensor_to_rgb(stylizer(frame_to_tensor(frame, device)))
+        def stylize(item: tuple[Frame, np.ndarray | None]) -> tuple[Frame, np.ndarray, Motion | None]:
+            frame, prev = item
+            out = stylizer(frame_to_tensor(frame, device))[0].permute(1, 2, 0).float().contiguous().cpu().numpy()
+            motion = None
+            if prev is not None and topts.mode != "none":
+                if not hasattr(flows, "backend"):
+                    flows.backend = make_flow_backend(topts.flow, topts.flow_scale)
+                motion = estimate_motion(prev, frame.rgb, flows.backend)
+            return frame, out, motion
 
         done = 0
         duration = reader.duration
         try:
             with intra_op_threads(1 if workers > 1 else None):
-                for frame, rgb in ordered_map(stylize, iter(frames), workers):
-                    encoder.submit((rgb, frame.pts))
+                for frame, stylized, motion in ordered_map(stylize, iter(frames), workers):
+                    encoder.submit((float_to_rgb(stabilizer(stylized, motion)), frame.pts))
                     done += 1
                     if progress is not None:
                         fraction = min(1.0, max(0.0, (frame.time - reader.start_time) / duration)) if duration else None

@@ -146,15 +146,22 @@ def ordered_map(fn: Callable[[T], R], items: Iterator[T], workers: int) -> Itera
 
 @contextlib.contextmanager
 def intra_op_threads(n: int | None) -> Iterator[None]:
-    """Set torch's intra-op thread count for the duration (None: leave it), then restore it."""
+    """Set torch's and OpenCV's thread counts for the duration (None: leave them), then restore them.
+
+    Used when frames are processed in parallel, one per core: threads inside each
+    operation would only oversubscribe the cores.
+    """
+    import cv2
     import torch
 
     if n is None:
         yield
         return
-    before = torch.get_num_threads()
+    before, before_cv = torch.get_num_threads(), cv2.getNumThreads()
     torch.set_num_threads(n)
+    cv2.setNumThreads(n)
     try:
         yield
     finally:
         torch.set_num_threads(before)
+        cv2.setNumThreads(before_cv)

@@ -15,6 +15,7 @@ from flowstyle import RenderConfig, render
 from flowstyle.io.reader import SizePolicy, VideoReader
 from flowstyle.render import frame_to_tensor, tensor_to_rgb
 from flowstyle.stylize.feedforward import FeedForwardStylizer, StyleOptions
+from flowstyle.temporal import TemporalOptions
 from synth import audio_duration, video_pts_seconds
 
 WIDTH = 192
@@ -37,7 +38,9 @@ def through_yuv420p(rgb: np.ndarray) -> np.ndarray:
 
 
 def check_render(src: Path, dst: Path, style: str) -> None:
-    config = RenderConfig(style=StyleOptions(style=style), size=SizePolicy(max_width=WIDTH))
+    # Per-frame, so every output frame can be checked against the network itself.
+    config = RenderConfig(style=StyleOptions(style=style), size=SizePolicy(max_width=WIDTH),
+                          temporal=TemporalOptions(mode="none"))
     report = render(src, dst, config)
     want, got = video_pts_seconds(src), video_pts_seconds(dst)
     half = float(np.diff(want).min()) / 2
