@@ -1,0 +1,132 @@
+"""Temporal steps on inputs with known answers, and temporal renders of real clips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from flowstyle import RenderConfig, render
+from flowstyle.io.reader import SizePolicy
+from flowstyle.metrics import evaluate
+from flowstyle.stylize.feedforward import StyleOptions
+from flowstyle.temporal import TemporalOptions
+from flowstyle.temporal.anchors import TextureAnchors
+from flowstyle.temporal.blind import BlindStabilizer, screened_poisson
+from synth import video_pts_seconds
+
+H, W = 48, 64
+
+
+def smooth_texture(seed: int, sigma: float = 1.5) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return np.clip(cv2.GaussianBlur(rng.random((H, W, 3)).astype(np.float32), (0, 0), sigma) * 2 - 0.5, 0, 1)
+
+
+def moved(img: np.ndarray, dx: float) -> np.ndarray:
+    ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
+    return cv2.remap(img, xs - dx, ys, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+
+
+def pan_flow(dx: float) -> tuple[np.ndarray, np.ndarray]:
+    flow = np.zeros((H, W, 2), np.float32)
+    flow[..., 0] = -dx  # backward: each pixel came from dx to the left
+    mask = np.ones((H, W), np.float32)
+    mask[:, : int(np.ceil(dx)) + 1] = 0  # entered the frame
+    return flow, mask
+
+
+def test_anchors_carry_texture_exactly_with_the_flow() -> None:
+    """Per-frame results that flicker (a new texture each frame) are replaced by the first
+    frame's texture moving with the flow: sampled once, so it stays sharp."""
+    base = smooth_texture(0)
+    anchors = TextureAnchors(max_anchors=4, track_sigma=0)
+    anchors.step(base, None, None)
+    for t in range(1, 30):
+        flicker = smooth_texture(100 + t)  # what a per-frame stylizer might paint instead
+        flow, mask = pan_flow(0.37)
+        out = anchors.step(flicker, flow, mask)
+    truth = moved(base, 0.37 * 29)
+    inner = (slice(4, -4), slice(16, -4))
+    assert np.abs(out - truth)[inner].mean() < 0.01
+    # Detail kept: no accumulated interpolation blur after 29 sub-pixel moves.
+    grad = lambda im: np.abs(np.diff(im[inner], axis=1)).mean()  # noqa: E731
+    assert grad(out) > 0.95 * grad(truth)
+
+
+def test_anchor_count_stays_bounded_and_output_valid() -> None:
+    rng = np.random.default_rng(3)
+    anchors = TextureAnchors(max_anchors=3, track_sigma=4)
+    anchors.step(smooth_texture(0), None, None)
+    for t in range(1, 40):
+        flow = (rng.random((H, W, 2)).astype(np.float32) - 0.5) * 2
+        mask = (rng.random((H, W)) > 0.2).astype(np.float32)  # new pixels every frame
+        out = anchors.step(smooth_texture(t), flow, mask)
+        assert anchors.used.sum() <= 3 and not anchors.used.all()
+        assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+
+
+def test_static_scene_does_not_drift_or_flicker() -> None:
+    base = smooth_texture(5)
+    anchors = TextureAnchors()
+    outs = [anchors.step(base, None, None)]
+    rng = np.random.default_rng(1)
+    for _ in range(120):
+        noisy = np.clip(base + rng.normal(0, 0.05, base.shape).astype(np.float32), 0, 1)
+        outs.append(anchors.step(noisy, np.zeros((H, W, 2), np.float32), np.ones((H, W), np.float32)))
+    outs = np.stack(outs)
+    assert np.abs(np.diff(outs, axis=0)).mean() < 0.01  # input flickers at ~0.056 mean abs
+    q = len(outs) // 4
+    assert abs(outs[-q:].mean() - outs[:q].mean()) / outs[:q].mean() < 0.02
+
+
+def test_anchors_follow_low_frequency_changes() -> None:
+    """A fade (lighting change) in the per-frame results comes through; texture stays."""
+    base = smooth_texture(7) * 0.5
+    anchors = TextureAnchors(track_sigma=8)
+    anchors.step(base, None, None)
+    for t in range(1, 20):
+        out = anchors.step(base + 0.02 * t, np.zeros((H, W, 2), np.float32), np.ones((H, W), np.float32))
+    assert abs(out.mean() - (base.mean() + 0.38)) < 0.02
+
+
+def test_screened_poisson_limits() -> None:
+    p, w = smooth_texture(1), smooth_texture(2)
+    np.testing.assert_allclose(screened_poisson(p, w, np.zeros((H, W), np.float32), 1.0), p, atol=1e-5)
+    strong = screened_poisson(p, w, np.ones((H, W), np.float32), 1e4, iterations=50)
+    assert np.abs(strong - w).mean() < 0.01
+
+
+def test_blind_removes_brightness_flicker_keeps_gradients() -> None:
+    base = smooth_texture(4) * 0.6 + 0.2
+    stab = BlindStabilizer(lam=0.5, iterations=60)
+    zero, ones = np.zeros((H, W, 2), np.float32), np.ones((H, W), np.float32)
+    stab.step(base, None, None)
+    outs = [stab.step(base + (0.08 if t % 2 else -0.08), zero, ones) for t in range(1, 10)]
+    assert np.abs(np.diff([o.mean() for o in outs])).max() < 0.02  # input jumps by 0.16
+    np.testing.assert_allclose(np.diff(outs[-1], axis=1), np.diff(base, axis=1), atol=0.02)
+
+
+def test_temporal_render_keeps_timing_and_lowers_ewarp(media: Path, tmp_path: Path) -> None:
+    src = media / "videos" / "bigbuckbunny.mp4"
+    results = {}
+    for mode in ("none", "flow"):
+        dst = tmp_path / f"{mode}.mp4"
+        cfg = RenderConfig(style=StyleOptions(style="blue-brush"), size=SizePolicy(max_width=256),
+                           temporal=TemporalOptions(mode=mode))
+        render(src, dst, cfg)
+        np.testing.assert_allclose(video_pts_seconds(dst), video_pts_seconds(src), atol=0.02)
+        results[mode] = evaluate(src, dst, loss_every=10_000)
+    assert results["flow"].ewarp < 0.5 * results["none"].ewarp
+    assert results["flow"].detail > 0.9 * results["none"].detail
+
+
+def test_unknown_mode_is_refused() -> None:
+    from flowstyle.errors import FlowstyleError
+
+    with pytest.raises(FlowstyleError, match="unknown temporal mode"):
+        TemporalOptions(mode="magic")
+    with pytest.raises(FlowstyleError, match="unknown flow method"):
+        TemporalOptions(flow="nope")
