@@ -59,7 +59,7 @@ class TextureAnchors:
 
     PAD = 2  # rows replicated above and below each anchor, for cubic taps
 
-    def __init__(self, max_anchors: int = 8, track_sigma: float = 8.0) -> None:
+    def __init__(self, max_anchors: int = 8, track_sigma: float = 16.0) -> None:
         if max_anchors < 2:
             raise ValueError("max_anchors must be at least 2")
         self.max_anchors = max_anchors
