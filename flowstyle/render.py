@@ -169,7 +169,10 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
 
         def stylize(item: tuple[Frame, np.ndarray | None]) -> tuple[Frame, np.ndarray, Motion | None]:
             frame, prev = item
-            out = stylizer(frame_to_tensor(frame, device))[0].permute(1, 2, 0).float().contiguous().cpu().numpy()
+            stylized = stylizer(frame_to_tensor(frame, device))
+            if topts.mode == "none":  # finished here, on the parallel worker, not on the ordered path
+                return frame, tensor_to_rgb(stylized), None
+            out = stylized[0].permute(1, 2, 0).float().contiguous().cpu().numpy()
             motion = None
             if prev is not None and topts.mode != "none":
                 if not hasattr(flows, "backend"):
@@ -182,7 +185,8 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
         try:
             with intra_op_threads(1 if workers > 1 else None):
                 for frame, stylized, motion in ordered_map(stylize, iter(frames), workers):
-                    encoder.submit((float_to_rgb(stabilizer(stylized, motion)), frame.pts))
+                    rgb = stylized if stylized.dtype == np.uint8 else float_to_rgb(stabilizer(stylized, motion))
+                    encoder.submit((rgb, frame.pts))
                     done += 1
                     if progress is not None:
                         fraction = min(1.0, max(0.0, (frame.time - reader.start_time) / duration)) if duration else None
