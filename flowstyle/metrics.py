@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from .flow import make_flow_backend
+from .flow.remap import remap_flow
 from .io.reader import SizePolicy, VideoReader
 from .scenes import CutDetector
 from .losses import STYLE_LAYERS, content_loss, gram, style_loss
@@ -66,13 +67,6 @@ class EvalReport:
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
     return rgb[..., 0] * 0.2126 + rgb[..., 1] * 0.7152 + rgb[..., 2] * 0.0722
-
-
-def warp_np(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """Backward warp (H, W, C) by an OpenCV-layout flow (H, W, 2), bilinear, edges replicated."""
-    h, w = flow.shape[:2]
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    return cv2.remap(image, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def masked_mse(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
@@ -164,10 +158,10 @@ def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path
                 p_out, p_orig, p_origf, p_ref = prev
                 motion = estimate_motion(p_orig, orig, backend)
                 m = motion.mask
-                per["ewarp"].append(masked_mse(out, warp_np(p_out, motion.flow_bwd), m))
-                per["ewarp_original"].append(masked_mse(orig_f, warp_np(p_origf, motion.flow_bwd), m))
+                per["ewarp"].append(masked_mse(out, remap_flow(p_out, motion.flow_bwd), m))
+                per["ewarp_original"].append(masked_mse(orig_f, remap_flow(p_origf, motion.flow_bwd), m))
                 if ref is not None:
-                    per["ewarp_reference"].append(masked_mse(ref, warp_np(p_ref, motion.flow_bwd), m))
+                    per["ewarp_reference"].append(masked_mse(ref, remap_flow(p_ref, motion.flow_bwd), m))
                 static = (m > 0.5) & (np.hypot(motion.flow_bwd[..., 0], motion.flow_bwd[..., 1]) < STATIC_MOTION)
                 if static.mean() > 0.01:
                     per["flicker"].append(float(np.abs(out - p_out)[static].mean()))

@@ -15,14 +15,19 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def sampling_grid(flow: Tensor) -> Tensor:
-    """Normalised grid (B, H, W, 2) in [-1, 1] for grid_sample from a pixel flow (B, 2, H, W)."""
-    b, _, h, w = flow.shape
+def source_coordinates(flow: Tensor) -> tuple[Tensor, Tensor]:
+    """Pixel coordinates ``x + flow(x)``, ``y + flow(y)``, each (B, H, W), for a flow (B, 2, H, W)."""
+    _, _, h, w = flow.shape
     ys, xs = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype),
                             torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij")
-    x = (xs + flow[:, 0]) * (2.0 / max(w - 1, 1)) - 1.0
-    y = (ys + flow[:, 1]) * (2.0 / max(h - 1, 1)) - 1.0
-    return torch.stack((x, y), dim=-1)
+    return xs + flow[:, 0], ys + flow[:, 1]
+
+
+def sampling_grid(flow: Tensor) -> Tensor:
+    """Normalised grid (B, H, W, 2) in [-1, 1] for grid_sample from a pixel flow (B, 2, H, W)."""
+    h, w = flow.shape[-2:]
+    x, y = source_coordinates(flow)
+    return torch.stack((x * (2.0 / max(w - 1, 1)) - 1.0, y * (2.0 / max(h - 1, 1)) - 1.0), dim=-1)
 
 
 def warp(image: Tensor, flow: Tensor, mode: str = "bilinear") -> Tensor:
@@ -44,10 +49,7 @@ def warp(image: Tensor, flow: Tensor, mode: str = "bilinear") -> Tensor:
 
 def inside_frame(flow: Tensor) -> Tensor:
     """(B, 1, H, W) float: 1 where ``x + flow(x)`` lies inside the frame, else 0."""
-    _, _, h, w = flow.shape
-    ys, xs = torch.meshgrid(torch.arange(h, device=flow.device, dtype=flow.dtype),
-                            torch.arange(w, device=flow.device, dtype=flow.dtype), indexing="ij")
-    x = xs + flow[:, 0]
-    y = ys + flow[:, 1]
+    h, w = flow.shape[-2:]
+    x, y = source_coordinates(flow)
     ok = (x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)
     return ok.unsqueeze(1).to(flow.dtype)

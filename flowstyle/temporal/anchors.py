@@ -38,6 +38,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..flow.remap import identity_grid
+
 
 def low_pass(image: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian low-pass with standard deviation ``sigma`` pixels, computed at reduced size (cheap)."""
@@ -83,7 +85,7 @@ class TextureAnchors:
             mask: reliability of ``flow_bwd`` (H, W), > 0.5 reliable.
         """
         h, w = stylized.shape[:2]
-        ix, iy = _identity(h, w)
+        ix, iy = identity_grid(h, w)
         if flow_bwd is None or self.slot is None or self.slot.shape != (h, w):
             self.reset()
             self.atlas = np.empty((self.max_anchors * (h + 2 * self.PAD), w, 3), np.float32)
@@ -140,22 +142,8 @@ class TextureAnchors:
         counts = np.bincount(self.slot.ravel(), minlength=self.max_anchors)
         keep, drop = np.argsort(counts, kind="stable")[:2]
         sel = (self.slot == keep) | (self.slot == drop)
-        ix, iy = _identity(*self.slot.shape)
+        ix, iy = identity_grid(*self.slot.shape)
         self.map_x[sel], self.map_y[sel] = ix[sel], iy[sel]
         self.slot[sel] = keep
         self._store(int(keep), sampled)
         self.used[drop] = False
-
-
-_IDENTITY: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
-
-
-def _identity(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel coordinate grids (x, y), float32 (H, W); cached, never written to."""
-    key = (h, w)
-    if key not in _IDENTITY:
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-        xs.flags.writeable = False
-        ys.flags.writeable = False
-        _IDENTITY[key] = (xs, ys)
-    return _IDENTITY[key]

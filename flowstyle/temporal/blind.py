@@ -18,6 +18,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..flow.remap import remap_flow
+
 
 def _laplacian(x: np.ndarray) -> np.ndarray:
     """4-neighbour Laplacian with reflecting (Neumann) borders, (H, W, C)."""
@@ -68,10 +70,7 @@ class BlindStabilizer:
         if flow_bwd is None or self.prev is None or self.prev.shape != stylized.shape:
             out = stylized.copy()
         else:
-            h, w = stylized.shape[:2]
-            ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-            warped = cv2.remap(self.prev, xs + flow_bwd[..., 0], ys + flow_bwd[..., 1], cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
+            warped = remap_flow(self.prev, flow_bwd)
             out = np.clip(screened_poisson(stylized, warped, mask, self.lam, self.iterations), 0.0, 1.0)
         self.prev = out
         return out
