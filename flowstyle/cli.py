@@ -14,6 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from .errors import FlowstyleError
+from .temporal.stabilizer import DEFAULT_TEMPORAL_FLOW, DEFAULT_TEMPORAL_FLOW_SCALE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Temporally-consistent video stylization.")
@@ -53,7 +54,9 @@ def render(
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     precision: Annotated[str, typer.Option(help="auto (bf16 on CPUs with native bf16, fp16 on CUDA), fp32, bf16, fp16.")] = "auto",
     temporal: Annotated[str, typer.Option(help="Temporal consistency: flow (texture anchors, default), blind (gradient-domain) or none (per-frame).")] = "flow",
-    flow: Annotated[str, typer.Option(help="Optical flow for --temporal: dis-ultrafast, dis-fast, dis-balanced, dis-medium, farneback, deepflow, tvl1.")] = "dis-balanced",
+    flow: Annotated[str, typer.Option(help="Optical flow for --temporal: dis-ultrafast, dis-fast, dis-balanced, dis-medium, farneback, deepflow, tvl1.")] = DEFAULT_TEMPORAL_FLOW,
+    flow_scale: Annotated[float, typer.Option(help="Compute the flow at this fraction of the frame size (0.05-1; higher is steadier and slower).")] = DEFAULT_TEMPORAL_FLOW_SCALE,
+    occlusion: Annotated[str, typer.Option(help="Occlusion check for --temporal: photometric (one flow a frame) or forward-backward (two).")] = "photometric",
     no_cuts: Annotated[bool, typer.Option("--no-cuts", help="Do not detect scene cuts (temporal state then carries across them).")] = False,
     no_audio: Annotated[bool, typer.Option("--no-audio", help="Do not copy the audio streams.")] = False,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
@@ -76,7 +79,8 @@ def render(
         encode=EncodeOptions(crf=crf, preset=preset),
         size=SizePolicy(width=width, height=height, max_width=max_width),
         device=device, precision=precision, copy_audio=not no_audio,
-        temporal=TemporalOptions(mode=temporal, flow=flow, cuts=None if no_cuts else CutOptions()),
+        temporal=TemporalOptions(mode=temporal, flow=flow, flow_scale=flow_scale, occlusion=occlusion,
+                                 cuts=None if no_cuts else CutOptions()),
     )
     bars: list[tqdm] = []
 

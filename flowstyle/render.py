@@ -122,11 +122,6 @@ def tensor_to_rgb(t: torch.Tensor) -> np.ndarray:
     return t[0].mul(255.0).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
 
 
-def float_to_rgb(image: np.ndarray) -> np.ndarray:
-    """float (H, W, 3) in [0, 1] -> uint8 (H, W, 3), rounded."""
-    return np.clip(image * 255.0 + 0.5, 0, 255).astype(np.uint8)
-
-
 def with_predecessors(frames: Iterator[Frame], detector: CutDetector | None) -> Iterator[tuple[Frame, np.ndarray | None]]:
     """Pair each frame with the previous input frame, or None at the start of a shot (scene cut)."""
     prev: np.ndarray | None = None
@@ -169,24 +164,20 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
 
         def stylize(item: tuple[Frame, np.ndarray | None]) -> tuple[Frame, np.ndarray, Motion | None]:
             frame, prev = item
-            stylized = stylizer(frame_to_tensor(frame, device))
-            if topts.mode == "none":  # finished here, on the parallel worker, not on the ordered path
-                return frame, tensor_to_rgb(stylized), None
-            out = stylized[0].permute(1, 2, 0).float().contiguous().cpu().numpy()
+            rgb = tensor_to_rgb(stylizer(frame_to_tensor(frame, device)))  # on the parallel worker
             motion = None
             if prev is not None and topts.mode != "none":
                 if not hasattr(flows, "backend"):
                     flows.backend = make_flow_backend(topts.flow, topts.flow_scale)
-                motion = estimate_motion(prev, frame.rgb, flows.backend)
-            return frame, out, motion
+                motion = stabilizer.motion(prev, frame.rgb, flows.backend)
+            return frame, rgb, motion
 
         done = 0
         duration = reader.duration
         try:
             with intra_op_threads(1 if workers > 1 else None):
                 for frame, stylized, motion in ordered_map(stylize, iter(frames), workers):
-                    rgb = stylized if stylized.dtype == np.uint8 else float_to_rgb(stabilizer(stylized, motion))
-                    encoder.submit((rgb, frame.pts))
+                    encoder.submit((stabilizer(stylized, motion), frame.pts))
                     done += 1
                     if progress is not None:
                         fraction = min(1.0, max(0.0, (frame.time - reader.start_time) / duration)) if duration else None

@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from flowstyle.flow import FLOW_METHODS, make_flow_backend, reliability_mask, warp
+from flowstyle.temporal.stabilizer import OCCLUSION_CHECKS, estimate_motion
 from flowstyle.flow.warp import inside_frame
 
 
@@ -51,6 +52,24 @@ def test_reduced_resolution_flow_is_rescaled() -> None:
     np.testing.assert_allclose(np.median(flow[20:-20, 20:-20].reshape(-1, 2), axis=0), (4.0, 2.0), atol=0.4)
 
 
+def test_photometric_check_at_working_scale_matches_full_size() -> None:
+    """The temporal mode checks occlusion on the reduced frames the flow was computed on;
+    with the boundary threshold stated in full-frame pixels it marks the same regions."""
+    h, w = 120, 160
+    bg = texture(h, w, seed=1)
+    square = texture(40, 40, seed=2)
+    prev, cur = bg.copy(), bg.copy()
+    prev[40:80, 30:70] = square
+    cur[40:80, 42:82] = square  # moved 12 px right: columns 30..41 revealed
+    full = estimate_motion(prev, cur, make_flow_backend("dis-medium"), occlusion="photometric").mask
+    small = estimate_motion(prev, cur, make_flow_backend("dis-medium", 0.5), occlusion="photometric")
+    assert small.mask.shape == (h, w) and small.flow_bwd.shape == (h, w, 2)
+    for mask in (full, small.mask):
+        assert mask[5:30, 10:150].mean() > 0.9  # background above the square
+        assert mask[46:74, 31:40].mean() < 0.5  # revealed
+    assert np.abs(full - small.mask)[5:-5, 5:-5].mean() < 0.15  # 0.11 measured: the edges of the moving square differ
+
+
 def test_warp_convention_integer_shift() -> None:
     img = torch.rand(1, 3, 20, 30)
     flow = torch.zeros(1, 2, 20, 30)
@@ -76,13 +95,36 @@ def test_reliability_marks_disocclusion_and_frame_edges() -> None:
     prev[30:54, 20:44] = square
     cur[30:54, 28:52] = square  # moved 8 px right: columns 20..27 are revealed in cur
     backend = make_flow_backend("dis-medium")
-    mask = reliability_mask(to_t(backend(cur, prev)), to_t(backend(prev, cur)))[0, 0].numpy()
-    assert mask[5:25, 10:90].mean() > 0.9  # still background
-    assert mask[34:50, 21:26].mean() < 0.5  # revealed behind the square
-    # A pure pan: columns whose source lies outside the previous frame are unreliable.
     pan = shifted(bg, 5.0, 0.0)
-    mask = reliability_mask(to_t(backend(pan, bg)), to_t(backend(bg, pan)))[0, 0].numpy()
-    assert mask[10:-10, :4].mean() < 0.2 and mask[10:-10, 20:-20].mean() > 0.9
+    for check in OCCLUSION_CHECKS:
+        mask = estimate_motion(prev, cur, backend, occlusion=check).mask
+        assert mask[5:25, 10:90].mean() > 0.9, check  # still background
+        assert mask[34:50, 21:26].mean() < 0.5, check  # revealed behind the square
+        # A pure pan: columns whose source lies outside the previous frame are unreliable.
+        mask = estimate_motion(bg, pan, backend, occlusion=check).mask
+        assert mask[10:-10, :4].mean() < 0.2 and mask[10:-10, 20:-20].mean() > 0.9, check
+
+
+def test_forward_backward_check_follows_ruder_thresholds() -> None:
+    """Ruder et al.'s inequality on constructed flows: a consistent pair passes, a
+    backward flow whose forward partner disagrees by more than the tolerance fails,
+    and a step in the flow (motion boundary) fails on both sides of the step."""
+    h, w = 20, 30
+    bwd = np.zeros((h, w, 2), np.float32)
+    bwd[..., 0] = -2.0
+    fwd = -bwd
+    assert reliability_mask(bwd, fwd)[:, 3:].min() == 1.0  # columns 0-1 sample outside
+    assert reliability_mask(bwd, fwd)[:, :2].max() == 0.0
+    off = fwd.copy()
+    off[5:10, 10:20, 1] = 0.8  # |w + w^|^2 = 0.64 > 0.01 * 8.64 + 0.5
+    assert reliability_mask(bwd, off)[6:9, 13:19].max() == 0.0
+    off[5:10, 10:20, 1] = 0.6  # 0.36 < 0.5 + 0.01 * 8.36: within tolerance
+    assert reliability_mask(bwd, off)[6:9, 13:19].min() == 1.0
+    step = bwd.copy()
+    step[:, 15:, 0] = -6.0  # a moving object's edge
+    m = reliability_mask(step, -step, motion_boundaries=True)
+    assert m[:, 14:16].max() == 0.0 and m[:, 8:12].min() == 1.0
+    assert reliability_mask(step, -step, motion_boundaries=False)[:, 14].min() == 1.0
 
 
 def read_flo(path: Path) -> np.ndarray:

@@ -25,6 +25,11 @@ def smooth_texture(seed: int, sigma: float = 1.5) -> np.ndarray:
     return np.clip(cv2.GaussianBlur(rng.random((H, W, 3)).astype(np.float32), (0, 0), sigma) * 2 - 0.5, 0, 1)
 
 
+def u8(img: np.ndarray) -> np.ndarray:
+    """Float image in [0, 1] -> uint8 frame, as the temporal steps take them."""
+    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
 def moved(img: np.ndarray, dx: float) -> np.ndarray:
     ys, xs = np.mgrid[0:H, 0:W].astype(np.float32)
     return cv2.remap(img, xs - dx, ys, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
@@ -43,11 +48,11 @@ def test_anchors_carry_texture_exactly_with_the_flow() -> None:
     frame's texture moving with the flow: sampled once, so it stays sharp."""
     base = smooth_texture(0)
     anchors = TextureAnchors(max_anchors=4, track_sigma=0)
-    anchors.step(base, None, None)
+    anchors.step(u8(base), None, None)
     for t in range(1, 30):
-        flicker = smooth_texture(100 + t)  # what a per-frame stylizer might paint instead
+        flicker = u8(smooth_texture(100 + t))  # what a per-frame stylizer might paint instead
         flow, mask = pan_flow(0.37)
-        out = anchors.step(flicker, flow, mask)
+        out = anchors.step(flicker, flow, mask).astype(np.float32) / 255
     truth = moved(base, 0.37 * 29)
     inner = (slice(4, -4), slice(16, -4))
     assert np.abs(out - truth)[inner].mean() < 0.01
@@ -59,24 +64,26 @@ def test_anchors_carry_texture_exactly_with_the_flow() -> None:
 def test_anchor_count_stays_bounded_and_output_valid() -> None:
     rng = np.random.default_rng(3)
     anchors = TextureAnchors(max_anchors=3, track_sigma=4)
-    anchors.step(smooth_texture(0), None, None)
+    anchors.step(u8(smooth_texture(0)), None, None)
     for t in range(1, 40):
         flow = (rng.random((H, W, 2)).astype(np.float32) - 0.5) * 2
+        flow[..., 1] += 0.45  # a steady vertical stretch: remainders add up, coordinates stay in their anchor
         mask = (rng.random((H, W)) > 0.2).astype(np.float32)  # new pixels every frame
-        out = anchors.step(smooth_texture(t), flow, mask)
-        assert anchors.used.sum() <= 3 and not anchors.used.all()
-        assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+        out = anchors.step(u8(smooth_texture(t)), flow, mask)
+        assert out.shape == (H, W, 3) and out.dtype == np.uint8
+        assert (anchors.cy >= -1).all() and (anchors.cy <= H).all()  # cubic taps stay in the anchor
+        assert set(np.unique(anchors.slot)) <= set(np.flatnonzero(anchors.used))
 
 
 def test_static_scene_does_not_drift_or_flicker() -> None:
     base = smooth_texture(5)
     anchors = TextureAnchors()
-    outs = [anchors.step(base, None, None)]
+    outs = [anchors.step(u8(base), None, None)]
     rng = np.random.default_rng(1)
     for _ in range(120):
-        noisy = np.clip(base + rng.normal(0, 0.05, base.shape).astype(np.float32), 0, 1)
+        noisy = u8(base + rng.normal(0, 0.05, base.shape).astype(np.float32))
         outs.append(anchors.step(noisy, np.zeros((H, W, 2), np.float32), np.ones((H, W), np.float32)))
-    outs = np.stack(outs)
+    outs = np.stack(outs).astype(np.float32) / 255
     assert np.abs(np.diff(outs, axis=0)).mean() < 0.01  # input flickers at ~0.056 mean abs
     q = len(outs) // 4
     assert abs(outs[-q:].mean() - outs[:q].mean()) / outs[:q].mean() < 0.02
@@ -86,10 +93,10 @@ def test_anchors_follow_low_frequency_changes() -> None:
     """A fade (lighting change) in the per-frame results comes through; texture stays."""
     base = smooth_texture(7) * 0.5
     anchors = TextureAnchors(track_sigma=8)
-    anchors.step(base, None, None)
+    anchors.step(u8(base), None, None)
     for t in range(1, 20):
-        out = anchors.step(base + 0.02 * t, np.zeros((H, W, 2), np.float32), np.ones((H, W), np.float32))
-    assert abs(out.mean() - (base.mean() + 0.38)) < 0.02
+        out = anchors.step(u8(base + 0.02 * t), np.zeros((H, W, 2), np.float32), np.ones((H, W), np.float32))
+    assert abs(out.mean() / 255 - (base.mean() + 0.38)) < 0.02
 
 
 def test_screened_poisson_limits() -> None:
@@ -103,10 +110,10 @@ def test_blind_removes_brightness_flicker_keeps_gradients() -> None:
     base = smooth_texture(4) * 0.6 + 0.2
     stab = BlindStabilizer(lam=0.5, iterations=60)
     zero, ones = np.zeros((H, W, 2), np.float32), np.ones((H, W), np.float32)
-    stab.step(base, None, None)
-    outs = [stab.step(base + (0.08 if t % 2 else -0.08), zero, ones) for t in range(1, 10)]
+    stab.step(u8(base), None, None)
+    outs = [stab.step(u8(base + (0.08 if t % 2 else -0.08)), zero, ones).astype(np.float32) / 255 for t in range(1, 10)]
     assert np.abs(np.diff([o.mean() for o in outs])).max() < 0.02  # input jumps by 0.16
-    np.testing.assert_allclose(np.diff(outs[-1], axis=1), np.diff(base, axis=1), atol=0.02)
+    np.testing.assert_allclose(np.diff(outs[-1], axis=1), np.diff(base, axis=1), atol=0.025)
 
 
 def test_temporal_render_keeps_timing_and_lowers_ewarp(media: Path, tmp_path: Path) -> None:

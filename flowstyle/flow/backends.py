@@ -29,19 +29,31 @@ class FlowBackend:
         self.scale = scale
 
     def __call__(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """Flow from ``first`` to ``second`` (uint8 RGB or gray), full size, in full-size pixels."""
         a, b = _gray(first), _gray(second)
-        h, w = a.shape
-        if self.scale != 1.0:
-            size = (max(8, round(w * self.scale)), max(8, round(h * self.scale)))
-            a = cv2.resize(a, size, interpolation=cv2.INTER_AREA)
-            b = cv2.resize(b, size, interpolation=cv2.INTER_AREA)
-        flow = self._algo.calc(a, b, None)
-        if self.scale != 1.0:
-            sy, sx = h / a.shape[0], w / a.shape[1]
-            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-            flow[..., 0] *= sx
-            flow[..., 1] *= sy
-        return flow.astype(np.float32, copy=False)
+        return self.grow(self.calc_small(self.shrink(a), self.shrink(b)), a.shape)
+
+    def shrink(self, gray: np.ndarray) -> np.ndarray:
+        """``gray`` at the working scale (area-averaged); unchanged at scale 1."""
+        if self.scale == 1.0:
+            return gray
+        h, w = gray.shape[:2]
+        size = (max(8, round(w * self.scale)), max(8, round(h * self.scale)))
+        return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+
+    def calc_small(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """Flow between two gray frames already at the working scale, in their pixels."""
+        return self._algo.calc(first, second, None).astype(np.float32, copy=False)
+
+    @staticmethod
+    def grow(flow: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+        """A working-scale flow as a full-size (``shape[:2]``) flow in full-size pixels."""
+        h, w = shape[:2]
+        if flow.shape[:2] == (h, w):
+            return flow
+        # Rescale the vectors on the small field (one pass over fewer pixels), then upsample.
+        flow = flow * np.array([w / flow.shape[1], h / flow.shape[0]], np.float32)
+        return cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
 
     def clone(self) -> "FlowBackend":
         """A fresh instance (OpenCV algorithms keep state and are not thread-safe)."""

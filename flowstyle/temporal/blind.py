@@ -56,7 +56,11 @@ def screened_poisson(p: np.ndarray, w: np.ndarray, mask: np.ndarray, lam: float,
 
 
 class BlindStabilizer:
-    """Stateful temporal step: ``step(stylized, flow_bwd, mask) -> output`` (Bonneel et al. 2015)."""
+    """Stateful temporal step: ``step(stylized, flow_bwd, mask) -> output`` (Bonneel et al. 2015).
+
+    Frames in and out are uint8 (H, W, 3); the previous output is kept in float32 so
+    that rounding does not accumulate along the chain of warps.
+    """
 
     def __init__(self, lam: float = 0.15, iterations: int = 25) -> None:
         self.lam = lam
@@ -67,10 +71,11 @@ class BlindStabilizer:
         self.prev = None
 
     def step(self, stylized: np.ndarray, flow_bwd: np.ndarray | None, mask: np.ndarray | None) -> np.ndarray:
-        if flow_bwd is None or self.prev is None or self.prev.shape != stylized.shape:
-            out = stylized.copy()
+        p = stylized.astype(np.float32) * (1.0 / 255.0)
+        if flow_bwd is None or self.prev is None or self.prev.shape != p.shape:
+            out = p
         else:
             warped = remap_flow(self.prev, flow_bwd)
-            out = np.clip(screened_poisson(stylized, warped, mask, self.lam, self.iterations), 0.0, 1.0)
+            out = np.clip(screened_poisson(p, warped, mask, self.lam, self.iterations), 0.0, 1.0)
         self.prev = out
-        return out
+        return (out * 255.0 + 0.5).astype(np.uint8)

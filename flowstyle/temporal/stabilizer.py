@@ -11,21 +11,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
-import torch
 
 from ..errors import FlowstyleError
-from ..flow import make_flow_backend, reliability_mask
+from ..flow import make_flow_backend
 from ..flow.backends import FlowBackend
+from ..flow.reliability import photometric_mask, reliability_mask
 from ..scenes import CutOptions
 from .anchors import TextureAnchors
 from .blind import BlindStabilizer
 
 TEMPORAL_MODES = ("flow", "blind", "none")
-# Measured on bikes (shot 2) and bigbuckbunny at 640 px, E_warp against DIS-medium
-# flow, relative to per-frame: dis-fast 0.43/0.33 at 2.6-3.3 ms a flow, dis-balanced
-# 0.29/0.24 at 9.5-11.7 ms, dis-medium 0.10/0.17 at 14-19 ms (one core; two flows a frame).
-DEFAULT_TEMPORAL_FLOW = "dis-balanced"
+OCCLUSION_CHECKS = ("photometric", "forward-backward")
+# The flow defaults trade E_warp of the flow mode against cost (issue #3 targets:
+# <= 0.35x per-frame E_warp, <= 0.30x the stylizer's time). bigbuckbunny at 640 px,
+# rendered and measured by eval/ (the tightest clip), DIS-medium at scale 0.75 /
+# 0.7 / 0.65 / 0.6: E_warp 0.321 / 0.326 / 0.337 / 0.345 of per-frame; one DIS-medium
+# flow at 640x360 costs 10.5 / 9.2 / 7.7 / 6.5 ms alone (scripts/bench_flow.py).
+# Full-size DIS-balanced with the forward-backward check (two flows) was the
+# previous default: E_warp 0.336 for ~23 ms of flow.
+DEFAULT_TEMPORAL_FLOW = "dis-medium"
+DEFAULT_TEMPORAL_FLOW_SCALE = 0.65
 
 
 @dataclass(frozen=True)
@@ -37,25 +44,34 @@ class TemporalOptions:
             (gradient-domain, Bonneel et al. 2015) or ``none`` (per-frame).
         flow: optical flow method (see ``flowstyle.flow.FLOW_METHODS``).
         flow_scale: compute flow at this fraction of the frame size.
-        max_anchors: anchors kept by the ``flow`` mode.
+        occlusion: ``photometric`` (one flow a frame, the default) or
+            ``forward-backward`` (Ruder et al.'s check; two flows a frame).
+        photometric_threshold: see :func:`flowstyle.flow.reliability.photometric_mask`.
+        max_anchors: anchors kept by the ``flow`` mode (bigbuckbunny E_warp 0.339 of
+            per-frame with 8, 0.338 with 6, 0.351 with 4).
         track_sigma: scale (px) above which ``flow`` follows the current stylization
-            (bikes at 640 px, E_warp vs per-frame: 0.375 at 8, 0.333 at 16, 0.298 at 0 =
-            colours frozen; 16 keeps lighting changes while passing little flicker).
+            (bigbuckbunny E_warp 0.339 of per-frame at 32 px, 0.335 at 48, 0.343 at
+            64 with a 0.6 flow scale; 16 px let visibly more flicker through). 48 px
+            at 640 wide keeps lighting changes while passing little flicker.
         blind_lambda: screening weight of ``blind``.
         cuts: scene-cut detection (None disables it).
     """
 
     mode: str = "flow"
     flow: str = DEFAULT_TEMPORAL_FLOW
-    flow_scale: float = 1.0
+    flow_scale: float = DEFAULT_TEMPORAL_FLOW_SCALE
+    occlusion: str = "photometric"
+    photometric_threshold: float = 0.1
     max_anchors: int = 8
-    track_sigma: float = 16.0
+    track_sigma: float = 48.0
     blind_lambda: float = 0.15
     cuts: CutOptions | None = field(default_factory=CutOptions)
 
     def __post_init__(self) -> None:
         if self.mode not in TEMPORAL_MODES:
             raise FlowstyleError(f"unknown temporal mode '{self.mode}'; use one of {', '.join(TEMPORAL_MODES)}")
+        if self.occlusion not in OCCLUSION_CHECKS:
+            raise FlowstyleError(f"unknown occlusion check '{self.occlusion}'; use one of {', '.join(OCCLUSION_CHECKS)}")
         make_flow_backend(self.flow, self.flow_scale)  # validates the name and scale
 
 
@@ -64,20 +80,37 @@ class Motion:
     """Flow from a frame back to its predecessor, and where it can be trusted (OpenCV layout)."""
 
     flow_bwd: np.ndarray  # (H, W, 2) float32
-    mask: np.ndarray  # (H, W) float32 in {0, 1}
+    mask: np.ndarray  # (H, W) float32 in [0, 1], > 0.5 reliable (fractional where upsampled)
 
 
-def estimate_motion(prev_rgb: np.ndarray, rgb: np.ndarray, backend: FlowBackend) -> Motion:
-    """Backward and forward flow between two input frames, and the reliability of the backward one."""
-    bwd = backend(rgb, prev_rgb)
-    fwd = backend(prev_rgb, rgb)
-    to_t = lambda f: torch.from_numpy(f).permute(2, 0, 1).unsqueeze(0)  # noqa: E731
-    mask = reliability_mask(to_t(bwd), to_t(fwd))[0, 0].numpy()
-    return Motion(flow_bwd=bwd, mask=mask)
+def estimate_motion(prev_rgb: np.ndarray, rgb: np.ndarray, backend: FlowBackend,
+                    occlusion: str = "forward-backward", threshold: float = 0.1) -> Motion:
+    """Flow from ``rgb`` back to ``prev_rgb`` (uint8 frames) and where it can be trusted.
+
+    ``occlusion`` picks the check: ``forward-backward`` (Ruder et al.; computes the
+    forward flow too; what E_warp uses, after Lai et al.) or ``photometric``. The
+    photometric check runs at the flow's working scale (``backend.scale``), where the
+    flow was estimated, and its mask is upsampled with the flow: at 0.6 scale that is
+    a third of the pixels (1.8 -> 0.7 ms at 640x360).
+    """
+    prev_gray, gray = cv2.cvtColor(prev_rgb, cv2.COLOR_RGB2GRAY), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if occlusion == "photometric":
+        small_prev, small = backend.shrink(prev_gray), backend.shrink(gray)
+        bwd = backend.calc_small(small, small_prev)
+        mask = photometric_mask(bwd, small_prev, small, threshold, pixel_size=gray.shape[1] / small.shape[1])
+        h, w = gray.shape
+        if mask.shape != (h, w):
+            mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
+        return Motion(flow_bwd=backend.grow(bwd, gray.shape), mask=mask)
+    bwd = backend(gray, prev_gray)
+    return Motion(flow_bwd=bwd, mask=reliability_mask(bwd, backend(prev_gray, gray)))
 
 
 class Stabilizer:
-    """Apply the temporal mode to per-frame results, in order; a cut (or ``motion=None``) restarts it."""
+    """Apply the temporal mode to per-frame results, in order; a cut (or ``motion=None``) restarts it.
+
+    Frames in and out are uint8 RGB (H, W, 3), as decoded and as encoded.
+    """
 
     def __init__(self, options: TemporalOptions) -> None:
         self.options = options
@@ -88,8 +121,12 @@ class Stabilizer:
         else:
             self._step = None
 
+    def motion(self, prev_rgb: np.ndarray, rgb: np.ndarray, backend: FlowBackend) -> Motion:
+        """:func:`estimate_motion` with this mode's occlusion check (thread-safe: no state)."""
+        return estimate_motion(prev_rgb, rgb, backend, self.options.occlusion, self.options.photometric_threshold)
+
     def __call__(self, stylized: np.ndarray, motion: Motion | None) -> np.ndarray:
-        """``stylized``: (H, W, 3) float32 in [0, 1] for this frame; returns the output frame."""
+        """``stylized``: uint8 (H, W, 3) per-frame result of this frame; returns the output frame."""
         if self._step is None:
             return stylized
         if motion is None:
