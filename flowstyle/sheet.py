@@ -1,4 +1,4 @@
-"""Contact sheet: every built-in style applied to one picture, labelled, to help pick a style."""
+"""Contact sheet: every built-in style (or each given painting) applied to one picture, labelled, to help pick a style."""
 
 from __future__ import annotations
 
@@ -6,28 +6,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageDraw
 
 from .device import resolve_device, resolve_precision
-from .errors import InputError, OutputError
+from .errors import OutputError
+from .io.images import load_rgb
 from .models.multistyle import NUM_STYLES
-from .stylize.feedforward import FeedForwardStylizer, StyleOptions
+from .stylize.feedforward import FeedForwardStylizer, StyleOptions, make_stylizer
 from .stylize.styles import BUILTIN_NAMES
 
 
-def load_rgb(path: Path) -> np.ndarray:
-    """Any picture Pillow reads, EXIF-rotated upright, as uint8 RGB (H, W, 3)."""
-    try:
-        with Image.open(path) as im:
-            return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise InputError(path, f"not a readable image ({exc})") from None
-
-
-def contact_sheet(image: Path, out: Path, tile: int = 256, columns: int = 7, device: str = "auto") -> Path:
-    """Write a PNG grid: the picture, then style 0 ... 25, each labelled with index and name."""
+def contact_sheet(image: Path, out: Path, tile: int = 256, columns: int = 7, device: str = "auto",
+                  paintings: list[Path] | None = None) -> Path:
+    """Write a PNG grid: the picture, then style 0 ... 25 labelled with index and name, or,
+    with ``paintings``, the picture in the style of each painting (its thumbnail inset)."""
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
         raise OutputError(out, "contact sheet must be .png, .jpg or .webp")
     rgb = load_rgb(image)
@@ -36,16 +28,25 @@ def contact_sheet(image: Path, out: Path, tile: int = 256, columns: int = 7, dev
     dev = resolve_device(device)
     dtype = resolve_precision("auto", dev)
     x = torch.from_numpy(np.array(pic)).to(dev).permute(2, 0, 1)[None].float() / 255.0
-    stylizer = FeedForwardStylizer(StyleOptions(style="0"), dev, dtype)
+    to_image = lambda t: Image.fromarray(t[0].mul(255).round().clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy())  # noqa: E731
     tiles = [("original", pic)]
-    for i in range(NUM_STYLES):
-        w = torch.zeros(NUM_STYLES, device=dev)
-        w[i] = 1.0
-        stylizer.style_weights = w
-        y = stylizer(x)[0].mul(255).round().clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy()
-        tiles.append((f"{i} {BUILTIN_NAMES[i]}", Image.fromarray(y)))
+    if paintings:
+        for painting in paintings:
+            styled = to_image(make_stylizer(StyleOptions(style=str(painting)), dev, dtype)(x))
+            inset = Image.fromarray(load_rgb(painting))
+            inset.thumbnail((max(16, tile // 4), max(16, tile // 4)), Image.LANCZOS)
+            styled.paste(inset, (styled.width - inset.width, styled.height - inset.height))
+            tiles.append((painting.name, styled))
+    else:
+        stylizer = FeedForwardStylizer(StyleOptions(style="0"), dev, dtype)
+        for i in range(NUM_STYLES):
+            w = torch.zeros(NUM_STYLES, device=dev)
+            w[i] = 1.0
+            stylizer.style_weights = w
+            tiles.append((f"{i} {BUILTIN_NAMES[i]}", to_image(stylizer(x))))
     tw, th = pic.size
     pad, label = 6, 14
+    columns = min(columns, len(tiles))
     rows = -(-len(tiles) // columns)
     sheet = Image.new("RGB", (columns * (tw + pad) + pad, rows * (th + label + pad) + pad), "white")
     draw = ImageDraw.Draw(sheet)

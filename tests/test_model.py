@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from flowstyle.models.multistyle import MultiStyleNet, conditional_instance_norm
+from flowstyle.models.layers import conditional_instance_norm
+from flowstyle.models.multistyle import MultiStyleNet
 from flowstyle.stylize.feedforward import load_multistyle, pad_to_multiple
 
 

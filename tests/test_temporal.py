@@ -61,6 +61,18 @@ def test_anchors_carry_texture_exactly_with_the_flow() -> None:
     assert grad(out) > 0.95 * grad(truth)
 
 
+def test_pixels_entering_the_frame_are_new_even_if_the_mask_trusts_them() -> None:
+    """A pan brings in columns whose source lies outside the previous frame: they must
+    take the current stylization, not repeat the edge column (streaks), even when a
+    coarse mask calls them reliable."""
+    anchors = TextureAnchors(track_sigma=0)
+    anchors.step(u8(smooth_texture(0)), None, None)
+    flow, _ = pan_flow(3.0)
+    current = u8(smooth_texture(9))
+    out = anchors.step(current, flow, np.ones((H, W), np.float32))
+    np.testing.assert_array_equal(out[:, :3], current[:, :3])
+
+
 def test_anchor_count_stays_bounded_and_output_valid() -> None:
     rng = np.random.default_rng(3)
     anchors = TextureAnchors(max_anchors=3, track_sigma=4)

@@ -13,39 +13,14 @@ reproduce its output.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .layers import conditional_instance_norm, reflect_conv
 
 NUM_STYLES = 26
 # The two stride-2 convolutions halve twice and the nearest x2 upsamplings double
 # twice: inputs whose sides are multiples of 4 come back the same size.
 SIZE_MULTIPLE = 4
-
-
-def conditional_instance_norm(x: Tensor, gamma: Tensor, beta: Tensor, eps: float = 1e-5) -> Tensor:
-    """Instance-normalise ``x`` and apply a per-sample, per-channel scale and shift.
-
-    Args:
-        x: features, shape (B, C, H, W), any memory format.
-        gamma: scale, shape (B, C) or (C,) shared by the batch.
-        beta: shift, same shape as ``gamma``.
-        eps: added to the biased variance, as in the ONNX graph (1e-5).
-
-    Returns:
-        Tensor of shape (B, C, H, W), in the memory format of ``x``.
-    """
-    # Batch norm in training mode over a batch of one IS instance norm, and unlike
-    # F.instance_norm it keeps channels_last and fuses statistics and affine in two
-    # passes (measured: 2.1 ms vs 4.5 ms on a 32x360x640 bf16 map, and F.instance_norm
-    # drops channels_last, which costs a reorder before every following conv).
-    if gamma.dim() == 1:
-        gamma = gamma.expand(x.shape[0], -1)
-        beta = beta.expand(x.shape[0], -1)
-    outs = [
-        F.batch_norm(x[i : i + 1], None, None, gamma[i].to(x.dtype), beta[i].to(x.dtype), training=True, eps=eps)
-        for i in range(x.shape[0])
-    ]
-    return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
 class ConvCIN(nn.Module):
@@ -66,16 +41,7 @@ class ConvCIN(nn.Module):
         nn.init.kaiming_normal_(self.w)
 
     def forward(self, x: Tensor, style_weights: Tensor) -> Tensor:
-        if self.upsample:
-            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        x = F.pad(x, (self.pad,) * 4, mode="reflect")
-        # Memory formats chosen per layer from measurements (bf16, 640x360, 2 threads):
-        # oneDNN convolutions are 1.7-2.7x faster in channels_last, but batch norm on
-        # channels_last maps with few channels is 30x slower (4.9 ms vs 0.14 ms for
-        # 4x360x640), so maps of <= 8 channels are normalised in NCHW.
-        x = F.conv2d(x.contiguous(memory_format=torch.channels_last), self.w, stride=self.stride)
-        if x.shape[1] <= 8:
-            x = x.contiguous()
+        x = reflect_conv(x, self.w, None, self.stride, self.upsample)
         return conditional_instance_norm(x, style_weights @ self.gamma, style_weights @ self.beta)
 
 

@@ -7,6 +7,8 @@ and maps a batch of RGB frames to stylized frames.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import logging
 from dataclasses import dataclass
 
@@ -18,7 +20,11 @@ from ..allocator import tune_malloc
 from ..models.multistyle import SIZE_MULTIPLE, MultiStyleNet
 from ..registry import load_state_dict
 from .colour import mix_strength, preserve_colour
+from .paintings import is_painting_spec, parse_paintings
 from .styles import parse_style
+
+if TYPE_CHECKING:
+    from .arbitrary import ArbitraryStylizer
 
 log = logging.getLogger(__name__)
 
@@ -28,21 +34,36 @@ class StyleOptions:
     """How frames are stylized.
 
     Attributes:
-        style: built-in style index or name, or a blend ``3:0.6,17:0.4``.
-        strength: 1 fully stylized, 0 the input unchanged (linear mix).
+        style: built-in style index or name, or a blend ``3:0.6,17:0.4``; or a
+            painting file, or a blend of paintings ``a.jpg:0.6,b.png:0.4`` (the
+            arbitrary-style network).
+        strength: 1 fully stylized, 0 the input unchanged (built-in styles: linear
+            mix; paintings: the style vector moves toward the content's own).
         preserve_colour: keep the input's colours, take the stylized luminance.
+        style_scale: paintings only: > 1 paints larger strokes, < 1 smaller (0.25-4).
     """
 
     style: str = "blue-brush"
     strength: float = 1.0
     preserve_colour: bool = False
+    style_scale: float = 1.0
 
     def __post_init__(self) -> None:
         from ..errors import StyleError
 
         if not 0.0 <= self.strength <= 1.0:
             raise StyleError(f"strength must be between 0 and 1, got {self.strength}")
-        parse_style(self.style)  # fail early, before any file is opened
+        if not 0.25 <= self.style_scale <= 4.0:
+            raise StyleError(f"style scale must be between 0.25 and 4, got {self.style_scale}")
+        if self.is_painting:
+            parse_paintings(self.style)  # fail early: missing files, bad weights
+        else:
+            parse_style(self.style)
+
+    @property
+    def is_painting(self) -> bool:
+        """True when the style names painting files (the arbitrary-style network)."""
+        return is_painting_spec(self.style)
 
 
 def pad_to_multiple(x: Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[Tensor, tuple[int, int]]:
@@ -88,3 +109,12 @@ class FeedForwardStylizer:
         if self.options.preserve_colour:
             out = preserve_colour(out, frames.float())
         return mix_strength(out, frames.float(), self.options.strength)
+
+
+def make_stylizer(options: StyleOptions, device: torch.device, dtype: torch.dtype) -> "FeedForwardStylizer | ArbitraryStylizer":
+    """The stylizer for ``options``: the multi-style network, or the arbitrary-style one for paintings."""
+    if options.is_painting:
+        from .arbitrary import ArbitraryStylizer
+
+        return ArbitraryStylizer(options, device, dtype)
+    return FeedForwardStylizer(options, device, dtype)

@@ -135,7 +135,11 @@ class TextureAnchors:
         sx, sy = ix + u, iy + v
         rx, ry = np.rint(sx), np.rint(sy)
         near = dict(interpolation=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
-        slot = cv2.remap(self.slot, rx, ry, **near)
+        k = self.max_anchors
+        # A source outside the frame reads anchor k (= new), whatever the mask says: a
+        # mask computed at reduced size can miss the outermost column, and inheriting
+        # the edge pixel's coordinate there smears it into streaks.
+        slot = cv2.remap(self.slot, rx, ry, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=k)
         cx = cv2.remap(self.cx, rx, ry, **near)
         cy = cv2.remap(self.cy, rx, ry, **near)
         sx -= rx
@@ -145,8 +149,7 @@ class TextureAnchors:
         # The remainders add up where the flow is not a pure shift (zoom): keep each
         # coordinate within a pixel of its anchor so cubic taps stay inside it.
         np.clip(cy, -1.0, float(h), out=cy)
-        new = mask <= 0.5
-        k = self.max_anchors
+        new = (mask <= 0.5) | (slot == k)
         np.copyto(slot, k, where=new)  # new pixels counted in an extra bin (sampled from past the atlas: replaced below)
         counts = cv2.calcHist([slot], [0], None, [k + 1], [0, k + 1]).ravel()
         self.used[:] = counts[:k] > 0

