@@ -26,6 +26,17 @@ def onnx_initializers(data: bytes) -> dict[str, torch.Tensor]:
     return {init.name: torch.from_numpy(numpy_helper.to_array(init).copy()) for init in model.graph.initializer}
 
 
+def checked_state(state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor], model: str) -> dict[str, torch.Tensor]:
+    """``state`` if it has exactly ``expected``'s keys and shapes, else a WeightsError saying what differs."""
+    missing, extra = set(expected) - set(state), set(state) - set(expected)
+    if missing or extra:
+        raise WeightsError(f"ONNX graph does not match {model} (missing {sorted(missing)}, unexpected {sorted(extra)})")
+    for k, v in expected.items():
+        if state[k].shape != v.shape:
+            raise WeightsError(f"{k}: ONNX shape {tuple(state[k].shape)} != expected {tuple(v.shape)}")
+    return state
+
+
 def multistyle_state_dict_from_onnx(data: bytes) -> dict[str, torch.Tensor]:
     """Map ``multistyle26.onnx`` initializers onto :class:`MultiStyleNet`.
 
@@ -34,13 +45,7 @@ def multistyle_state_dict_from_onnx(data: bytes) -> dict[str, torch.Tensor]:
     """
     state = {name.replace(".norm.", "."): t.float() for name, t in onnx_initializers(data).items()}
     expected = MultiStyleNet().state_dict()
-    missing, extra = set(expected) - set(state), set(state) - set(expected)
-    if missing or extra:
-        raise WeightsError(f"ONNX graph does not match MultiStyleNet (missing {sorted(missing)}, unexpected {sorted(extra)})")
-    for k, v in expected.items():
-        if state[k].shape != v.shape:
-            raise WeightsError(f"{k}: ONNX shape {tuple(state[k].shape)} != expected {tuple(v.shape)}")
-    return state
+    return checked_state(state, expected, "MultiStyleNet")
 
 
 # HED's h5 groups for the 13 VGG16 convolutions, in order (blocks 1-2: two convs, 3-5: three).
@@ -191,14 +196,7 @@ def _qdq_state_dict(data: bytes, module: torch.nn.Module, names: dict[str, str])
         state[f"{ours}.weight"] = weight
         if f"{ours}.bias" in expected:
             state[f"{ours}.bias"] = bias if bias is not None else torch.zeros(weight.shape[0])
-    # Bias-free ConvLayer weights are stored under "<layer>.weight" directly.
-    missing, extra = set(expected) - set(state), set(state) - set(expected)
-    if missing or extra:
-        raise WeightsError(f"ONNX graph does not fill {type(module).__name__} (missing {sorted(missing)}, unexpected {sorted(extra)})")
-    for k, v in expected.items():
-        if state[k].shape != v.shape:
-            raise WeightsError(f"{k}: ONNX shape {tuple(state[k].shape)} != expected {tuple(v.shape)}")
-    return state
+    return checked_state(state, expected, type(module).__name__)
 
 
 def arbitrary_predictor_state_dict_from_onnx(data: bytes) -> dict[str, torch.Tensor]:

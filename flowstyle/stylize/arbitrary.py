@@ -16,13 +16,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..allocator import tune_malloc
 from ..models.arbitrary import STYLE_SIZE, ArbitraryTransformer, StylePredictor
 from ..models.multistyle import SIZE_MULTIPLE
 from ..registry import load_state_dict
 from ..io.images import load_rgb
 from .colour import preserve_colour
-from .feedforward import StyleOptions, pad_to_multiple
+from .feedforward import StyleOptions, load_network, pad_to_multiple
 from .paintings import parse_paintings, style_crop
 
 log = logging.getLogger(__name__)
@@ -37,12 +36,7 @@ def load_predictor() -> StylePredictor:
 
 def load_transformer(device: torch.device, dtype: torch.dtype) -> ArbitraryTransformer:
     """The converted transformer network on ``device`` in ``dtype``, channels_last (faster convs)."""
-    if device.type == "cpu":
-        tune_malloc()
-    net = ArbitraryTransformer()
-    net.load_state_dict(load_state_dict("arbitrary_transform"))
-    net.eval().requires_grad_(False)
-    return net.to(device=device, dtype=dtype, memory_format=torch.channels_last)
+    return load_network(ArbitraryTransformer(), "arbitrary_transform", device, dtype)
 
 
 def predict_style(predictor: StylePredictor, rgb: np.ndarray, scale: float = 1.0) -> Tensor:

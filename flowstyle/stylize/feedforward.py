@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from ..allocator import tune_malloc
 from ..models.multistyle import SIZE_MULTIPLE, MultiStyleNet
@@ -79,16 +79,20 @@ def pad_to_multiple(x: Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[Tensor, t
     return x, (h, w)
 
 
-def load_multistyle(device: torch.device, dtype: torch.dtype) -> MultiStyleNet:
-    """The converted multi-style network, in eval mode, on ``device`` in ``dtype``, channels_last."""
+def load_network(net: nn.Module, weights: str, device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """``net`` with the converted ``weights``, in eval mode, on ``device`` in ``dtype``, channels_last."""
     if device.type == "cpu":
         tune_malloc()
-    net = MultiStyleNet()
-    net.load_state_dict(load_state_dict("multistyle26"))
+    net.load_state_dict(load_state_dict(weights))
     net.eval().requires_grad_(False)
     # channels_last: oneDNN's bf16 convolutions are 2-3x faster in NHWC (measured
     # 5.5 ms vs 15 ms for the 9x9 input conv at 640x360).
     return net.to(device=device, dtype=dtype, memory_format=torch.channels_last)
+
+
+def load_multistyle(device: torch.device, dtype: torch.dtype) -> MultiStyleNet:
+    """The converted multi-style network, in eval mode, on ``device`` in ``dtype``, channels_last."""
+    return load_network(MultiStyleNet(), "multistyle26", device, dtype)
 
 
 class FeedForwardStylizer:

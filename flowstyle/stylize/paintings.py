@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError, StyleError
+from .styles import blend_weight
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
@@ -46,13 +47,7 @@ def parse_paintings(spec: str) -> list[tuple[Path, float]]:
             raise StyleError(f"'{name}' in '{spec}' is not a painting file: a blend is either all built-in styles or all paintings")
         if not path.is_file():
             raise InputError(path, "no such painting file")
-        try:
-            weight = float(amount) if sep else 1.0
-        except ValueError:
-            raise StyleError(f"bad blend weight '{amount}' in style '{spec}'; use e.g. a.jpg:0.6,b.jpg:0.4") from None
-        if not weight >= 0.0 or weight == float("inf"):
-            raise StyleError(f"blend weights must be finite and non-negative, got '{amount}' in '{spec}'")
-        items.append((path, weight))
+        items.append((path, blend_weight(amount if sep else "", spec, "a.jpg:0.6,b.jpg:0.4")))
     total = sum(w for _, w in items)
     if not items or total <= 0.0:
         raise StyleError(f"style '{spec}' names no painting with a positive weight")

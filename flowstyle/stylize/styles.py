@@ -37,6 +37,17 @@ def style_index(token: str) -> int:
         raise StyleError(f"unknown style '{token}' (see `flowstyle styles` for the names)") from None
 
 
+def blend_weight(amount: str, spec: str, example: str) -> float:
+    """The weight after ``name:`` in a blend (1 when absent): finite and non-negative."""
+    try:
+        w = float(amount) if amount else 1.0
+    except ValueError:
+        raise StyleError(f"bad blend weight '{amount}' in style '{spec}'; use e.g. {example}") from None
+    if not w >= 0.0 or w == float("inf"):
+        raise StyleError(f"blend weights must be finite and non-negative, got '{amount}' in '{spec}'")
+    return w
+
+
 def parse_style(spec: str | int) -> torch.Tensor:
     """Parse ``7``, ``blue-brush`` or a blend ``3:0.6,blue-brush:0.4`` into normalised weights (26,).
 
@@ -48,13 +59,7 @@ def parse_style(spec: str | int) -> torch.Tensor:
         raise StyleError("empty style specification; use e.g. 7, blue-brush or 3:0.6,17:0.4")
     for part in parts:
         name, sep, amount = part.partition(":")
-        try:
-            w = float(amount) if sep else 1.0
-        except ValueError:
-            raise StyleError(f"bad blend weight '{amount}' in style '{spec}'; use e.g. 3:0.6,17:0.4") from None
-        if not w >= 0.0 or w == float("inf"):
-            raise StyleError(f"blend weights must be finite and non-negative, got '{amount}' in '{spec}'")
-        weights[style_index(name)] += w
+        weights[style_index(name)] += blend_weight(amount if sep else "", spec, "3:0.6,17:0.4")
     total = float(weights.sum())
     if total <= 0.0:
         raise StyleError(f"style '{spec}' has all-zero weights")
