@@ -63,6 +63,19 @@ def render(
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace OUTPUT if it exists.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    method: Annotated[str, typer.Option(help="feedforward (a network, fast) or gatys (optimisation per frame with temporal losses: slow, highest quality, resumable).")] = "feedforward",
+    iterations: Annotated[Optional[int], typer.Option(help="Iteration budget of each frame after the first of a shot.", rich_help_panel="Gatys (--method gatys)")] = None,
+    first_iterations: Annotated[Optional[int], typer.Option(help="Iteration budget of a shot's first frame (per pyramid level).", rich_help_panel="Gatys (--method gatys)")] = None,
+    optimizer: Annotated[str, typer.Option(help="lbfgs or adam.", rich_help_panel="Gatys (--method gatys)")] = "lbfgs",
+    content_weight: Annotated[Optional[float], typer.Option(help="Content loss weight (relu4_2).", rich_help_panel="Gatys (--method gatys)")] = None,
+    style_weight: Annotated[Optional[float], typer.Option(help="Style loss weight (Gram matrices, relu1_1..relu5_1).", rich_help_panel="Gatys (--method gatys)")] = None,
+    tv_weight: Annotated[Optional[float], typer.Option(help="Total-variation weight.", rich_help_panel="Gatys (--method gatys)")] = None,
+    temporal_weight: Annotated[Optional[float], typer.Option(help="Temporal loss weight (0: per-frame).", rich_help_panel="Gatys (--method gatys)")] = None,
+    temporal_offsets: Annotated[str, typer.Option(help="Earlier frames the temporal loss looks at, e.g. 1 (short-term) or 1,2,4 (long-term).", rich_help_panel="Gatys (--method gatys)")] = "1,2,4",
+    init: Annotated[str, typer.Option(help="Start of frames after a shot's first: warped (previous output moved by the flow), content or noise.", rich_help_panel="Gatys (--method gatys)")] = "warped",
+    seed: Annotated[int, typer.Option(help="Seed of the noise initialisation.", rich_help_panel="Gatys (--method gatys)")] = 0,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard frames a previous, interrupted render left in OUTPUT.flowstyle-work.", rich_help_panel="Gatys (--method gatys)")] = False,
+    keep_work: Annotated[bool, typer.Option("--keep-work", help="Keep the finished frames (PNG) after the render.", rich_help_panel="Gatys (--method gatys)")] = False,
 ) -> None:
     """Stylize INPUT into OUTPUT, keeping its timing, colours and audio."""
     from tqdm import tqdm
@@ -75,6 +88,18 @@ def render(
     from .temporal import TemporalOptions
 
     width, height = _parse_size(size)
+    if method == "gatys":
+        _render_gatys(input, output, overwrite, quiet, restart, dict(
+            style=style, style_scale=style_scale, flow=flow, iterations=iterations,
+            first_iterations=first_iterations, optimizer=optimizer, content_weight=content_weight,
+            style_weight=style_weight, tv_weight=tv_weight, temporal_weight=temporal_weight,
+            temporal_offsets=temporal_offsets, init=init, seed=seed), dict(
+            encode=EncodeOptions(crf=crf, preset=preset), size=SizePolicy(width=width, height=height, max_width=max_width),
+            device=device, precision=precision, copy_audio=not no_audio, cuts=None if no_cuts else CutOptions(),
+            keep_work=keep_work))
+        return
+    if method != "feedforward":
+        raise FlowstyleError(f"--method: unknown method '{method}'; use feedforward or gatys")
     config = RenderConfig(
         style=StyleOptions(style=style, strength=strength, preserve_colour=preserve_colour, style_scale=style_scale),
         encode=EncodeOptions(crf=crf, preset=preset),
@@ -115,6 +140,48 @@ def render(
             bar.close()
     typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in {report.seconds:.1f} s "
                f"({report.fps:.1f} frames/s, {report.dtype} on {report.device})", err=True)
+
+
+def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, restart: bool,
+                  options: dict, config: dict) -> None:
+    """``render --method gatys``: build the configuration, draw frames/iterations/loss/ETA."""
+    from tqdm import tqdm
+
+    from .gatys import GatysConfig, GatysOptions, GatysProgress, render_gatys
+
+    try:
+        options["temporal_offsets"] = tuple(int(v) for v in options["temporal_offsets"].split(","))
+    except ValueError:
+        raise FlowstyleError(f"--temporal-offsets: expected numbers like 1,2,4, got '{options['temporal_offsets']}'") from None
+    options = {k: v for k, v in options.items() if v is not None}  # unset: GatysOptions' default, stated once
+    if config["precision"] not in ("auto", "fp32", "bf16"):
+        raise FlowstyleError(f"--precision: gatys runs auto, fp32 or bf16, not '{config['precision']}'")
+    gatys_config = GatysConfig(GatysOptions(**options), **config)
+    bars: list[tqdm] = []
+
+    def progress(p: GatysProgress) -> None:
+        if quiet:
+            return
+        if not bars:
+            bars.append(tqdm(unit="frame", dynamic_ncols=True, desc=input.name, total=p.expected, file=sys.stderr))
+        bar = bars[0]
+        if p.iteration:
+            bar.set_postfix_str(f"frame {p.frame}: iteration {p.iteration}, loss {p.loss:.4g}", refresh=False)
+        bar.update(p.frames - bar.n)
+
+    try:
+        report = render_gatys(input, output, gatys_config, overwrite=overwrite, restart=restart, progress=progress)
+    except KeyboardInterrupt:
+        for bar in bars:
+            bar.close()
+        typer.echo(f"flowstyle: interrupted; {output} was not written. Finished frames are kept in "
+                   f"{output.name}.flowstyle-work: run the same command again to continue.", err=True)
+        raise typer.Exit(130) from None
+    finally:
+        for bar in bars:
+            bar.close()
+    typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in {report.seconds:.1f} s "
+               f"(gatys, {report.dtype} on {report.device})", err=True)
 
 
 @app.command()

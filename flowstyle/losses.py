@@ -18,6 +18,11 @@ STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "re
 CONTENT_LAYER = "relu4_2"
 
 
+def _at_least_f32(x: Tensor) -> Tensor:
+    """bf16/fp16 features (autocast loss network) -> float32; float64 stays float64 (gradcheck)."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
 def gram(features: Tensor) -> Tensor:
     """Gram matrix (B, C, C) of (B, C, H, W) features, divided by C*H*W."""
     b, c, h, w = features.shape
@@ -34,15 +39,15 @@ def style_loss(features: Mapping[str, Tensor], target_grams: Mapping[str, Tensor
     weights = weights or [1.0] * len(layers)
     total = None
     for layer, w in zip(layers, weights):
-        g = gram(features[layer].float())
-        d = (g - target_grams[layer].float()).pow(2).mean(dim=(1, 2)) * w
+        g = gram(_at_least_f32(features[layer]))
+        d = (g - _at_least_f32(target_grams[layer])).pow(2).mean(dim=(1, 2)) * w
         total = d if total is None else total + d
     return total
 
 
 def content_loss(features: Mapping[str, Tensor], target: Mapping[str, Tensor], layer: str = CONTENT_LAYER) -> Tensor:
     """Mean squared difference of ``layer`` activations; per batch item, shape (B,)."""
-    return (features[layer].float() - target[layer].float()).pow(2).mean(dim=(1, 2, 3))
+    return (_at_least_f32(features[layer]) - _at_least_f32(target[layer])).pow(2).mean(dim=(1, 2, 3))
 
 
 def total_variation(image: Tensor) -> Tensor:
@@ -50,3 +55,43 @@ def total_variation(image: Tensor) -> Tensor:
     dx = (image[..., :, 1:] - image[..., :, :-1]).pow(2).mean(dim=(1, 2, 3))
     dy = (image[..., 1:, :] - image[..., :-1, :]).pow(2).mean(dim=(1, 2, 3))
     return dx + dy
+
+
+def out_of_range(image: Tensor) -> Tensor:
+    """Mean squared distance of the pixels from [0, 1], per batch item (B,).
+
+    A smooth penalty rather than clamping between iterations: projecting L-BFGS's
+    iterate breaks its curvature pairs (it diverged on bikes at 128 px), while an
+    unconstrained optimum puts many pixels outside [0, 1], and clamping only the
+    result then raised a converged frame's style loss from ~50 to ~950.
+    """
+    return (image.clamp(max=0.0).pow(2) + (image - 1.0).clamp(min=0.0).pow(2)).mean(dim=(1, 2, 3))
+
+
+def temporal_loss(image: Tensor, warped: Tensor, weight: Tensor) -> Tensor:
+    """Ruder et al. 2016, eq. 7: (1/D) sum c * (x - warp(prev))^2, per batch item (B,).
+
+    ``warped`` is an earlier stylized frame warped onto this one, ``weight`` (B, 1, H, W)
+    the per-pixel weight c in [0, 1] (0 where the flow is unreliable, so those pixels
+    are free), and D = C * H * W, so the loss does not depend on the frame size.
+    """
+    return (weight * (image - warped).pow(2)).mean(dim=(1, 2, 3))
+
+
+def long_term_weights(masks: Sequence[Tensor]) -> list[Tensor]:
+    """Per-pixel weights of the long-term temporal terms (Ruder et al. 2018, eq. 9).
+
+    ``masks`` are the reliability masks of the earlier frames, nearest first
+    (e.g. 1, 2, 4 frames back). A pixel is pulled toward the nearest earlier frame
+    that sees it reliably and not counted again for the frames further back. The
+    paper subtracts the raw masks of the nearer frames; this subtracts the weight
+    already given, which is the same for binary masks and keeps the sum of the
+    weights at max_j c_j <= 1 for soft masks too.
+    """
+    weights: list[Tensor] = []
+    given: Tensor | None = None
+    for mask in masks:
+        w = mask if given is None else (mask - given).clamp(min=0.0)
+        weights.append(w)
+        given = w if given is None else given + w
+    return weights

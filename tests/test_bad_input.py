@@ -175,3 +175,40 @@ def test_output_container_that_cannot_be_written(tmp_path: Path, clip: Path, nam
     proc = run_cli("render", str(clip), "-o", str(tmp_path / name))
     assert_one_line_error(proc, name, problem)
     assert list(tmp_path.iterdir()) == []  # not even a temporary file
+
+
+def test_gatys_needs_a_painting(tmp_path: Path, clip: Path) -> None:
+    out = tmp_path / "out.mp4"
+    proc = run_cli("render", str(clip), "-o", str(out), "--method", "gatys", "--style", "blue-brush")
+    assert_one_line_error(proc, "painting", "blue-brush")
+    proc = run_cli("render", str(clip), "-o", str(out), "--method", "gatys", "--style", str(tmp_path / "none.jpg"))
+    assert_one_line_error(proc, "none.jpg", "no such painting file")
+    assert not out.exists() and not (tmp_path / "out.mp4.flowstyle-work").exists()
+
+
+def test_gatys_bad_settings_are_one_line(tmp_path: Path, clip: Path, media: Path) -> None:
+    painting = str(media / "styles" / "udnie.jpg")
+    base = ("render", str(clip), "-o", str(tmp_path / "out.mp4"), "--method", "gatys", "--style", painting)
+    assert_one_line_error(run_cli(*base, "--temporal-offsets", "1,x"), "--temporal-offsets", "1,x")
+    assert_one_line_error(run_cli(*base, "--temporal-offsets", "2,1"), "temporal offsets")
+    assert_one_line_error(run_cli(*base, "--optimizer", "sgd"), "optimizer 'sgd'")
+    assert_one_line_error(run_cli(*base, "--precision", "fp16"), "--precision")
+    assert_one_line_error(run_cli("render", str(clip), "-o", str(tmp_path / "o.mp4"), "--method", "magic"), "--method", "magic")
+    assert not list(tmp_path.iterdir())
+
+
+def test_gatys_cli_resume_refuses_changed_settings(tmp_path: Path, clip: Path, media: Path) -> None:
+    """A work folder left by an earlier render with other settings: one-line refusal naming
+    the setting, the frames kept; --restart discards them and renders."""
+    out = tmp_path / "out.mp4"
+    painting = str(media / "styles" / "udnie.jpg")
+    args = ("render", str(clip), "-o", str(out), "--method", "gatys", "--style", painting, "--max-width", "48",
+            "--first-iterations", "3", "--iterations", "2", "--quiet", "--keep-work")
+    assert run_cli(*args).returncode == 0
+    work = tmp_path / "out.mp4.flowstyle-work"
+    assert len(list(work.glob("*.png"))) == 6
+    out.unlink()
+    proc = run_cli(*args, "--iterations", "3")
+    assert_one_line_error(proc, "out.mp4.flowstyle-work", "gatys.iterations", "--restart")
+    assert len(list(work.glob("*.png"))) == 6 and not out.exists()
+    assert run_cli(*args, "--iterations", "3", "--restart").returncode == 0 and out.exists()
