@@ -37,6 +37,7 @@ from flowstyle.gatys.objective import StyleTarget, rgb_to_tensor  # noqa: E402
 from flowstyle.gatys.optimize import optimize  # noqa: E402
 from flowstyle.gatys.objective import FrameObjective  # noqa: E402
 from flowstyle.gatys.render import loss_network_dtype  # noqa: E402
+from flowstyle.device import resolve_device  # noqa: E402
 from flowstyle.io.reader import SizePolicy, VideoReader  # noqa: E402
 from flowstyle.io.writer import EncodeOptions  # noqa: E402
 from flowstyle.metrics import evaluate  # noqa: E402
@@ -72,20 +73,22 @@ def run(clip: Path, out: Path, options: GatysOptions) -> tuple[list[list[float]]
     return [curves[i] for i in sorted(curves)], time.perf_counter() - t
 
 
-def seconds_per_iteration(width: int, style: str, precision: str, iterations: int = 12) -> float:
-    vgg = load_vgg16()
+def seconds_per_iteration(width: int, style: str, precision: str, device: torch.device, iterations: int = 12) -> float:
+    vgg = load_vgg16(device)
     for p in vgg.parameters():
         p.requires_grad_(False)
     opts = GatysOptions(style=style, stop_tolerance=0.0)
     with VideoReader(MEDIA / "videos" / "bigbuckbunny.mp4", SizePolicy(width=width)) as reader:
         rgb = next(iter(reader)).rgb
-    frame = rgb_to_tensor(rgb, torch.device("cpu"))
-    grams = StyleTarget(parse_paintings(style), 1.0, vgg).grams(width, torch.device("cpu"))
-    objective = FrameObjective.build(vgg, opts, frame, grams,
-                                     autocast=loss_network_dtype(precision, torch.device("cpu")))
+    frame = rgb_to_tensor(rgb, device)
+    grams = StyleTarget(parse_paintings(style), 1.0, vgg).grams(width, device)
+    objective = FrameObjective.build(vgg, opts, frame, grams, autocast=loss_network_dtype(precision, device))
     optimize(objective, frame, 2, opts)  # warm-up
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    sync()
     t = time.perf_counter()
     result = optimize(objective, frame, iterations, opts)
+    sync()
     return (time.perf_counter() - t) / result.iterations
 
 
@@ -153,12 +156,16 @@ def main() -> None:
             ev_b = evaluate(clip, tmp / "b.mp4", args.style, loss_every=1)
             report(n, args.frames, label, curves_a, curves_b, secs_b, ev_a, ev_b)
     if not args.skip_timing:
+        device = resolve_device("auto")
+        where = f"{torch.get_num_threads()} CPU threads" if device.type == "cpu" else torch.cuda.get_device_name()
         for w in (256, 512):
             for precision in ("auto", "fp32"):
-                dtype = loss_network_dtype(precision, torch.device("cpu"))
+                dtype = loss_network_dtype(precision, device)
                 print(f"  seconds per iteration at {w} px wide, loss network {str(dtype or torch.float32)[6:]}: "
-                      f"{seconds_per_iteration(w, args.style, precision):.3f}  ({torch.get_num_threads()} threads)")
+                      f"{seconds_per_iteration(w, args.style, precision, device):.4f}  ({where})")
     print(f"  peak memory (RSS): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+    if torch.cuda.is_available():
+        print(f"  peak GPU memory: {torch.cuda.max_memory_allocated() / 2**20:.0f} MiB")
 
 
 if __name__ == "__main__":

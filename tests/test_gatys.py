@@ -327,3 +327,18 @@ def test_changed_setting_refuses_to_mix_frames(clip: Path, config: GatysConfig) 
     assert all(p.resumed == 0 for p in seen)
     assert {p.frame for p in seen if p.iteration > 0} == {0, 1, 2, 3}  # every frame optimised anew
     assert not work_path(out).exists()
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_interrupted_render_resumes_to_the_same_video_on_cuda(clip: Path, config: GatysConfig) -> None:
+    """As above on the GPU, where cuDNN must be made deterministic for resume to be exact."""
+    cuda = dataclasses.replace(config, device="cuda", keep_work=True)
+    whole = clip.with_name("cuda_a.mp4")
+    report = render_gatys(clip, whole, cuda)
+    assert report.device.startswith("cuda") and report.frames == 4
+    out = clip.with_name("cuda_b.mp4")
+    interrupted(clip, out, cuda, at=2)
+    seen: list[GatysProgress] = []
+    render_gatys(clip, out, cuda, progress=seen.append)
+    assert seen[-1].resumed == 2
+    assert all(np.array_equal(x, y) for x, y in zip(decode(whole), decode(out), strict=True))

@@ -9,10 +9,11 @@ again after a crash or Ctrl-C re-encodes the finished frames and continues.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import torch
 
 from ..device import cpu_has_fast_bf16, resolve_device
 from ..errors import FlowstyleError, StyleError
-from ..flow import make_flow_backend
+from ..flow import FlowBackend, make_flow_backend
 from ..io.atomic import atomic_output, check_paths
 from ..io.reader import SizePolicy, VideoReader
 from ..io.writer import EncodeOptions, VideoWriter
@@ -167,6 +168,33 @@ def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysC
     autocast = loss_network_dtype(config.precision, device)
     stylizer = FrameStylizer(o, StyleTarget(paintings, o.style_scale, vgg), vgg, device, autocast)
     backend = make_flow_backend(o.flow)
+    with deterministic(device):
+        return _render(src, dst, config, device, stylizer, backend, restart, progress, autocast)
+
+
+@contextlib.contextmanager
+def deterministic(device: torch.device) -> Iterator[None]:
+    """cuDNN's deterministic kernels for the render (restored after).
+
+    A resumed render must equal an uninterrupted one, and cuDNN's default
+    convolution backward algorithms accumulate in a run-dependent order; on the
+    CPU the kernels are deterministic for a fixed thread count already.
+    """
+    if device.type != "cuda":
+        yield
+        return
+    saved = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved
+
+
+def _render(src: Path, dst: Path, config: GatysConfig, device: torch.device, stylizer: FrameStylizer,
+            backend: FlowBackend, restart: bool, progress: GatysProgressFn | None,
+            autocast: torch.dtype | None) -> RenderReport:
+    o = config.gatys
     start = time.perf_counter()
     threads = io_threads(0, device)
     encode = config.encode if config.encode.threads else dataclasses.replace(config.encode, threads=threads)
