@@ -4,9 +4,11 @@ prints errors; the work is done by the library (``flowstyle.render`` and friends
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Optional
@@ -125,21 +127,28 @@ def render(
             bar.refresh()
         bar.update(p.frames - bar.n)
 
-    try:
+    with _interruptible(output, bars):
         report = run_render(input, output, config, overwrite=overwrite, progress=progress)
         for bar in bars:  # the true count is known now
             bar.total = bar.n
             bar.refresh()
+    typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in {report.seconds:.1f} s "
+               f"({report.fps:.1f} frames/s, {report.dtype} on {report.device})", err=True)
+
+
+@contextlib.contextmanager
+def _interruptible(output: Path, bars: list, hint: str = "") -> Iterator[None]:
+    """Close the progress bars however the render ends; Ctrl-C is one line and exit status 130."""
+    try:
+        yield
     except KeyboardInterrupt:
         for bar in bars:
             bar.close()
-        typer.echo(f"flowstyle: interrupted; {output} was not written", err=True)
+        typer.echo(f"flowstyle: interrupted; {output} was not written{hint}", err=True)
         raise typer.Exit(130) from None
     finally:
         for bar in bars:
             bar.close()
-    typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in {report.seconds:.1f} s "
-               f"({report.fps:.1f} frames/s, {report.dtype} on {report.device})", err=True)
 
 
 def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, restart: bool,
@@ -154,8 +163,6 @@ def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, resta
     except ValueError:
         raise FlowstyleError(f"--temporal-offsets: expected numbers like 1,2,4, got '{options['temporal_offsets']}'") from None
     options = {k: v for k, v in options.items() if v is not None}  # unset: GatysOptions' default, stated once
-    if config["precision"] not in ("auto", "fp32", "bf16"):
-        raise FlowstyleError(f"--precision: gatys runs auto, fp32 or bf16, not '{config['precision']}'")
     gatys_config = GatysConfig(GatysOptions(**options), **config)
     bars: list[tqdm] = []
 
@@ -169,17 +176,9 @@ def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, resta
             bar.set_postfix_str(f"frame {p.frame}: iteration {p.iteration}, loss {p.loss:.4g}", refresh=False)
         bar.update(p.frames - bar.n)
 
-    try:
+    hint = f". Finished frames are kept in {output.name}.flowstyle-work: run the same command again to continue."
+    with _interruptible(output, bars, hint):
         report = render_gatys(input, output, gatys_config, overwrite=overwrite, restart=restart, progress=progress)
-    except KeyboardInterrupt:
-        for bar in bars:
-            bar.close()
-        typer.echo(f"flowstyle: interrupted; {output} was not written. Finished frames are kept in "
-                   f"{output.name}.flowstyle-work: run the same command again to continue.", err=True)
-        raise typer.Exit(130) from None
-    finally:
-        for bar in bars:
-            bar.close()
     typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in {report.seconds:.1f} s "
                f"(gatys, {report.dtype} on {report.device})", err=True)
 

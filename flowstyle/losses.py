@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import cv2
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -28,6 +30,23 @@ def gram(features: Tensor) -> Tensor:
     b, c, h, w = features.shape
     f = features.reshape(b, c, h * w)
     return f @ f.transpose(1, 2) / (c * h * w)
+
+
+def picture_grams(vgg: torch.nn.Module, rgb: np.ndarray, width: int,
+                  device: torch.device | str = "cpu") -> dict[str, Tensor]:
+    """Gram matrices (STYLE_LAYERS) of a uint8 RGB picture resized to ``width``, aspect kept.
+
+    A painting's style target, for the Gatys objective and the style-loss metric
+    alike, so the metric measures what the optimiser minimises. Area-averaged when
+    shrinking, cubic when enlarging.
+    """
+    h = max(16, round(rgb.shape[0] * width / rgb.shape[1]))
+    interp = cv2.INTER_AREA if width < rgb.shape[1] else cv2.INTER_CUBIC
+    small = np.ascontiguousarray(cv2.resize(rgb, (width, h), interpolation=interp))
+    x = torch.from_numpy(small).to(device).permute(2, 0, 1)[None].float().div_(255.0)
+    with torch.no_grad():
+        feats = vgg(x, STYLE_LAYERS)
+    return {layer: gram(f) for layer, f in feats.items()}
 
 
 def style_loss(features: Mapping[str, Tensor], target_grams: Mapping[str, Tensor],

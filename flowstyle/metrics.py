@@ -26,7 +26,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import av
-import cv2
 import numpy as np
 import torch
 
@@ -34,7 +33,7 @@ from .flow import make_flow_backend
 from .flow.remap import remap_flow
 from .io.reader import SizePolicy, VideoReader
 from .scenes import CutDetector
-from .losses import STYLE_LAYERS, content_loss, gram, style_loss
+from .losses import STYLE_LAYERS, content_loss, picture_grams, style_loss
 from .temporal import estimate_motion
 
 log = logging.getLogger(__name__)
@@ -104,13 +103,7 @@ def style_grams(style_image: Path, width: int, vgg: torch.nn.Module) -> dict[str
     """Gram matrices of the style image scaled to the frames' width (style scale 1)."""
     from .io.images import load_rgb
 
-    rgb = load_rgb(style_image)
-    h = max(16, round(rgb.shape[0] * width / rgb.shape[1]))
-    rgb = cv2.resize(rgb, (width, h), interpolation=cv2.INTER_AREA)
-    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255.0
-    with torch.inference_mode():
-        feats = vgg(x, STYLE_LAYERS)
-    return {k: gram(v) for k, v in feats.items()}
+    return picture_grams(vgg, load_rgb(style_image), width)
 
 
 def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path | None = None,

@@ -28,7 +28,7 @@ from .io.writer import EncodeOptions, VideoWriter
 from .stylize.feedforward import StyleOptions, make_stylizer
 from .flow import make_flow_backend
 from .scenes import CutDetector
-from .temporal import Motion, Stabilizer, TemporalOptions, estimate_motion
+from .temporal import Motion, Stabilizer, TemporalOptions
 from .threads import BackgroundWorker, Prefetcher, intra_op_threads, ordered_map
 
 log = logging.getLogger(__name__)
@@ -111,10 +111,15 @@ class RenderReport:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def frame_to_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
+def rgb_to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
     """uint8 (H, W, 3) -> float (1, 3, H, W) in [0, 1] on ``device``."""
-    t = torch.from_numpy(frame.rgb).to(device, non_blocking=True)
+    t = torch.from_numpy(np.ascontiguousarray(rgb)).to(device, non_blocking=True)
     return t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+
+
+def frame_to_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
+    """A decoded frame as float (1, 3, H, W) in [0, 1] on ``device``."""
+    return rgb_to_tensor(frame.rgb, device)
 
 
 def tensor_to_rgb(t: torch.Tensor) -> np.ndarray:

@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 import av
-import numpy as np
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -25,7 +25,6 @@ import time
 from pathlib import Path
 
 import av
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +32,8 @@ sys.path.insert(0, str(ROOT))
 MEDIA = ROOT.parent / "shared" / "media"
 
 from flowstyle.gatys import GatysConfig, GatysOptions, GatysProgress, render_gatys  # noqa: E402
-from flowstyle.gatys.objective import StyleTarget, rgb_to_tensor  # noqa: E402
+from flowstyle.gatys.objective import StyleTarget  # noqa: E402
+from flowstyle.render import rgb_to_tensor  # noqa: E402
 from flowstyle.gatys.optimize import optimize  # noqa: E402
 from flowstyle.gatys.objective import FrameObjective  # noqa: E402
 from flowstyle.gatys.render import loss_network_dtype  # noqa: E402

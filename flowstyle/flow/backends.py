@@ -11,7 +11,6 @@ to tens of ms, Farneback ~30 ms, DeepFlow and TV-L1 ~1 s: DIS is the default.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import cv2
 import numpy as np

@@ -11,14 +11,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
-import numpy as np
 import torch
 from torch import Tensor
 
 from ..io.images import load_rgb
-from ..losses import (CONTENT_LAYER, STYLE_LAYERS, content_loss, gram, out_of_range, style_loss, temporal_loss,
-                      total_variation)
+from ..losses import (CONTENT_LAYER, STYLE_LAYERS, content_loss, out_of_range, picture_grams, style_loss,
+                      temporal_loss, total_variation)
 from ..models.vgg import VGG16Features
 from .options import GatysOptions
 
@@ -26,11 +24,6 @@ LAYERS = (*STYLE_LAYERS, CONTENT_LAYER)
 # Weight of the out-of-range penalty (counted with TV in the logs): large enough that
 # converged pixels sit within about a grey level of [0, 1].
 RANGE_WEIGHT = 1e5
-
-
-def rgb_to_tensor(rgb: np.ndarray, device: torch.device) -> Tensor:
-    """uint8 (H, W, 3) -> float32 (1, 3, H, W) in [0, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(rgb)).to(device).permute(2, 0, 1)[None].float().div_(255.0)
 
 
 class StyleTarget:
@@ -49,17 +42,11 @@ class StyleTarget:
 
     def grams(self, frame_width: int, device: torch.device) -> dict[str, Tensor]:
         if frame_width not in self._cache:
+            width = max(16, round(frame_width * self._scale))
             mixed: dict[str, Tensor] = {}
             for rgb, weight in self._images:
-                w = max(16, round(frame_width * self._scale))
-                h = max(16, round(rgb.shape[0] * w / rgb.shape[1]))
-                interp = cv2.INTER_AREA if w < rgb.shape[1] else cv2.INTER_CUBIC
-                x = rgb_to_tensor(cv2.resize(rgb, (w, h), interpolation=interp), device)
-                with torch.no_grad():
-                    feats = self._vgg(x, STYLE_LAYERS)
-                for layer in STYLE_LAYERS:
-                    g = gram(feats[layer]) * weight
-                    mixed[layer] = g if layer not in mixed else mixed[layer] + g
+                for layer, g in picture_grams(self._vgg, rgb, width, device).items():
+                    mixed[layer] = g * weight if layer not in mixed else mixed[layer] + g * weight
             self._cache[frame_width] = mixed
         return self._cache[frame_width]
 
@@ -125,7 +112,7 @@ class FrameObjective:
         for prior in self.priors:
             t = t + o.temporal_weight * temporal_loss(image, prior.warped, prior.weight).sum()
         total = c + s + tv + t
-        self.last = LossParts(*(float(v.detach()) for v in (c, s, tv, t)))
+        self.last = LossParts(*torch.stack((c, s, tv, t)).detach().tolist())  # one device sync, not four
         return total, self.last
 
     def __call__(self, image: Tensor) -> Tensor:

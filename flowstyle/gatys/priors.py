@@ -14,7 +14,8 @@ from ..flow import FlowBackend
 from ..flow.warp import warp
 from ..losses import long_term_weights
 from ..temporal import estimate_motion
-from .objective import Prior, rgb_to_tensor
+from ..render import rgb_to_tensor
+from .objective import Prior
 
 
 @dataclass(frozen=True)

@@ -27,16 +27,18 @@ from ..io.atomic import atomic_output, check_paths
 from ..io.reader import SizePolicy, VideoReader
 from ..io.writer import EncodeOptions, VideoWriter
 from ..models.vgg import VGG16Features, load_vgg16
-from ..render import RenderReport, io_threads, tensor_to_rgb
+from ..render import RenderReport, io_threads, rgb_to_tensor, tensor_to_rgb
 from ..scenes import CutDetector, CutOptions
 from ..stylize.paintings import is_painting_spec, parse_paintings
-from .objective import FrameObjective, LossParts, StyleTarget, rgb_to_tensor
+from .objective import FrameObjective, LossParts, StyleTarget
 from .optimize import OptimizeResult, optimize, optimize_coarse_to_fine, resize
 from .options import GatysOptions
 from .priors import Priors, ShotHistory, build_priors
 from .workdir import WorkFolder, file_sha256, work_path
 
 log = logging.getLogger(__name__)
+
+PRECISIONS = ("auto", "fp32", "bf16")  # no fp16: its gradients underflow at these loss scales
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,11 @@ class GatysConfig:
     copy_audio: bool = True
     cuts: CutOptions | None = field(default_factory=CutOptions)
     keep_work: bool = False  # keep the checkpoint folder after a successful render
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise FlowstyleError(f"--precision: gatys runs {', '.join(PRECISIONS)}, not '{self.precision}' "
+                                 "(fp16 gradients underflow at style-transfer loss scales)")
 
 
 @dataclass(frozen=True)
@@ -120,11 +127,8 @@ def loss_network_dtype(precision: str, device: torch.device) -> torch.dtype | No
     """Autocast dtype of the loss network, None for float32.
 
     ``auto`` is bf16 where it is native (CPUs with AVX512-BF16/AMX, CUDA GPUs that
-    support it) and float32 elsewhere; fp16 is not offered: its gradients underflow
-    at the loss scales of style transfer.
+    support it) and float32 elsewhere; ``precision`` is one of :data:`PRECISIONS`.
     """
-    if precision not in ("auto", "fp32", "bf16"):
-        raise FlowstyleError(f"gatys: unknown precision '{precision}'; use auto, fp32 or bf16")
     if precision == "fp32":
         return None
     if precision == "bf16":
