@@ -218,11 +218,24 @@ def styles(
     tile: Annotated[int, typer.Option(help="Tile size of the contact sheet in pixels.")] = 256,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
-    """List the built-in styles; optionally render a contact sheet of them (or of paintings) on a picture."""
+    """List the built-in and learned styles; optionally render a contact sheet of them (or of paintings) on a picture."""
+    from .stylize.learned import learned_names, load_learned, styles_dir
     from .stylize.styles import BUILTIN_NAMES
 
     for i, name in enumerate(BUILTIN_NAMES):
         typer.echo(f"{i:3d}  {name}")
+    names = learned_names()
+    if names:
+        typer.echo(f"learned ({styles_dir()}):")
+    for name in names:
+        try:
+            info = load_learned(name).info
+        except FlowstyleError as exc:
+            typer.echo(f"     {name}  (unusable: {exc})")
+            continue
+        temporal = info.get("settings", {}).get("temporal_weight", 0)
+        extra = f", temporal weight {temporal:g}" if temporal else ""
+        typer.echo(f"     {name}  (from {info.get('painting', '?')}, {info.get('steps', '?')} steps{extra}, {info.get('created', '')})")
     if contact_sheet is not None:
         if image is None:
             raise FlowstyleError("--contact-sheet needs --image PICTURE to apply the styles to")
@@ -230,6 +243,63 @@ def styles(
 
         make_sheet(image, contact_sheet, tile=tile, device=device, paintings=painting or None)
         typer.echo(f"wrote {contact_sheet}", err=True)
+
+
+@app.command("learn-style")
+def learn_style_cmd(
+    painting: Annotated[Path, typer.Argument(help="The painting (any picture) to learn.")],
+    name: Annotated[str, typer.Option("--name", help="Name of the new style (then: render --style NAME, blends NAME:0.5,3:0.5).")],
+    on: Annotated[Optional[list[Path]], typer.Option("--on", help="Clip, picture or folder to train on (repeatable); default: ../shared/media.")] = None,
+    exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="A file under --on not to train on (repeatable), e.g. a held-out clip.")] = None,
+    minutes: Annotated[Optional[float], typer.Option(help="Stop after this many minutes of training.")] = None,
+    steps: Annotated[int, typer.Option(help="Stop after this many steps.")] = 700,
+    temporal_weight: Annotated[float, typer.Option(help="Output temporal loss on neighbouring frames (0: off; e.g. 1e7 with --train all).")] = 0.0,
+    train: Annotated[str, typer.Option(help="norm: only the new style's instance-norm scales and shifts; all: the convolutions too (a style with its own network).")] = "norm",
+    init: Annotated[str, typer.Option(help="Start from: nearest (the closest built-in style), or a built-in or learned style to fine-tune.")] = "nearest",
+    crop: Annotated[int, typer.Option(help="Side of the square training crops.")] = 256,
+    batch: Annotated[int, typer.Option(help="Crops per step.")] = 4,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate of the norm parameters.")] = None,
+    content_weight: Annotated[Optional[float], typer.Option(help="Content loss weight (relu4_2).")] = None,
+    style_weight: Annotated[Optional[float], typer.Option(help="Style loss weight (Gram matrices).")] = None,
+    tv_weight: Annotated[Optional[float], typer.Option(help="Total-variation weight.")] = None,
+    style_scale: Annotated[float, typer.Option(help="> 1 learns larger marks.")] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the random crops.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (bf16 where native), fp32 or bf16.")] = "auto",
+    restart: Annotated[bool, typer.Option("--restart", help="Discard an unfinished training of NAME and start over.")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing learned style NAME.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Learn PAINTING as a new style of the feed-forward network (resumable: run it again to continue)."""
+    from tqdm import tqdm
+
+    from .train import LearnOptions, TrainProgress, learn_style
+
+    given = dict(lr=lr, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight)
+    options = LearnOptions(painting=str(painting), name=name, sources=tuple(map(str, on or ())),
+                           exclude=tuple(map(str, exclude or ())), minutes=minutes, steps=steps,
+                           temporal_weight=temporal_weight, train=train, init=init, crop=crop, batch=batch,
+                           style_scale=style_scale, seed=seed, device=device, precision=precision,
+                           **{k: v for k, v in given.items() if v is not None})
+    bars: list[tqdm] = []
+
+    def progress(p: TrainProgress) -> None:
+        if quiet:
+            return
+        if not bars:
+            bars.append(tqdm(total=p.steps, initial=p.step - 1, unit="step", dynamic_ncols=True, desc=name, file=sys.stderr))
+        bar = bars[0]
+        if p.budget:  # a time budget: the ETA is whichever limit comes first
+            bar.total = min(p.steps, max(p.step, round(p.step * p.budget / max(p.elapsed, 1e-6))))
+        parts = " ".join(f"{k} {v:.4g}" for k, v in p.losses.items() if v or k != "temporal")
+        bar.set_postfix_str(parts, refresh=False)
+        bar.update(p.step - bar.n)
+
+    hint = ". The steps so far are kept: run the same command again to continue."
+    with _interruptible(Path(f"style '{name}'"), bars, hint):
+        report = learn_style(options, restart=restart, overwrite=overwrite, progress=progress)
+    typer.echo(f"{report.path}: style '{name}' after {report.steps} steps ({report.seconds:.0f} s of training, "
+               f"started from {report.init}); use --style {name}", err=True)
 
 
 @app.command("eval")

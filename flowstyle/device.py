@@ -64,3 +64,18 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype:
     if device.type == "cuda":
         return torch.float16
     return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32
+
+
+def loss_network_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype of the loss network, None for float32.
+
+    ``auto`` is bf16 where it is native (CPUs with AVX512-BF16/AMX, CUDA GPUs that
+    support it) and float32 elsewhere; ``precision`` is one of :data:`PRECISIONS`.
+    """
+    if precision == "fp32":
+        return None
+    if precision == "bf16":
+        return torch.bfloat16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
+    return torch.bfloat16 if cpu_has_fast_bf16() else None

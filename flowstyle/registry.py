@@ -16,7 +16,6 @@ import logging
 import os
 import subprocess
 import sys
-import tempfile
 import tomllib
 import zipfile
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Callable
 import torch
 
 from .errors import WeightsError
+from .io.atomic import atomic_save
 
 log = logging.getLogger(__name__)
 
@@ -135,16 +135,8 @@ def convert(entry: WeightSpec, data: bytes) -> Path:
     """Convert verified source bytes into ``entry.converted_path`` atomically."""
     state = _converters()[entry.converter](data)
     out = entry.converted_path
-    out.parent.mkdir(parents=True, exist_ok=True)
     payload = {"source_sha256": entry.sha256, "converter_version": CONVERTER_VERSION, "state_dict": state}
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_save(lambda tmp: torch.save(payload, tmp), out)
     log.info("converted %s -> %s", entry.member, out)
     return out
 

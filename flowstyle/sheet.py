@@ -13,12 +13,14 @@ from .errors import OutputError
 from .io.images import load_rgb
 from .models.multistyle import NUM_STYLES
 from .stylize.feedforward import FeedForwardStylizer, StyleOptions, make_stylizer
+from .stylize.learned import learned_names
 from .stylize.styles import BUILTIN_NAMES
 
 
 def contact_sheet(image: Path, out: Path, tile: int = 256, columns: int = 7, device: str = "auto",
                   paintings: list[Path] | None = None) -> Path:
-    """Write a PNG grid: the picture, then style 0 ... 25 labelled with index and name, or,
+    """Write a PNG grid: the picture, then style 0 ... 25 labelled with index and name and the
+    learned styles by name, or,
     with ``paintings``, the picture in the style of each painting (its thumbnail inset)."""
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
         raise OutputError(out, "contact sheet must be .png, .jpg or .webp")
@@ -44,6 +46,8 @@ def contact_sheet(image: Path, out: Path, tile: int = 256, columns: int = 7, dev
             w[i] = 1.0
             stylizer.style_weights = w
             tiles.append((f"{i} {BUILTIN_NAMES[i]}", to_image(stylizer(x))))
+        for name in learned_names():  # styles taught with `flowstyle learn-style`
+            tiles.append((name, to_image(FeedForwardStylizer(StyleOptions(style=name), dev, dtype)(x))))
     tw, th = pic.size
     pad, label = 6, 14
     columns = min(columns, len(tiles))

@@ -36,7 +36,7 @@ from flowstyle.gatys.objective import StyleTarget  # noqa: E402
 from flowstyle.render import rgb_to_tensor  # noqa: E402
 from flowstyle.gatys.optimize import optimize  # noqa: E402
 from flowstyle.gatys.objective import FrameObjective  # noqa: E402
-from flowstyle.gatys.render import loss_network_dtype  # noqa: E402
+from flowstyle.device import loss_network_dtype  # noqa: E402
 from flowstyle.device import resolve_device  # noqa: E402
 from flowstyle.io.reader import SizePolicy, VideoReader  # noqa: E402
 from flowstyle.io.writer import EncodeOptions  # noqa: E402

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..device import cpu_has_fast_bf16, resolve_device
+from ..device import loss_network_dtype, resolve_device
 from ..errors import FlowstyleError, StyleError
 from ..flow import FlowBackend, make_flow_backend
 from ..io.atomic import atomic_output, check_paths
@@ -121,21 +121,6 @@ class FrameStylizer:
         # Rounded to 8 bits here, not at encode time: the next frame starts from this
         # exact image whether it comes from memory or from the checkpoint on disk.
         return tensor_to_rgb(result.image), result
-
-
-def loss_network_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype of the loss network, None for float32.
-
-    ``auto`` is bf16 where it is native (CPUs with AVX512-BF16/AMX, CUDA GPUs that
-    support it) and float32 elsewhere; ``precision`` is one of :data:`PRECISIONS`.
-    """
-    if precision == "fp32":
-        return None
-    if precision == "bf16":
-        return torch.bfloat16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else None
-    return torch.bfloat16 if cpu_has_fast_bf16() else None
 
 
 def render_key(src: Path, options: GatysOptions, config: GatysConfig, size: tuple[int, int],

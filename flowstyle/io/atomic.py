@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ..errors import InputError, OutputError
@@ -57,3 +57,21 @@ def atomic_output(output_path: Path) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def atomic_save(write: Callable[[str], object], path: Path) -> Path:
+    """Call ``write(temporary_path)`` and rename the result onto ``path``: readers never see half a file.
+
+    For checkpoints, learned styles and converted weights (``lambda p: torch.save(obj, p)``).
+    The temporary file is in the same folder, so the rename is atomic; it is removed on failure.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

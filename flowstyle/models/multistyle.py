@@ -30,11 +30,12 @@ class ConvCIN(nn.Module):
     resize-convolution that avoids the checkerboard of transposed convolutions.
     """
 
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, upsample: bool = False) -> None:
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, upsample: bool = False,
+                 num_styles: int = NUM_STYLES) -> None:
         super().__init__()
         self.w = nn.Parameter(torch.empty(cout, cin, kernel, kernel))
-        self.gamma = nn.Parameter(torch.ones(NUM_STYLES, cout))
-        self.beta = nn.Parameter(torch.zeros(NUM_STYLES, cout))
+        self.gamma = nn.Parameter(torch.ones(num_styles, cout))
+        self.beta = nn.Parameter(torch.zeros(num_styles, cout))
         self.stride = stride
         self.pad = kernel // 2
         self.upsample = upsample
@@ -49,20 +50,33 @@ class MultiStyleNet(nn.Module):
     """Feed-forward stylizer: 3 contracting convs, 6 residual blocks, 3 expanding convs.
 
     Input: RGB in [0, 1], shape (B, 3, H, W) with H and W multiples of 4 (use
-    :func:`flowstyle.stylize.feedforward.pad_to_multiple`). Style weights: (B, 26)
-    or (26,), non-negative, summing to 1 for a plain style or blend.
-    Output: RGB in [0, 1] (a sigmoid), shape (B, 3, H, W).
+    :func:`flowstyle.stylize.feedforward.pad_to_multiple`). Style weights: (B, S)
+    or (S,) for the ``num_styles`` rows (26 built-in, plus any learned styles
+    appended by :func:`with_style_rows`), non-negative, summing to 1 for a plain
+    style or blend. Output: RGB in [0, 1] (a sigmoid), shape (B, 3, H, W).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, num_styles: int = NUM_STYLES) -> None:
         super().__init__()
+        n = num_styles
         self.contract = nn.ModuleList(
-            [ConvCIN(3, 32, 9), ConvCIN(32, 32, 3, stride=2), ConvCIN(32, 32, 3, stride=2)]
+            [ConvCIN(3, 32, 9, num_styles=n), ConvCIN(32, 32, 3, stride=2, num_styles=n),
+             ConvCIN(32, 32, 3, stride=2, num_styles=n)]
         )
-        self.res = nn.ModuleList(nn.ModuleList([ConvCIN(32, 32, 3), ConvCIN(32, 32, 3)]) for _ in range(6))
+        self.res = nn.ModuleList(nn.ModuleList([ConvCIN(32, 32, 3, num_styles=n), ConvCIN(32, 32, 3, num_styles=n)])
+                                 for _ in range(6))
         self.expand = nn.ModuleList(
-            [ConvCIN(32, 8, 3, upsample=True), ConvCIN(8, 4, 3, upsample=True), ConvCIN(4, 3, 9)]
+            [ConvCIN(32, 8, 3, upsample=True, num_styles=n), ConvCIN(8, 4, 3, upsample=True, num_styles=n),
+             ConvCIN(4, 3, 9, num_styles=n)]
         )
+
+    @property
+    def num_styles(self) -> int:
+        return self.contract[0].gamma.shape[0]
+
+    def norm_layers(self) -> dict[str, ConvCIN]:
+        """Every conditional-instance-norm layer by its state-dict prefix (``res.0.1``, ...)."""
+        return {name: m for name, m in self.named_modules() if isinstance(m, ConvCIN)}
 
     def forward(self, image: Tensor, style_weights: Tensor) -> Tensor:
         """Stylize ``image`` (B, 3, H, W) with ``style_weights`` (26,) or (B, 26).
@@ -80,3 +94,27 @@ class MultiStyleNet(nn.Module):
         for layer in self.expand[:-1]:
             x = torch.relu(layer(x, style_weights))
         return torch.sigmoid(self.expand[-1](x, style_weights).float()).contiguous()
+
+
+StyleRows = dict[str, Tensor]  # "<layer>.gamma" / "<layer>.beta" -> (C,): one style of the network
+
+
+def style_rows(net: MultiStyleNet, index: int) -> StyleRows:
+    """The per-channel scales and shifts of style ``index`` (Dumoulin et al. 2017: a style IS these)."""
+    rows: StyleRows = {}
+    for name, layer in net.norm_layers().items():
+        rows[f"{name}.gamma"] = layer.gamma.detach()[index].clone()
+        rows[f"{name}.beta"] = layer.beta.detach()[index].clone()
+    return rows
+
+
+def with_style_rows(state: dict[str, Tensor], extra: list[StyleRows]) -> dict[str, Tensor]:
+    """A state dict of ``MultiStyleNet(S + len(extra))``: ``state`` (S styles) with the ``extra`` styles appended."""
+    out = dict(state)
+    for key, value in state.items():
+        if key.endswith((".gamma", ".beta")):
+            missing = [i for i, rows in enumerate(extra) if key not in rows]
+            if missing:
+                raise KeyError(f"style row {key} missing from learned style {missing[0]}")
+            out[key] = torch.cat([value] + [rows[key].to(value.dtype)[None] for rows in extra])
+    return out

@@ -17,11 +17,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..allocator import tune_malloc
-from ..models.multistyle import SIZE_MULTIPLE, MultiStyleNet
+from ..models.multistyle import SIZE_MULTIPLE, MultiStyleNet, with_style_rows
 from ..registry import load_state_dict
 from .colour import mix_strength, preserve_colour
 from .paintings import is_painting_spec, parse_paintings
-from .styles import parse_style
+from .styles import StyleMix, resolve_style
 
 if TYPE_CHECKING:
     from .arbitrary import ArbitraryStylizer
@@ -58,7 +58,7 @@ class StyleOptions:
         if self.is_painting:
             parse_paintings(self.style)  # fail early: missing files, bad weights
         else:
-            parse_style(self.style)
+            resolve_style(self.style)
 
     @property
     def is_painting(self) -> bool:
@@ -79,20 +79,29 @@ def pad_to_multiple(x: Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[Tensor, t
     return x, (h, w)
 
 
-def load_network(net: nn.Module, weights: str, device: torch.device, dtype: torch.dtype) -> nn.Module:
-    """``net`` with the converted ``weights``, in eval mode, on ``device`` in ``dtype``, channels_last."""
+def load_network(net: nn.Module, weights: str | dict[str, Tensor], device: torch.device, dtype: torch.dtype) -> nn.Module:
+    """``net`` with the converted ``weights`` (a manifest name or a state dict), in eval mode,
+    on ``device`` in ``dtype``, channels_last."""
     if device.type == "cpu":
         tune_malloc()
-    net.load_state_dict(load_state_dict(weights))
+    net.load_state_dict(load_state_dict(weights) if isinstance(weights, str) else weights)
     net.eval().requires_grad_(False)
     # channels_last: oneDNN's bf16 convolutions are 2-3x faster in NHWC (measured
     # 5.5 ms vs 15 ms for the 9x9 input conv at 640x360).
     return net.to(device=device, dtype=dtype, memory_format=torch.channels_last)
 
 
-def load_multistyle(device: torch.device, dtype: torch.dtype) -> MultiStyleNet:
-    """The converted multi-style network, in eval mode, on ``device`` in ``dtype``, channels_last."""
-    return load_network(MultiStyleNet(), "multistyle26", device, dtype)
+def multistyle_state(mix: StyleMix | None = None) -> dict[str, Tensor]:
+    """State dict of the network ``mix`` renders with: built-in (or a learned style's own) weights plus its learned rows."""
+    base = (mix.network if mix is not None else None) or load_state_dict("multistyle26")
+    return with_style_rows(base, [s.rows for s in mix.learned] if mix is not None else [])
+
+
+def load_multistyle(device: torch.device, dtype: torch.dtype, mix: StyleMix | None = None) -> MultiStyleNet:
+    """The converted multi-style network (with ``mix``'s learned styles appended), in eval mode,
+    on ``device`` in ``dtype``, channels_last."""
+    state = multistyle_state(mix)
+    return load_network(MultiStyleNet(state["contract.0.gamma"].shape[0]), state, device, dtype)
 
 
 class FeedForwardStylizer:
@@ -102,8 +111,9 @@ class FeedForwardStylizer:
         self.options = options
         self.device = device
         self.dtype = dtype
-        self.net = load_multistyle(device, dtype)
-        self.style_weights = parse_style(options.style).to(device)
+        mix = resolve_style(options.style)
+        self.net = load_multistyle(device, dtype, mix)
+        self.style_weights = mix.weights.to(device)
 
     @torch.inference_mode()
     def __call__(self, frames: Tensor) -> Tensor:

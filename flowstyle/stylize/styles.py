@@ -1,16 +1,22 @@
-"""Style specifications: ``3``, ``blue-brush``, ``3:0.6,17:0.4`` -> a weight vector.
+"""Style specifications: ``3``, ``blue-brush``, ``3:0.6,my-udnie:0.4`` -> a weight vector.
 
 The shipped Magenta network came without style names, so the built-in names
 below describe how each style looks on a photo (see ``flowstyle styles
---contact-sheet``); indices are always accepted.
+--contact-sheet``); indices are always accepted. Styles learned with
+``flowstyle learn-style`` are named only (see :mod:`flowstyle.stylize.learned`);
+they take the rows after the 26 built-in ones, in the order the spec names them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+from torch import Tensor
 
 from ..errors import StyleError
 from ..models.multistyle import NUM_STYLES
+from .learned import LearnedStyle, load_learned
 
 BUILTIN_NAMES: tuple[str, ...] = (
     "ochre-wash", "yellow-bold-lines", "pale-sketch", "swirl-abstract", "warm-pastel",
@@ -24,7 +30,7 @@ assert len(BUILTIN_NAMES) == NUM_STYLES
 
 
 def style_index(token: str) -> int:
-    """Index of one style given by number or name."""
+    """Index of one built-in style given by number or name."""
     token = token.strip()
     if token.isdigit():
         idx = int(token)
@@ -48,19 +54,59 @@ def blend_weight(amount: str, spec: str, example: str) -> float:
     return w
 
 
-def parse_style(spec: str | int) -> torch.Tensor:
-    """Parse ``7``, ``blue-brush`` or a blend ``3:0.6,blue-brush:0.4`` into normalised weights (26,).
+@dataclass(frozen=True)
+class StyleMix:
+    """A parsed style: weights over the 26 built-in rows then ``learned``'s rows.
+
+    ``network`` is the state dict to render with when a learned style brought its
+    own convolutions (temporal training), else None (the built-in network).
+    """
+
+    weights: Tensor
+    learned: tuple[LearnedStyle, ...] = ()
+
+    @property
+    def network(self) -> dict[str, Tensor] | None:
+        return next((s.network for s in self.learned if s.network is not None), None)
+
+
+def resolve_style(spec: str | int) -> StyleMix:
+    """Parse ``7``, ``blue-brush``, a learned name, or a blend ``3:0.6,my-style:0.4``.
 
     Weights are non-negative and renormalised to sum to 1, so ``3:3,17:1`` is a 75/25 blend.
     """
-    weights = torch.zeros(NUM_STYLES, dtype=torch.float32)
     parts = [p for p in str(spec).split(",") if p.strip()]
     if not parts:
         raise StyleError("empty style specification; use e.g. 7, blue-brush or 3:0.6,17:0.4")
+    amounts: dict[int, float] = {}
+    learned: list[LearnedStyle] = []
     for part in parts:
         name, sep, amount = part.partition(":")
-        weights[style_index(name)] += blend_weight(amount if sep else "", spec, "3:0.6,17:0.4")
+        name = name.strip()
+        try:
+            idx = style_index(name)
+        except StyleError:
+            if name.isdigit():
+                raise
+            known = [s.name for s in learned]
+            if name.lower() not in known:
+                learned.append(load_learned(name.lower()))
+                known.append(name.lower())
+            idx = NUM_STYLES + known.index(name.lower())
+        amounts[idx] = amounts.get(idx, 0.0) + blend_weight(amount if sep else "", spec, "3:0.6,17:0.4")
+    own = [s.name for s in learned if s.network is not None]
+    if own and len(amounts) > 1:
+        raise StyleError(f"style '{own[0]}' was trained with its own network (temporal training) "
+                         f"and cannot be blended with other styles")
+    weights = torch.zeros(NUM_STYLES + len(learned), dtype=torch.float32)
+    for idx, w in amounts.items():
+        weights[idx] += w
     total = float(weights.sum())
     if total <= 0.0:
         raise StyleError(f"style '{spec}' has all-zero weights")
-    return weights / total
+    return StyleMix(weights / total, tuple(learned))
+
+
+def parse_style(spec: str | int) -> Tensor:
+    """The normalised weight vector of ``spec`` (26 built-in rows, then any learned styles it names)."""
+    return resolve_style(spec).weights

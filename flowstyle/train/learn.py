@@ -1,0 +1,372 @@
+"""Learn a new style for the feed-forward network: ``flowstyle learn-style``.
+
+Dumoulin, Shlens & Kudlur 2017 (conditional instance norm): a style of the
+multi-style network is one row of per-channel scales and shifts, so a new
+painting is learned by training only that row (about a thousand numbers) with
+the perceptual losses of Johnson et al. 2016 / Gatys et al. 2016 (content on
+relu4_2, Gram style on relu1_1..relu5_1, TV) on real frames; everything else is
+frozen. With ``temporal_weight`` > 0 the loss adds an output temporal term on
+pairs of neighbouring real frames (Ruder et al. 2018, section 5; ReCoNet, Gao et
+al. 2018; Huang et al. 2017), and ``train="all"`` lets the convolutions learn
+stability too.
+
+The run checkpoints itself (``$FLOWSTYLE_HOME/training/NAME/checkpoint.pt``:
+parameters, Adam state, data-stream state, loss history, keyed by the painting's
+sha256 and every setting); running the same command again continues where it
+stopped, and a run that continues is identical to one that never stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..device import loss_network_dtype, resolve_device
+from ..errors import FlowstyleError, StyleError
+from ..flow.warp import warp
+from ..gatys.workdir import _changed, file_sha256
+from ..io.atomic import atomic_save
+from ..io.images import load_rgb
+from ..losses import CONTENT_LAYER, STYLE_LAYERS, content_loss, picture_grams, style_loss, total_variation
+from ..models.multistyle import NUM_STYLES, MultiStyleNet, style_rows
+from ..models.vgg import VGG16Features, load_vgg16
+from ..registry import spec
+from ..stylize.feedforward import multistyle_state
+from ..stylize.learned import LearnedStyle, check_name, save_learned, style_path, user_dir
+from ..stylize.styles import resolve_style
+from .data import Batch, CropStream, find_sources
+from .flowcache import FlowCache
+from .options import LearnOptions
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+LAYERS = (*STYLE_LAYERS, CONTENT_LAYER)
+DEFAULT_MEDIA = Path(__file__).resolve().parent.parent.parent.parent / "shared" / "media"
+# ITU-R BT.601 luma weights, as ReCoNet's luminance-wise temporal loss.
+LUMA = (0.299, 0.587, 0.114)
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    step: int
+    steps: int
+    losses: dict[str, float]  # weighted parts of the latest step (content, style, tv, temporal)
+    elapsed: float  # training seconds so far, earlier runs included
+    budget: float | None  # seconds allowed (minutes x 60), if any
+
+
+ProgressFn = Callable[[TrainProgress], None]
+
+
+@dataclass(frozen=True)
+class LearnReport:
+    path: Path
+    steps: int
+    seconds: float
+    resumed_from: int
+    init: str
+    losses: dict[str, float]
+
+
+def training_dir(name: str) -> Path:
+    return user_dir() / "training" / name
+
+
+def default_sources() -> list[str]:
+    """The real photos, clips and Sintel frames of ``$FLOWSTYLE_MEDIA`` or ``../shared/media`` beside the repository.
+
+    Only picture and clip folders: the paintings (``styles/``) and Sintel's
+    occlusion and validity masks are not content to learn from.
+    """
+    media = Path(os.environ.get("FLOWSTYLE_MEDIA", DEFAULT_MEDIA))
+    found = [media / "photos", media / "videos", media / "sintel_raft_demo",
+             *sorted(media.glob("sintel_flow/*/clean")), *sorted(media.glob("sintel_flow/*/final"))]
+    found = [str(p) for p in found if p.is_dir()]
+    if not found:
+        raise FlowstyleError(f"{media}: no training media here; pass --on CLIP_OR_FOLDER (your own footage or pictures)")
+    return found
+
+
+def learning_rate_factor(done: float) -> float:
+    """Cosine decay from 1 to 0.1 over the budget (``done`` in [0, 1]): large steps while far
+    from the style, small ones to settle at the end (Loshchilov & Hutter 2017, without restarts)."""
+    done = min(max(done, 0.0), 1.0)
+    return 0.1 + 0.45 * (1.0 + math.cos(math.pi * done))
+
+
+def scaled_crop(crop: int, scale: float) -> int:
+    """The crop side at ``scale``: a multiple of 4, the network's size multiple."""
+    return max(32, int(round(crop * scale / 4)) * 4)
+
+
+def to_tensor(batch: np.ndarray, device: torch.device) -> Tensor:
+    """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [0, 1]."""
+    return torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def luminance(x: Tensor) -> Tensor:
+    w = x.new_tensor(LUMA).view(1, 3, 1, 1)
+    return (x * w).sum(dim=1, keepdim=True)
+
+
+def output_temporal_loss(out: Tensor, out_prev: Tensor, frame: Tensor, frame_prev: Tensor,
+                         flow_bwd: Tensor, mask: Tensor) -> Tensor:
+    """ReCoNet's output-level temporal loss (Gao et al. 2018, eq. 4), per batch item (B,).
+
+    ``(1/D) sum M * ((O_t - W(O_{t-1})) - (I_t - W(I_{t-1}))_Y)^2``: the output may change
+    between frames only as much as the input's luminance does where the flow is
+    reliable, so lighting changes are not punished, flicker is. ``flow_bwd``
+    (B, 2, H, W) maps frame t to t-1, ``mask`` (B, 1, H, W) is its reliability.
+    """
+    change_in = luminance(frame) - luminance(warp(frame_prev, flow_bwd))
+    change_out = out - warp(out_prev, flow_bwd)
+    return (mask * (change_out - change_in).pow(2)).mean(dim=(1, 2, 3))
+
+
+class Objective:
+    """Weighted content + style + TV (+ temporal) loss of the student network on a batch."""
+
+    def __init__(self, vgg: VGG16Features, grams: dict[str, Tensor], options: LearnOptions,
+                 autocast: torch.dtype | None) -> None:
+        self.vgg = vgg
+        self.grams = grams
+        self.o = options
+        self.autocast = autocast
+
+    def _cast(self, device: torch.device) -> torch.autocast:
+        return torch.autocast(device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None)
+
+    def __call__(self, net: MultiStyleNet, batch: Batch, device: torch.device) -> tuple[Tensor, dict[str, float]]:
+        o = self.o
+        x = to_tensor(batch.frames, device)
+        one = x.new_ones(1)
+        with self._cast(device):
+            y = net(x, one)
+            with torch.no_grad():
+                target = {CONTENT_LAYER: self.vgg(x, (CONTENT_LAYER,))[CONTENT_LAYER]}
+            feats = self.vgg(y, LAYERS)
+        c = o.content_weight * content_loss(feats, target).mean()
+        s = o.style_weight * style_loss(feats, self.grams).mean()
+        tv = o.tv_weight * total_variation(y).mean()
+        t = torch.zeros((), device=device)
+        if batch.prev is not None and o.temporal_weight > 0:
+            x_prev = to_tensor(batch.prev, device)
+            with self._cast(device):
+                y_prev = net(x_prev, one)
+            flow = torch.from_numpy(batch.flow_bwd).to(device).permute(0, 3, 1, 2).float()
+            mask = torch.from_numpy(batch.mask).to(device)[:, None].float()
+            t = o.temporal_weight * output_temporal_loss(y, y_prev.float(), x, x_prev, flow, mask).mean()
+        total = c + s + tv + t
+        parts = dict(zip(("content", "style", "tv", "temporal"), torch.stack((c, s, tv, t)).detach().tolist()))
+        return total, parts
+
+
+def student_network(init: str, grams: dict[str, Tensor], vgg: VGG16Features, probe: np.ndarray,
+                    device: torch.device, autocast: torch.dtype | None) -> tuple[MultiStyleNet, str]:
+    """A one-style network started from ``init`` (``nearest``: the best-matching built-in style)."""
+    if init == "nearest":
+        base = MultiStyleNet().to(device)
+        base.load_state_dict(multistyle_state())
+        x = to_tensor(probe, device)
+        scores = []
+        with torch.no_grad(), torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
+            for i in range(NUM_STYLES):
+                w = torch.zeros(NUM_STYLES, device=device)
+                w[i] = 1.0
+                scores.append(float(style_loss(vgg(base(x, w), STYLE_LAYERS), grams).mean()))
+        index = int(np.argmin(scores))
+        log.info("starting from built-in style %d (nearest the painting: style loss %.4g)", index, scores[index])
+        init = str(index)
+    mix = resolve_style(init)
+    if int((mix.weights > 0).sum()) != 1:
+        raise StyleError(f"--init must name one style, not a blend: '{init}'")
+    state = multistyle_state(mix)
+    full = MultiStyleNet(state["contract.0.gamma"].shape[0])
+    full.load_state_dict(state)
+    index = int(mix.weights.argmax())
+    rows = style_rows(full, index)
+    student = MultiStyleNet(num_styles=1)
+    one = {k: (rows[k][None] if k in rows else v) for k, v in state.items()}
+    student.load_state_dict(one)
+    return student.to(device), init
+
+
+def trainable(net: MultiStyleNet, train: str) -> tuple[list[Tensor], list[Tensor]]:
+    """(norm parameters, conv parameters to train); everything else is frozen."""
+    norms, convs = [], []
+    for name, p in net.named_parameters():
+        is_norm = name.endswith((".gamma", ".beta"))
+        p.requires_grad_(is_norm or train == "all")
+        (norms if is_norm else convs).append(p)
+    return norms, (convs if train == "all" else [])
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C only sets a flag that the loop reads between steps, so the checkpoint never holds
+    half a step (parameters updated, step count not); a second Ctrl-C interrupts at once."""
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: False
+        return
+    hits: list[int] = []
+
+    def handler(signum: int, frame: object) -> None:
+        hits.append(signum)
+        signal.signal(signal.SIGINT, previous)
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield lambda: bool(hits)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+class Checkpoint:
+    """The resumable state of one training run, keyed by painting and settings."""
+
+    def __init__(self, name: str, key: dict) -> None:
+        self.path = training_dir(name) / "checkpoint.pt"
+        self.key = key
+
+    def load(self, restart: bool) -> dict | None:
+        if restart or not self.path.exists():
+            return None
+        try:
+            state = torch.load(self.path, map_location="cpu", weights_only=False)
+        except Exception as exc:  # a damaged checkpoint is not worth keeping silently
+            raise FlowstyleError(f"{self.path}: unreadable checkpoint ({type(exc).__name__}); pass --restart to start over") from None
+        if state.get("format") != FORMAT or state.get("key") != self.key:
+            if state.get("finished"):
+                return None  # a finished run with other settings: superseded (its style file needs --overwrite)
+            changed = _changed(state.get("key") or {}, self.key) or ["format"]
+            raise FlowstyleError(f"{self.path}: an unfinished training of '{self.path.parent.name}' used other settings "
+                                 f"(changed: {', '.join(changed)}); run it with those settings to continue, "
+                                 f"or pass --restart to start over")
+        return state
+
+    def save(self, state: dict) -> None:
+        payload = {"format": FORMAT, "key": self.key, **state}
+        atomic_save(lambda tmp: torch.save(payload, tmp), self.path)
+
+
+def learn_style(options: LearnOptions, restart: bool = False, overwrite: bool = False,
+                progress: ProgressFn | None = None) -> LearnReport:
+    """Learn ``options.painting`` as the style ``options.name``; resumable (see the module docstring).
+
+    Raises:
+        FlowstyleError: bad painting, sources, name or settings; a changed setting on resume.
+    """
+    name = check_name(options.name)
+    painting = Path(options.painting)
+    rgb = load_rgb(painting)
+    sources = find_sources(options.sources or default_sources(), options.exclude)
+    device = resolve_device(options.device)
+    autocast = loss_network_dtype(options.precision, device)
+    key = {"painting_sha256": file_sha256(painting), "settings": options.key_settings(),
+           "sources": [s.label for s in sources], "base_sha256": spec("multistyle26").sha256,
+           "precision": str(autocast), "device": device.type}
+    checkpoint = Checkpoint(name, key)
+    state = checkpoint.load(restart)
+    if state is None and style_path(name).exists() and not overwrite:
+        raise StyleError(f"{style_path(name)}: a learned style '{name}' exists; pass --overwrite to replace it")
+
+    vgg = load_vgg16(device)
+    grams = picture_grams(vgg, rgb, round(options.crop * options.style_scale), device)
+    pairs = options.temporal_weight > 0
+    cache = FlowCache(options.flow) if pairs else None
+    streams = [(CropStream(sources, scaled_crop(options.crop, s), options.seed + 1000 * k, pairs=pairs, flow_cache=cache),
+                max(1, round(options.batch / s**2))) for k, s in enumerate(options.scales)]
+    if state is None:
+        probe = CropStream(sources, options.crop, options.seed + 1).next_batch(options.batch).frames
+        net, init = student_network(options.init, grams, vgg, probe, device, autocast)
+    else:
+        net, init = MultiStyleNet(num_styles=1).to(device), state["init"]
+        net.load_state_dict(state["net"])
+    norms, convs = trainable(net, options.train)
+    groups = [{"params": norms, "lr": options.lr}] + ([{"params": convs, "lr": options.conv_lr}] if convs else [])
+    opt = torch.optim.Adam(groups)
+    base_lrs = [g["lr"] for g in groups]
+    step, elapsed, history = 0, 0.0, []
+    if state is not None:
+        opt.load_state_dict(state["optimizer"])
+        for (stream, _), saved in zip(streams, state["streams"]):
+            stream.load_state_dict(saved)
+        step, elapsed, history = state["step"], state["elapsed"], state["history"]
+        log.info("continuing '%s' from step %d", name, step)
+    resumed_from = step
+    objective = Objective(vgg, grams, options, autocast)
+    budget = options.minutes * 60.0 if options.minutes else None
+
+    def snapshot(finished: bool = False) -> None:
+        checkpoint.save({"net": net.state_dict(), "optimizer": opt.state_dict(), "streams": [st.state_dict() for st, _ in streams],
+                         "step": step, "elapsed": elapsed, "history": history, "init": init, "finished": finished})
+
+    start = time.perf_counter() - elapsed
+    last_save = time.perf_counter()
+    parts: dict[str, float] = history[-1] if history else {}
+    consistent = True  # False while a step has changed some of the state but not all of it
+    net.train()
+    try:
+        with deferred_interrupt() as interrupted:
+            while step < options.steps and (budget is None or elapsed < budget):
+                consistent = False
+                done = max(step / options.steps, elapsed / budget if budget else 0.0)
+                for group, base_lr in zip(opt.param_groups, base_lrs):
+                    group["lr"] = base_lr * learning_rate_factor(done)
+                stream, size = streams[step % len(streams)]  # alternate scales, step by step
+                batch = stream.next_batch(size)
+                loss, parts = objective(net, batch, device)
+                if not np.isfinite(float(loss.detach())):
+                    raise FlowstyleError("learn-style: the loss diverged (NaN/inf); lower --lr or the loss weights")
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                history.append(parts)
+                elapsed = time.perf_counter() - start
+                consistent = True
+                if progress is not None:
+                    progress(TrainProgress(step, options.steps, parts, elapsed, budget))
+                if interrupted():
+                    raise KeyboardInterrupt
+                if time.perf_counter() - last_save >= options.checkpoint_seconds:
+                    snapshot()
+                    last_save = time.perf_counter()
+    except KeyboardInterrupt:
+        if consistent:  # the finished steps are kept: running the same command again continues
+            snapshot()
+        raise  # (a second Ctrl-C inside a step keeps the previous checkpoint instead)
+    snapshot(finished=True)
+    path = save_learned(_learned(name, net, options, key, init, step, parts, painting))
+    log.info("learned style '%s' after %d steps (%.0f s): %s", name, step, elapsed, path)
+    return LearnReport(path, step, elapsed, resumed_from, init, parts)
+
+
+def _learned(name: str, net: MultiStyleNet, options: LearnOptions, key: dict, init: str, step: int,
+             losses: dict[str, float], painting: Path) -> LearnedStyle:
+    """The trained rows (and, for ``train="all"``, the network) as a :class:`LearnedStyle`."""
+    net = net.cpu()
+    rows = style_rows(net, 0)
+    network = None
+    if options.train == "all":
+        base = multistyle_state()
+        network = {k: (v if k.endswith((".gamma", ".beta")) else net.state_dict()[k].detach().clone())
+                   for k, v in base.items()}
+    info = {"painting": painting.name, "painting_sha256": key["painting_sha256"], "init": init, "steps": step,
+            "losses": losses, "settings": dataclasses.asdict(options), "base_sha256": key["base_sha256"],
+            "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+    return LearnedStyle(name, rows, network, info)
