@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 MEDIA = Path(os.environ.get("FLOWSTYLE_TEST_MEDIA", ROOT.parent / "shared" / "media"))
+
+# Tests never read or write the user's own learned styles, checkpoints or flow cache.
+os.environ["FLOWSTYLE_HOME"] = tempfile.mkdtemp(prefix="flowstyle-test-home-")
 
 # Tests must not depend on the CPU's thread count or on bf16 support.
 torch.set_num_threads(min(2, os.cpu_count() or 1))
