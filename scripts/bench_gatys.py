@@ -24,13 +24,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 MEDIA = ROOT.parent / "shared" / "media"
 
+from benchclips import cut_clip  # noqa: E402
 from flowstyle.gatys import GatysConfig, GatysOptions, GatysProgress, render_gatys  # noqa: E402
 from flowstyle.gatys.objective import StyleTarget  # noqa: E402
 from flowstyle.render import rgb_to_tensor  # noqa: E402
@@ -43,21 +43,6 @@ from flowstyle.io.writer import EncodeOptions  # noqa: E402
 from flowstyle.metrics import evaluate  # noqa: E402
 from flowstyle.models.vgg import load_vgg16  # noqa: E402
 from flowstyle.stylize.paintings import parse_paintings  # noqa: E402
-
-
-def cut_clip(src: Path, dst: Path, frames: int, width: int) -> Path:
-    """The first ``frames`` frames of ``src`` at ``width``, losslessly (RGB H.264, qp 0), timing kept."""
-    with VideoReader(src, SizePolicy(width=width)) as reader, av.open(str(dst), "w") as out:
-        s = out.add_stream("libx264rgb", rate=reader.rate)
-        s.width, s.height = reader.size
-        s.pix_fmt, s.time_base = "rgb24", reader.time_base
-        s.options = {"qp": "0"}
-        for f, _ in zip(reader, range(frames)):
-            vf = av.VideoFrame.from_ndarray(f.rgb, format="rgb24")
-            vf.pts, vf.time_base = f.pts, reader.time_base
-            out.mux(s.encode(vf))
-        out.mux(s.encode(None))
-    return dst
 
 
 def run(clip: Path, out: Path, options: GatysOptions) -> tuple[list[list[float]], float]:
@@ -133,7 +118,7 @@ def main() -> None:
     n = args.iterations
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        clip = cut_clip(MEDIA / "videos" / args.clip, tmp / "clip.mkv", args.frames, args.width)
+        clip = cut_clip(MEDIA / "videos" / args.clip, tmp / "clip.mkv", 0, args.frames, SizePolicy(width=args.width))
         overrides = {k: ast.literal_eval(v) for k, v in (item.split("=", 1) for item in args.set)}
         shared = {k: v for k, v in overrides.items() if k in ("content_weight", "style_weight", "tv_weight", "style_scale")}
         per_frame = GatysOptions(style=args.style, init="content", temporal_weight=0.0, pyramid=1,

@@ -35,7 +35,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 
@@ -43,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 MEDIA = ROOT.parent / "shared" / "media"
 
+from benchclips import cut_clip  # noqa: E402
 from flowstyle.device import loss_network_dtype  # noqa: E402
 from flowstyle.gatys import GatysOptions  # noqa: E402
 from flowstyle.gatys.objective import FrameObjective  # noqa: E402
@@ -62,24 +62,6 @@ from flowstyle.train import LearnOptions, learn_style  # noqa: E402
 
 CLIP = MEDIA / "videos" / "bigbuckbunny.mp4"
 TRAIN_END, HELD_START = 90, 96  # frames [0, 90) train; [96, 132) held out
-
-
-def cut_clip(src: Path, dst: Path, first: int, end: int, size: SizePolicy) -> Path:
-    """Frames [first, end) of ``src`` resized by ``size``, losslessly (RGB H.264, qp 0), timing kept."""
-    with VideoReader(src, size) as reader, av.open(str(dst), "w") as out:
-        s = out.add_stream("libx264rgb", rate=reader.rate)
-        s.width, s.height = reader.size
-        s.pix_fmt, s.time_base = "rgb24", reader.time_base
-        s.options = {"qp": "0"}
-        start = None
-        for f in reader:
-            if first <= f.index < end:
-                start = f.pts if start is None else start  # the cut starts at time 0
-                vf = av.VideoFrame.from_ndarray(f.rgb, format="rgb24")
-                vf.pts, vf.time_base = f.pts - start, reader.time_base
-                out.mux(s.encode(vf))
-        out.mux(s.encode(None))
-    return dst
 
 
 def frames_of(clip: Path) -> list[np.ndarray]:

@@ -78,6 +78,14 @@ def test_crop_stream_is_seeded_and_resumes_exactly(media: Path) -> None:
     assert len({x.tobytes() for batch in first + rest for x in batch}) == 21  # no crop repeated
 
 
+def test_size_policy_short_side_scales_the_shorter_displayed_side() -> None:
+    from flowstyle.io.reader import SizePolicy
+
+    assert SizePolicy(short_side=288).target(1280, 720) == (512, 288)
+    assert SizePolicy(short_side=288).target(720, 1280) == (288, 512)  # portrait (e.g. a rotated phone clip)
+    assert SizePolicy(short_side=72).target(96, 80) == (86, 72)  # enlarges too; sides even
+
+
 def test_find_sources_excludes_and_refuses(media: Path, tmp_path: Path) -> None:
     videos = find_sources([media / "videos"], exclude=[media / "videos" / "bigbuckbunny.mp4"])
     assert [s.path.name for s in videos] == ["bikes.mp4", "tree.avi"]
@@ -246,6 +254,18 @@ def test_existing_style_needs_overwrite_and_names_are_checked(media: Path) -> No
         tiny(media, crop=30)
 
 
+def test_unwritable_user_folder_is_refused_before_training(media: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from flowstyle.errors import OutputError
+
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv("FLOWSTYLE_HOME", str(tmp_path / "a-file" / "home"))
+    steps = []
+    with pytest.raises(OutputError, match="set FLOWSTYLE_HOME to a writable folder"):
+        learn_style(tiny(media, steps=1), progress=steps.append)
+    assert steps == []
+
+
 def test_corrupt_learned_style_is_one_line(home: Path) -> None:
     (home / "styles").mkdir(parents=True)
     (home / "styles" / "broken.pt").write_bytes(b"not a torch file")
@@ -263,6 +283,11 @@ def test_render_with_a_learned_style(media: Path, tmp_path: Path) -> None:
     report = render(clip, tmp_path / "out.mp4", RenderConfig(style=StyleOptions(style="udnie-test:0.7,blue-brush:0.3"),
                                                              device="cpu", temporal=TemporalOptions(mode="none")))
     assert report.frames == 4 and (tmp_path / "out.mp4").exists()
+    umask = os.umask(0)
+    os.umask(umask)
+    # Outputs and learned styles get ordinary file permissions, not the temporary file's 0600.
+    assert (tmp_path / "out.mp4").stat().st_mode & 0o777 == 0o666 & ~umask
+    assert load_learned("udnie-test").path.stat().st_mode & 0o777 == 0o666 & ~umask
     net = load_multistyle(torch.device("cpu"), torch.float32, resolve_style("udnie-test"))
     assert net.num_styles == 27
 

@@ -43,13 +43,13 @@ def work_path(output: Path) -> Path:
     return output.with_name(output.name + ".flowstyle-work")
 
 
-def _changed(old: dict, new: dict, prefix: str = "") -> list[str]:
+def changed_settings(old: dict, new: dict, prefix: str = "") -> list[str]:
     """Names of the settings that differ between two keys (nested with dots)."""
     names = []
     for k in sorted(set(old) | set(new)):
         a, b = old.get(k), new.get(k)
         if isinstance(a, dict) and isinstance(b, dict):
-            names += _changed(a, b, f"{prefix}{k}.")
+            names += changed_settings(a, b, f"{prefix}{k}.")
         elif a != b:
             names.append(prefix + k)
     return names
@@ -73,7 +73,7 @@ class WorkFolder:
                 except (OSError, ValueError):
                     old = {}
                 if old != key:
-                    changed = ", ".join(_changed(old, key)) or "unreadable key.json"
+                    changed = ", ".join(changed_settings(old, key)) or "unreadable key.json"
                     raise FlowstyleError(
                         f"{path}: holds {self._count_files()} frames rendered with other settings (changed: {changed}); "
                         "run the same command with --restart to discard them, or use another output name")

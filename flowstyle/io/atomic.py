@@ -38,6 +38,13 @@ def check_paths(input_path: Path, output_path: Path, overwrite: bool) -> None:
         raise OutputError(output_path, f"output directory {parent} is not writable")
 
 
+def _default_mode() -> int:
+    """The permissions ``open()`` would give a new file (0o666 less the umask); mkstemp makes 0o600."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextlib.contextmanager
 def atomic_output(output_path: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``output_path``; rename it into place on success.
@@ -53,6 +60,7 @@ def atomic_output(output_path: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, output_path)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -70,6 +78,7 @@ def atomic_save(write: Callable[[str], object], path: Path) -> Path:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

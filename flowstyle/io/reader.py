@@ -32,7 +32,8 @@ class SizePolicy:
     """Output frame size.
 
     ``width`` (with ``height`` None) scales to that width keeping the display aspect;
-    ``width`` and ``height`` set both; ``max_width`` only ever scales down.
+    ``width`` and ``height`` set both; ``short_side`` scales the shorter displayed side
+    to that (training crops); ``max_width`` only ever scales down.
     Sides are then rounded to even numbers, since yuv420p subsamples chroma by two:
     the documented pad/crop policy is *scale to the nearest even size* (a change of
     aspect of at most one pixel), never pad with borders or crop picture away.
@@ -41,6 +42,7 @@ class SizePolicy:
     width: int | None = None
     height: int | None = None
     max_width: int | None = None
+    short_side: int | None = None
 
     def target(self, display_w: int, display_h: int) -> tuple[int, int]:
         w, h = display_w, display_h
@@ -50,6 +52,9 @@ class SizePolicy:
             w, h = self.width, display_h * self.width / display_w
         elif self.height:
             w, h = display_w * self.height / display_h, self.height
+        elif self.short_side:
+            s = self.short_side / min(display_w, display_h)
+            w, h = display_w * s, display_h * s
         if self.max_width and w > self.max_width:
             w, h = self.max_width, h * self.max_width / w
         # Round half up (45 -> 46, not 44 as banker's rounding would give).

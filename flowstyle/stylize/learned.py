@@ -72,7 +72,7 @@ class LearnedStyle:
 
     @property
     def path(self) -> Path:
-        return styles_dir() / f"{self.name}.pt"
+        return style_path(self.name)
 
 
 def style_path(name: str) -> Path:

@@ -80,6 +80,7 @@ def resolve_style(spec: str | int) -> StyleMix:
         raise StyleError("empty style specification; use e.g. 7, blue-brush or 3:0.6,17:0.4")
     amounts: dict[int, float] = {}
     learned: list[LearnedStyle] = []
+    names: list[str] = []  # of ``learned``, in order
     for part in parts:
         name, sep, amount = part.partition(":")
         name = name.strip()
@@ -88,11 +89,11 @@ def resolve_style(spec: str | int) -> StyleMix:
         except StyleError:
             if name.isdigit():
                 raise
-            known = [s.name for s in learned]
-            if name.lower() not in known:
-                learned.append(load_learned(name.lower()))
-                known.append(name.lower())
-            idx = NUM_STYLES + known.index(name.lower())
+            key = name.lower()
+            if key not in names:
+                learned.append(load_learned(key))
+                names.append(key)
+            idx = NUM_STYLES + names.index(key)
         amounts[idx] = amounts.get(idx, 0.0) + blend_weight(amount if sep else "", spec, "3:0.6,17:0.4")
     own = [s.name for s in learned if s.network is not None]
     if own and len(amounts) > 1:

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..flow.remap import identity_grid
 from ..io.images import load_rgb
 from ..io.reader import SizePolicy, VideoReader
 from ..scenes import CutDetector
@@ -105,21 +106,11 @@ def iter_frames(source: Source, short_side: int) -> Iterator[np.ndarray]:
         for picture in source.pictures:
             yield _fit(load_rgb(picture), short_side)
         return
-    with VideoReader(source.path, _short_side_policy(source.path, short_side), threads=1) as reader:
+    # Decoded straight to the training scale: swscale resizes in the colour conversion,
+    # from the displayed (rotated, square-pixel) size.
+    with VideoReader(source.path, SizePolicy(short_side=short_side), threads=1) as reader:
         for frame in reader:
             yield frame.rgb
-
-
-def _short_side_policy(path: Path, short_side: int) -> SizePolicy:
-    """Decode straight to the training scale (swscale does the resize with the colour conversion)."""
-    from ..io.probe import first_video_stream, open_input
-
-    with open_input(path) as container:
-        stream = first_video_stream(container)
-        if stream is None:
-            raise InputError(path, "no video stream")
-        w, h = stream.codec_context.width, stream.codec_context.height
-    return SizePolicy(height=short_side) if w >= h else SizePolicy(width=short_side)
 
 
 @dataclass
@@ -168,6 +159,7 @@ class CropStream:
         self.buffer: list[tuple[np.ndarray, ...]] = []
         self._frames: Iterator[np.ndarray] | None = None
         self._prev: np.ndarray | None = None
+        self._prev_frame: np.ndarray | None = None
         self._cuts = CutDetector()
 
     # -- state ------------------------------------------------------------
@@ -258,7 +250,7 @@ class CropStream:
         sl = (slice(y, y + self.crop), slice(x, x + self.crop))
         f = flow[sl].astype(np.float32)
         # A crop's flow may point outside the crop: those pixels have no source here.
-        ys, xs = np.mgrid[0:self.crop, 0:self.crop].astype(np.float32)
+        xs, ys = identity_grid(self.crop, self.crop)
         sx, sy = xs + f[..., 0], ys + f[..., 1]
         inside = (sx >= 0) & (sx <= self.crop - 1) & (sy >= 0) & (sy <= self.crop - 1)
         m = mask[sl].astype(np.float32) * inside

@@ -35,9 +35,9 @@ import torch
 from torch import Tensor
 
 from ..device import loss_network_dtype, resolve_device
-from ..errors import FlowstyleError, StyleError
+from ..errors import FlowstyleError, OutputError, StyleError
 from ..flow.warp import warp
-from ..gatys.workdir import _changed, file_sha256
+from ..gatys.workdir import changed_settings, file_sha256
 from ..io.atomic import atomic_save
 from ..io.images import load_rgb
 from ..losses import CONTENT_LAYER, STYLE_LAYERS, content_loss, picture_grams, style_loss, total_variation
@@ -99,6 +99,17 @@ def default_sources() -> list[str]:
     if not found:
         raise FlowstyleError(f"{media}: no training media here; pass --on CLIP_OR_FOLDER (your own footage or pictures)")
     return found
+
+
+def ensure_writable(folder: Path) -> None:
+    """Create ``folder`` or say in one line why it cannot hold the run's files."""
+    fix = "set FLOWSTYLE_HOME to a writable folder"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(folder, f"cannot create this folder ({exc.strerror or exc}); {fix}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(folder, f"is not writable; {fix}")
 
 
 def learning_rate_factor(done: float) -> float:
@@ -195,13 +206,9 @@ def student_network(init: str, grams: dict[str, Tensor], vgg: VGG16Features, pro
     if int((mix.weights > 0).sum()) != 1:
         raise StyleError(f"--init must name one style, not a blend: '{init}'")
     state = multistyle_state(mix)
-    full = MultiStyleNet(state["contract.0.gamma"].shape[0])
-    full.load_state_dict(state)
     index = int(mix.weights.argmax())
-    rows = style_rows(full, index)
     student = MultiStyleNet(num_styles=1)
-    one = {k: (rows[k][None] if k in rows else v) for k, v in state.items()}
-    student.load_state_dict(one)
+    student.load_state_dict({k: (v[index:index + 1] if k.endswith((".gamma", ".beta")) else v) for k, v in state.items()})
     return student.to(device), init
 
 
@@ -252,7 +259,7 @@ class Checkpoint:
         if state.get("format") != FORMAT or state.get("key") != self.key:
             if state.get("finished"):
                 return None  # a finished run with other settings: superseded (its style file needs --overwrite)
-            changed = _changed(state.get("key") or {}, self.key) or ["format"]
+            changed = changed_settings(state.get("key") or {}, self.key) or ["format"]
             raise FlowstyleError(f"{self.path}: an unfinished training of '{self.path.parent.name}' used other settings "
                                  f"(changed: {', '.join(changed)}); run it with those settings to continue, "
                                  f"or pass --restart to start over")
@@ -283,6 +290,8 @@ def learn_style(options: LearnOptions, restart: bool = False, overwrite: bool = 
     state = checkpoint.load(restart)
     if state is None and style_path(name).exists() and not overwrite:
         raise StyleError(f"{style_path(name)}: a learned style '{name}' exists; pass --overwrite to replace it")
+    for folder in (checkpoint.path.parent, style_path(name).parent):  # before the training, not after it
+        ensure_writable(folder)
 
     vgg = load_vgg16(device)
     grams = picture_grams(vgg, rgb, round(options.crop * options.style_scale), device)
@@ -363,9 +372,9 @@ def _learned(name: str, net: MultiStyleNet, options: LearnOptions, key: dict, in
     rows = style_rows(net, 0)
     network = None
     if options.train == "all":
-        base = multistyle_state()
-        network = {k: (v if k.endswith((".gamma", ".beta")) else net.state_dict()[k].detach().clone())
-                   for k, v in base.items()}
+        trained = net.state_dict()
+        network = {k: (v if k.endswith((".gamma", ".beta")) else trained[k].detach().clone())
+                   for k, v in multistyle_state().items()}
     info = {"painting": painting.name, "painting_sha256": key["painting_sha256"], "init": init, "steps": step,
             "losses": losses, "settings": dataclasses.asdict(options), "base_sha256": key["base_sha256"],
             "created": time.strftime("%Y-%m-%d %H:%M:%S")}
