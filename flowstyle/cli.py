@@ -24,6 +24,23 @@ weights_app = typer.Typer(no_args_is_help=True, help="Obtain and check the pretr
 app.add_typer(weights_app, name="weights")
 
 
+def _print_version(value: bool) -> None:
+    """``--version``: flowstyle's and its libraries' versions and the CPU line, then exit."""
+    if value:
+        from .system import version_lines
+
+        typer.echo("\n".join(version_lines()))
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_print_version,
+                                          help="Show the versions of flowstyle, torch, av and opencv and the CPU, then exit.")] = False,
+) -> None:
+    """Options before the command (``--version``); the app's help text is the one given to ``typer.Typer``."""
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="flowstyle: %(message)s", stream=sys.stderr)
 
@@ -185,12 +202,23 @@ def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, resta
 
 @app.command()
 def probe(
-    input: Annotated[Path, typer.Argument(help="Media file to describe.")],
+    input: Annotated[Optional[Path], typer.Argument(help="Media file to describe.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    system: Annotated[bool, typer.Option("--system", help="Describe this machine: versions, CPU flags, CUDA device, automatic precision.")] = False,
 ) -> None:
-    """Show INPUT's streams, frame rate, time base, duration, rotation and audio."""
+    """Show INPUT's streams, frame rate, time base, duration, rotation and audio (--system: this machine)."""
     from .io.probe import probe as run_probe
 
+    if system:
+        if as_json:  # the system lines would make the JSON unreadable
+            raise FlowstyleError("probe: --json describes a media file; use --system without --json")
+        from .system import system_lines
+
+        typer.echo("\n".join(system_lines()))
+    if input is None:
+        if system:
+            return
+        raise FlowstyleError("probe: give a media file to describe (or --system to describe this machine)")
     info = run_probe(input)
     if as_json:
         typer.echo(json.dumps(asdict(info), default=str, indent=2))

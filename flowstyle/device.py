@@ -7,10 +7,10 @@ tensor is created on the device of the data it meets, never on a global.
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 
 import torch
 
+from .cpu import cpu_info
 from .errors import DeviceError
 
 log = logging.getLogger(__name__)
@@ -32,17 +32,14 @@ def resolve_device(name: str = "auto") -> torch.device:
     raise DeviceError(f"unknown device '{name}'; use one of {', '.join(DEVICES)}")
 
 
-@lru_cache(maxsize=1)
 def cpu_has_fast_bf16() -> bool:
-    """True when oneDNN can run bf16 convolutions natively (AVX512-BF16 or AMX).
+    """True when bf16 convolutions run natively here (AVX512-BF16 or AMX, torch at AVX-512).
 
-    Without those instructions bf16 is emulated and slower than fp32.
+    Without those instructions bf16 is emulated and slower than fp32; a torch capability
+    lowered to AVX2 (``ATEN_CPU_CAPABILITY=avx2``) counts as without, see
+    :attr:`flowstyle.cpu.CpuInfo.native_bf16`.
     """
-    try:
-        flags = open("/proc/cpuinfo", encoding="ascii", errors="ignore").read()
-    except OSError:
-        return False
-    return any(f in flags for f in ("avx512_bf16", "amx_bf16"))
+    return cpu_info().native_bf16
 
 
 def resolve_precision(name: str, device: torch.device) -> torch.dtype:

@@ -38,6 +38,7 @@ from flowstyle import RenderConfig, render  # noqa: E402
 from flowstyle.io.reader import SizePolicy  # noqa: E402
 from flowstyle.metrics import evaluate  # noqa: E402
 from flowstyle.stylize.feedforward import StyleOptions  # noqa: E402
+from flowstyle.system import bench_header  # noqa: E402
 from flowstyle.temporal import TemporalOptions  # noqa: E402
 
 MEDIA = ROOT.parent / "shared" / "media"
@@ -88,6 +89,7 @@ def main() -> int:
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--runs", type=int, default=2)
     args = ap.parse_args()
+    print(bench_header())  # the render's defaults: device and precision auto
     painting = MEDIA / "styles" / args.painting
     default_mode = TemporalOptions().mode
     ok = True

@@ -30,6 +30,7 @@ from flowstyle.io.reader import SizePolicy, VideoReader  # noqa: E402
 from flowstyle.render import frame_to_tensor, tensor_to_rgb  # noqa: E402
 from flowstyle.stylize.feedforward import FeedForwardStylizer, StyleOptions  # noqa: E402
 from flowstyle.device import resolve_precision  # noqa: E402
+from flowstyle.system import bench_header  # noqa: E402
 from flowstyle.temporal import Stabilizer, TemporalOptions  # noqa: E402
 
 MEDIA = ROOT.parent / "shared" / "media"
@@ -113,6 +114,7 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--skip-sintel", action="store_true")
     args = ap.parse_args()
+    print(bench_header(device="cpu"))  # the stylizer of the temporal-cost part
     cv2.setNumThreads(1)
     if not args.skip_sintel:
         sintel_table()

@@ -43,6 +43,7 @@ from flowstyle.io.writer import EncodeOptions  # noqa: E402
 from flowstyle.metrics import evaluate  # noqa: E402
 from flowstyle.models.vgg import load_vgg16  # noqa: E402
 from flowstyle.stylize.paintings import parse_paintings  # noqa: E402
+from flowstyle.system import bench_header  # noqa: E402
 
 
 def run(clip: Path, out: Path, options: GatysOptions) -> tuple[list[list[float]], float]:
@@ -114,6 +115,7 @@ def main() -> None:
                     help="render (b) once more with these overrides (repeatable), e.g. --variant 'pyramid=1'")
     ap.add_argument("--skip-timing", action="store_true")
     args = ap.parse_args()
+    print(bench_header(loss_network=True))
     torch.manual_seed(0)
     n = args.iterations
     with tempfile.TemporaryDirectory() as tmp_name:

@@ -58,6 +58,7 @@ from flowstyle.models.vgg import load_vgg16  # noqa: E402
 from flowstyle.render import rgb_to_tensor, tensor_to_rgb  # noqa: E402
 from flowstyle.stylize.feedforward import FeedForwardStylizer, StyleOptions  # noqa: E402
 from flowstyle.stylize.learned import style_path  # noqa: E402
+from flowstyle.system import bench_header  # noqa: E402
 from flowstyle.train import LearnOptions, learn_style  # noqa: E402
 
 CLIP = MEDIA / "videos" / "bigbuckbunny.mp4"
@@ -137,6 +138,7 @@ def main() -> None:
     ap.add_argument("--skip-gatys", action="store_true")
     ap.add_argument("--skip-temporal", action="store_true")
     args = ap.parse_args()
+    print(bench_header(loss_network=True))  # learn-style's defaults: device and precision auto
     painting = Path(args.painting)
     home = Path(args.home or tempfile.mkdtemp(prefix="flowstyle-bench-"))
     os.environ["FLOWSTYLE_HOME"] = str(home)

