@@ -73,7 +73,7 @@ def render(
     preset: Annotated[str, typer.Option(help="x264 preset (ultrafast ... veryslow): slower makes smaller files.")] = "veryfast",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     precision: Annotated[str, typer.Option(help="auto (bf16 on CPUs with native bf16, fp16 on CUDA), fp32, bf16, fp16.")] = "auto",
-    temporal: Annotated[str, typer.Option(help="Temporal consistency: flow (texture anchors, default), blind (gradient-domain) or none (per-frame).")] = "flow",
+    temporal: Annotated[str, typer.Option(help="Temporal consistency: flow (multi-band propagation, default), anchors (texture anchors), blind (gradient-domain) or none (per-frame).")] = "flow",
     flow: Annotated[str, typer.Option(help="Optical flow for --temporal: dis-ultrafast, dis-fast, dis-balanced, dis-medium, farneback, deepflow, tvl1.")] = DEFAULT_TEMPORAL_FLOW,
     flow_scale: Annotated[float, typer.Option(help="Compute the flow at this fraction of the frame size (0.05-1; higher is steadier and slower).")] = DEFAULT_TEMPORAL_FLOW_SCALE,
     occlusion: Annotated[str, typer.Option(help="Occlusion check for --temporal: photometric (one flow a frame) or forward-backward (two).")] = "photometric",
@@ -338,21 +338,28 @@ def eval_cmd(
     reference: Annotated[Optional[Path], typer.Option(help="Another render (e.g. per-frame) for detail and loss ratios.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Write the full report (with per-frame values) as JSON.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Write a PNG of E_warp per frame.")] = None,
-    flow: Annotated[str, typer.Option(help="Flow method used to measure E_warp.")] = "dis-medium",
-    loss_every: Annotated[int, typer.Option(help="Compute VGG losses on every n-th frame.")] = 4,
+    flow: Annotated[str, typer.Option(help="Flow method E_warp is scored with: dis-medium (default), farneback, "
+                                           "deepflow, ... Score a render with a flow other than the one it followed.")] = "dis-medium",
+    loss_every: Annotated[int, typer.Option(help="Compute VGG losses on every n-th frame (0: none).")] = 4,
 ) -> None:
-    """Temporal consistency (E_warp, flicker, drift), style/content loss, detail and timing of STYLIZED."""
+    """Temporal consistency (E_warp, flicker, drift), style/content loss, detail, sharpness and timing of STYLIZED.
+
+    Frames are paired by index; clips of another shape are refused, and other sizes,
+    frame rates or lengths are said in one line each."""
     from .metrics import evaluate, plot_ewarp
 
-    report = evaluate(original, stylized, style_image=style, reference=reference, flow=flow, loss_every=max(1, loss_every))
+    report = evaluate(original, stylized, style_image=style, reference=reference, flow=flow, loss_every=max(0, loss_every))
     fmt = lambda v: "-" if v is None else f"{v:.6g}"  # noqa: E731
     typer.echo(f"frames            {report.frames}")
-    typer.echo(f"E_warp            {fmt(report.ewarp)}  (original clip: {fmt(report.ewarp_original)}, reference: {fmt(report.ewarp_reference)})")
-    typer.echo(f"flicker (static)  {fmt(report.flicker)}")
+    typer.echo(f"E_warp ({report.flow}) {fmt(report.ewarp)}  (original clip: {fmt(report.ewarp_original)}, "
+               f"reference: {fmt(report.ewarp_reference)}, ratio {fmt(report.ratio('ewarp'))})")
+    typer.echo(f"flicker (static)  {fmt(report.flicker)}  (reference: {fmt(report.flicker_reference)}, ratio {fmt(report.ratio('flicker'))})")
     typer.echo(f"drift             {fmt(report.drift)}  (original clip: {fmt(report.drift_original)})")
     typer.echo(f"style loss        {fmt(report.style_loss)}  (reference: {fmt(report.style_loss_reference)})")
     typer.echo(f"content loss      {fmt(report.content_loss)}  (reference: {fmt(report.content_loss_reference)})")
     typer.echo(f"detail            {fmt(report.detail)}  (ratio to reference: {fmt(report.detail_ratio)})")
+    typer.echo(f"sharpness         {fmt(report.sharpness)}  (luma Laplacian variance; reference: "
+               f"{fmt(report.sharpness_reference)}, ratio {fmt(report.sharpness_ratio)})")
     t = report.timing
     typer.echo(f"timing            frames {t['frames_original']} -> {t['frames_stylized']}, max pts difference "
                f"{fmt(t['max_pts_difference_s'])} s, audio {fmt(t['audio_original_s'])} -> {fmt(t['audio_stylized_s'])} s")

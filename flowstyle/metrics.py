@@ -10,7 +10,13 @@
   brightness of static pixels between the first and the last quarter of the clip.
 * style loss (Gram matrices, relu1_1..relu5_1) against a style image, content
   loss (relu4_2) against the original frames, with the VGG16 loss network; detail:
-  mean gradient magnitude (relative to a reference render, e.g. the per-frame one).
+  mean gradient magnitude (relative to a reference render, e.g. the per-frame one);
+  sharpness: mean variance of the luma Laplacian. Detail alone is bounded only from
+  below, and seams and speckles raise it; sharpness is meant to be bounded on both
+  sides against the per-frame render (blur lowers it, tearing raises it: issue #12).
+* E_warp is scored with a flow chosen by the caller (``flow``): a render that
+  propagates texture along one flow method looks better scored by that same method,
+  so score it with another one too (issue #12: DIS-medium and Farneback).
 * pairs of frames across a scene cut (detected on the original) are skipped.
 * timing: frame count, per-frame timestamps and audio duration of both files.
 
@@ -29,6 +35,9 @@ import av
 import numpy as np
 import torch
 
+import cv2
+
+from .errors import InputError
 from .flow import make_flow_backend
 from .flow.remap import remap_flow
 from .io.reader import SizePolicy, VideoReader
@@ -49,6 +58,7 @@ class EvalReport:
     ewarp_original: float
     ewarp_reference: float | None
     flicker: float
+    flicker_reference: float | None
     drift: float
     drift_original: float
     style_loss: float | None
@@ -57,11 +67,24 @@ class EvalReport:
     content_loss_reference: float | None
     detail: float
     detail_ratio: float | None
+    sharpness: float
+    sharpness_reference: float | None
+    flow: str
     timing: dict
     per_frame: dict = field(default_factory=dict)
 
+    @property
+    def sharpness_ratio(self) -> float | None:
+        """Sharpness against the reference render (1 = as sharp; < 1 blurrier; > 1 seams or noise)."""
+        return self.sharpness / self.sharpness_reference if self.sharpness_reference else None
+
+    def ratio(self, key: str) -> float | None:
+        """``key`` (ewarp, flicker, style_loss, content_loss) of this render over the reference's."""
+        mine, ref = getattr(self, key), getattr(self, f"{key}_reference")
+        return mine / ref if mine is not None and ref else None
+
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        return json.dumps(asdict(self) | {"sharpness_ratio": self.sharpness_ratio}, indent=2)
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -75,6 +98,16 @@ def masked_mse(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
 
 def mean_gradient(rgb: np.ndarray) -> float:
     return float(np.abs(np.diff(rgb, axis=1)).mean() + np.abs(np.diff(rgb, axis=0)).mean())
+
+
+def laplacian_variance(rgb: np.ndarray) -> float:
+    """Variance of the luma Laplacian of a uint8 RGB frame (OpenCV's 3x3 aperture), in 8-bit levels^2."""
+    gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+    return float(cv2.Laplacian(gray, cv2.CV_32F).var())
+
+
+def _static_flicker(out: np.ndarray, prev: np.ndarray, static: np.ndarray) -> float:
+    return float(np.abs(out - prev)[static].mean())
 
 
 def drift(series: list[float]) -> float:
@@ -106,6 +139,34 @@ def style_grams(style_image: Path, width: int, vgg: torch.nn.Module) -> dict[str
     return picture_grams(vgg, load_rgb(style_image), width)
 
 
+def _check_pairing(stylized: Path, original: Path, reference: Path | None) -> tuple[int, int]:
+    """Refuse clips that cannot be compared; say how the others are paired. Returns the stylized size.
+
+    Frames are paired by index, never by time. Different frame rates are allowed (a
+    re-timed render), but said in one warning line; so is a different frame count
+    (the extra frames are left out) and a different size of the same shape (the other
+    clips are scaled to the stylized one). A different shape is refused: scaling it
+    would distort every flow and loss.
+    """
+    clips = [(stylized, "stylized"), (original, "original")] + ([(reference, "reference")] if reference else [])
+    info = []
+    for path, role in clips:
+        with VideoReader(path) as r:
+            info.append((path, role, r.size, r.rate, r.stats.expected))
+    (spath, _, (sw, sh), srate, _) = info[0]
+    for path, role, (w, h), rate, _ in info[1:]:
+        if abs(w / h - sw / sh) > 0.01 * (sw / sh):
+            raise InputError(path, f"{role} clip is {w}x{h} but {spath.name} is {sw}x{sh}: different shapes "
+                             "cannot be compared frame by frame")
+        if (w, h) != (sw, sh):
+            log.warning("%s: %s clip is %dx%d, %s is %dx%d: scaled to %dx%d to compare",
+                        path, role, w, h, spath.name, sw, sh, sw, sh)
+        if rate and srate and abs(float(rate) - float(srate)) > 1e-3 * float(srate):
+            log.warning("%s: %s clip runs at %.3f frames/s, %s at %.3f: frames are paired by index, not by time",
+                        path, role, float(rate), spath.name, float(srate))
+    return sw, sh
+
+
 def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path | None = None,
              reference: str | Path | None = None, flow: str = EVAL_FLOW, loss_every: int = 4,
              progress: Callable[[int], None] | None = None) -> EvalReport:
@@ -115,36 +176,47 @@ def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path
         original: the input clip.
         stylized: the render to measure; the original is scaled to its size.
         style_image: painting for the style loss (optional).
-        reference: another render of the same clip (e.g. per-frame) for detail and loss ratios.
-        flow: flow method for E_warp.
-        loss_every: compute VGG losses on every n-th frame (they cost ~0.3 s a frame at 640x360).
-    """
-    from .models.vgg import load_vgg16
+        reference: another render of the same clip (e.g. per-frame) for detail, sharpness,
+            flicker and loss ratios; measured in the same pass, with the same flow.
+        flow: flow method E_warp is scored with (``flowstyle.flow.FLOW_METHODS``).
+        loss_every: compute VGG losses on every n-th frame (they cost ~0.3 s a frame at
+            640x360); 0 skips them.
 
+    Raises:
+        FlowstyleError: an unknown flow method, or clips of different shapes.
+    """
     original, stylized = Path(original), Path(stylized)
+    reference = Path(reference) if reference is not None else None
     backend = make_flow_backend(flow)
-    vgg = load_vgg16()
+    w, h = _check_pairing(stylized, original, reference)
+    vgg = None
+    if loss_every > 0:
+        from .models.vgg import load_vgg16
+
+        vgg = load_vgg16()
     readers = [VideoReader(stylized)]
     try:
-        w, h = readers[0].size
         readers.append(VideoReader(original, SizePolicy(width=w, height=h)))
         if reference is not None:
             readers.append(VideoReader(reference, SizePolicy(width=w, height=h)))
-        grams = style_grams(Path(style_image), w, vgg) if style_image else None
-        per = {k: [] for k in ("ewarp", "ewarp_original", "ewarp_reference", "flicker", "static_luma",
-                               "static_luma_original", "style", "content", "style_reference", "content_reference",
-                               "detail", "detail_reference")}
+        grams = style_grams(Path(style_image), w, vgg) if style_image and vgg is not None else None
+        per = {k: [] for k in ("ewarp", "ewarp_original", "ewarp_reference", "flicker", "flicker_reference",
+                               "static_luma", "static_luma_original", "style", "content", "style_reference",
+                               "content_reference", "detail", "detail_reference", "sharpness", "sharpness_reference")}
         prev = None
         n = 0
         cuts = CutDetector()
-        for n, frames in enumerate(zip(*readers)):
+        iterators = [iter(r) for r in readers]
+        for n, frames in enumerate(zip(*iterators)):
             out = frames[0].rgb.astype(np.float32) / 255
             orig = frames[1].rgb
             orig_f = orig.astype(np.float32) / 255
             ref = frames[2].rgb.astype(np.float32) / 255 if reference is not None else None
             per["detail"].append(mean_gradient(out))
+            per["sharpness"].append(laplacian_variance(frames[0].rgb))
             if ref is not None:
                 per["detail_reference"].append(mean_gradient(ref))
+                per["sharpness_reference"].append(laplacian_variance(frames[2].rgb))
             if cuts.is_cut(orig):
                 prev = None  # nothing to warp across a scene cut (Lai et al. measure within shots)
             if prev is not None:
@@ -157,15 +229,22 @@ def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path
                     per["ewarp_reference"].append(masked_mse(ref, remap_flow(p_ref, motion.flow_bwd), m))
                 static = (m > 0.5) & (np.hypot(motion.flow_bwd[..., 0], motion.flow_bwd[..., 1]) < STATIC_MOTION)
                 if static.mean() > 0.01:
-                    per["flicker"].append(float(np.abs(out - p_out)[static].mean()))
+                    per["flicker"].append(_static_flicker(out, p_out, static))
+                    if ref is not None:
+                        per["flicker_reference"].append(_static_flicker(ref, p_ref, static))
                     per["static_luma"].append(float(_luma(out)[static].mean()))
                     per["static_luma_original"].append(float(_luma(orig_f)[static].mean()))
-            if n % loss_every == 0:
+            if vgg is not None and n % loss_every == 0:
                 _losses(vgg, grams, out, orig_f, ref, per)
             prev = (out, orig, orig_f, ref)
             if progress is not None:
                 progress(n + 1)
         frames_count = n + 1
+        left = [(r.path, role) for r, it, role in zip(readers, iterators, ("stylized", "original", "reference"))
+                if next(it, None) is not None]
+        for path, role in left:
+            log.warning("%s: the %s clip has more frames than the others: frames were paired by index "
+                        "and its last ones were left out (%d compared)", path, role, frames_count)
     finally:
         for r in readers:
             r.close()
@@ -176,11 +255,13 @@ def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path
     return EvalReport(
         frames=frames_count, ewarp=mean("ewarp") or 0.0, ewarp_original=mean("ewarp_original") or 0.0,
         ewarp_reference=mean("ewarp_reference"), flicker=mean("flicker") or 0.0,
+        flicker_reference=mean("flicker_reference"),
         drift=drift(per["static_luma"]), drift_original=drift(per["static_luma_original"]),
         style_loss=mean("style"), content_loss=mean("content"),
         style_loss_reference=mean("style_reference"), content_loss_reference=mean("content_reference"),
-        detail=detail, detail_ratio=detail / det_ref if det_ref else None, timing=timing,
-        per_frame={k: v for k, v in per.items() if v},
+        detail=detail, detail_ratio=detail / det_ref if det_ref else None,
+        sharpness=mean("sharpness") or 0.0, sharpness_reference=mean("sharpness_reference"), flow=flow,
+        timing=timing, per_frame={k: v for k, v in per.items() if v},
     )
 
 

@@ -103,7 +103,7 @@ def temporal_cost(frames_n: int, passes: int) -> None:
     med = {k: statistics.median(v) for k, v in parts.items()}
     print(f"  stylizer (network, {str(dtype).removeprefix('torch.')})  {med['net']:6.1f} ms/frame")
     print(f"  flow + occlusion mask              {med['motion']:6.1f} ms/frame")
-    print(f"  temporal step (texture anchors)    {med['step']:6.1f} ms/frame")
+    print(f"  temporal step ({opts.mode:8s})         {med['step']:6.1f} ms/frame")
     print(f"  (flow + mask + step) / stylizer = {statistics.median(ratios):.3f}  "
           f"(passes: {' '.join(f'{r:.3f}' for r in ratios)}; target <= 0.30)")
 

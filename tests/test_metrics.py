@@ -84,3 +84,53 @@ def test_eval_cli_with_style_reference_json_and_plot(media: Path, panning, tmp_p
     assert data["style_loss"] > 0 and data["content_loss"] > 0 and data["content_loss_reference"] < data["content_loss"]
     assert len(data["per_frame"]["ewarp"]) == N - 1
     assert out_png.stat().st_size > 1000
+
+
+def test_sharpness_is_the_luma_laplacian_variance(panning, tmp_path: Path) -> None:
+    """Sharpness is bounded both ways against a reference: blur lowers it, seams raise it."""
+    from flowstyle.metrics import laplacian_variance
+
+    flat = np.full((H, W, 3), 128, np.uint8)
+    assert laplacian_variance(flat) == 0.0
+    stripes = flat.copy()
+    stripes[:, ::2] = 138  # columns alternate 128/138: Laplacian +-20 inside the frame
+    assert laplacian_variance(stripes) == pytest.approx(400.0, rel=0.05)
+    path, frames = panning
+    blurred = [cv2.GaussianBlur(f, (0, 0), 1.5) for f in frames]
+    seams = [f.copy() for f in frames]
+    for s in seams:
+        s[::6] = 1.0 - s[::6]  # jagged bright/dark lines
+    r_blur = evaluate(path, clip(tmp_path / "blur.mkv", blurred), reference=path, loss_every=0)
+    r_seam = evaluate(path, clip(tmp_path / "seam.mkv", seams), reference=path, loss_every=0)
+    assert r_blur.sharpness_ratio < 0.5 < 2.0 < r_seam.sharpness_ratio
+    assert r_blur.style_loss is None  # loss_every=0 computes no VGG losses
+
+
+def test_ewarp_can_be_scored_with_another_flow(panning) -> None:
+    path, _ = panning
+    for flow in ("dis-medium", "farneback"):
+        report = evaluate(path, path, flow=flow, loss_every=0)
+        assert report.flow == flow and report.ewarp < 5e-4
+
+
+def test_eval_refuses_or_explains_clips_that_differ(panning, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from flowstyle.errors import FlowstyleError
+
+    path, frames = panning
+    with pytest.raises(FlowstyleError, match="unknown flow method 'magic'"):
+        evaluate(path, path, flow="magic", loss_every=0)
+    square = write_clip(tmp_path / "square.mkv", list(range(N)), Fraction(1, 25), size=(H, H), codec="ffv1",
+                        pix_fmt="yuv444p", frames=[np.ascontiguousarray((f[:, :H] * 255).astype(np.uint8)) for f in frames])
+    with pytest.raises(FlowstyleError, match=r"square\.mkv: original clip is 72x72 but pan\.mkv is 96x72: different shapes"):
+        evaluate(square, path, loss_every=0)
+    short = clip(tmp_path / "short.mkv", frames[:8])
+    half = write_clip(tmp_path / "half.mkv", list(range(N)), Fraction(1, 50), rate=Fraction(50), size=(W // 2, H // 2), codec="ffv1",
+                      pix_fmt="yuv444p", frames=[cv2.resize((f * 255).astype(np.uint8), (W // 2, H // 2),
+                                                            interpolation=cv2.INTER_AREA) for f in frames])
+    caplog.clear()
+    report = evaluate(half, short, loss_every=0)
+    assert report.frames == 8
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("original clip is 48x36, short.mkv is 96x72: scaled to 96x72" in m for m in said), said
+    assert any("50.000 frames/s, short.mkv at 25.000: frames are paired by index" in m for m in said), said
+    assert any("more frames than the others" in m and "(8 compared)" in m for m in said), said

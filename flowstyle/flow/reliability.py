@@ -19,7 +19,7 @@ either check (E_warp relative to per-frame, DIS-balanced flow: bigbuckbunny
 costs one flow instead of two.
 
 Everything here is NumPy/OpenCV on the CPU in OpenCV's layout (flow (H, W, 2)
-float32 in pixels, images (H, W) uint8, masks (H, W) float32 in {0, 1}), where
+float32 in pixels, images (H, W) uint8, masks (H, W) float32 in {0, 1}, or in [0, 1] for the soft photometric check), where
 flow is computed: planar OpenCV operations make the check 2.5 ms at 640x360
 against 9 ms for the same arithmetic in PyTorch. ``torch.from_numpy(mask)[None, None]``
 gives DESIGN.md's (B, 1, H, W) mask.
@@ -82,8 +82,8 @@ def reliability_mask(flow_bwd: np.ndarray, flow_fwd_prev: np.ndarray, motion_bou
 
 
 def photometric_mask(flow_bwd: np.ndarray, prev_gray: np.ndarray, gray: np.ndarray, threshold: float = 0.1,
-                     motion_boundaries: bool = True, pixel_size: float = 1.0) -> np.ndarray:
-    """Reliability (H, W) in {0, 1} of ``flow_bwd`` from one flow: brightness constancy.
+                     motion_boundaries: bool = True, pixel_size: float = 1.0, softness: float = 0.0) -> np.ndarray:
+    """Reliability (H, W) in [0, 1] of ``flow_bwd`` from one flow: brightness constancy.
 
     Args:
         flow_bwd: flow of frame t to frame t-1, (H, W, 2).
@@ -94,8 +94,20 @@ def photometric_mask(flow_bwd: np.ndarray, prev_gray: np.ndarray, gray: np.ndarr
         motion_boundaries: also reject pixels on motion boundaries (Ruder's test).
         pixel_size: full-frame pixels per pixel of these images, when the check runs on
             a reduced copy (Ruder's boundary threshold is stated in full-frame pixels).
+        softness: 0 gives a binary mask; otherwise the trust falls linearly from 1 at
+            ``(1 - softness) * threshold`` to 0 at ``(1 + softness) * threshold``, so a
+            residual near the threshold (noise, grain, a slow fade) does not flip a
+            pixel between trusted and not from one frame to the next (issue #12).
     """
     u, v, sx, sy = _sources(flow_bwd)
     warped = cv2.remap(prev_gray, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    ok = cv2.absdiff(warped, gray) <= threshold * 255.0
-    return _edges_and_boundaries(ok, u, v, sx, sy, motion_boundaries, pixel_size)
+    residual = cv2.absdiff(warped, gray)
+    if softness <= 0:
+        return _edges_and_boundaries(residual <= threshold * 255.0, u, v, sx, sy, motion_boundaries, pixel_size)
+    high, low = threshold * 255.0 * (1.0 + softness), threshold * 255.0 * (1.0 - softness)
+    trust = residual.astype(np.float32)
+    trust -= high
+    trust *= -1.0 / (high - low)
+    np.clip(trust, 0.0, 1.0, out=trust)
+    valid = _edges_and_boundaries(np.ones(trust.shape, bool), u, v, sx, sy, motion_boundaries, pixel_size)
+    return cv2.multiply(trust, valid)

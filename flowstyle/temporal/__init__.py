@@ -1,4 +1,4 @@
-"""Temporal consistency: flow-guided texture anchors, blind gradient-domain smoothing, scene cuts."""
+"""Temporal consistency: multi-band flow propagation (default), texture anchors, blind gradient-domain smoothing, scene cuts."""
 
 from .stabilizer import TEMPORAL_MODES, Motion, Stabilizer, TemporalOptions, estimate_motion
 

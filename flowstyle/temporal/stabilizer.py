@@ -21,8 +21,9 @@ from ..flow.reliability import photometric_mask, reliability_mask
 from ..scenes import CutOptions
 from .anchors import TextureAnchors
 from .blind import BlindStabilizer
+from .multiband import MultiBandPropagation
 
-TEMPORAL_MODES = ("flow", "blind", "none")
+TEMPORAL_MODES = ("flow", "anchors", "blind", "none")
 OCCLUSION_CHECKS = ("photometric", "forward-backward")
 # The flow defaults trade E_warp of the flow mode against cost (issue #3 targets:
 # <= 0.35x per-frame E_warp, <= 0.30x the stylizer's time). bigbuckbunny at 640 px,
@@ -31,7 +32,7 @@ OCCLUSION_CHECKS = ("photometric", "forward-backward")
 # flow at 640x360 costs 10.5 / 9.2 / 7.7 / 6.5 ms alone (scripts/bench_flow.py).
 # Full-size DIS-balanced with the forward-backward check (two flows) was the
 # previous default: E_warp 0.336 for ~23 ms of flow.
-DEFAULT_TEMPORAL_FLOW = "dis-medium"
+DEFAULT_TEMPORAL_FLOW = "dis-balanced"
 DEFAULT_TEMPORAL_FLOW_SCALE = 0.65
 
 
@@ -40,16 +41,21 @@ class TemporalOptions:
     """How outputs are kept consistent over time.
 
     Attributes:
-        mode: ``flow`` (texture anchors, the default: measured best), ``blind``
+        mode: ``flow`` (multi-band propagation, the default: measured best, issue
+            #12), ``anchors`` (texture anchors, the previous default: lowest E_warp on
+            some clips but tears thin structures and two motion layers), ``blind``
             (gradient-domain, Bonneel et al. 2015) or ``none`` (per-frame).
         flow: optical flow method (see ``flowstyle.flow.FLOW_METHODS``).
         flow_scale: compute flow at this fraction of the frame size.
         occlusion: ``photometric`` (one flow a frame, the default) or
             ``forward-backward`` (Ruder et al.'s check; two flows a frame).
         photometric_threshold: see :func:`flowstyle.flow.reliability.photometric_mask`.
-        max_anchors: anchors kept by the ``flow`` mode (bigbuckbunny E_warp 0.339 of
+        photometric_softness: soft trust around that threshold (``flow`` mode).
+        alpha: ``flow``: weight of the warped past in the detail bands.
+        alpha_low: ``flow``: the same for the coarse band (colour and lighting).
+        max_anchors: anchors kept by the ``anchors`` mode (bigbuckbunny E_warp 0.339 of
             per-frame with 8, 0.338 with 6, 0.351 with 4).
-        track_sigma: scale (px) above which ``flow`` follows the current stylization
+        track_sigma: scale (px) above which ``anchors`` follows the current stylization
             (bigbuckbunny E_warp 0.339 of per-frame at 32 px, 0.335 at 48, 0.343 at
             64 with a 0.6 flow scale; 16 px let visibly more flicker through). 48 px
             at 640 wide keeps lighting changes while passing little flicker.
@@ -62,6 +68,9 @@ class TemporalOptions:
     flow_scale: float = DEFAULT_TEMPORAL_FLOW_SCALE
     occlusion: str = "photometric"
     photometric_threshold: float = 0.1
+    photometric_softness: float = 0.5
+    alpha: float = 0.9
+    alpha_low: float = 0.97
     max_anchors: int = 8
     track_sigma: float = 48.0
     blind_lambda: float = 0.15
@@ -72,6 +81,8 @@ class TemporalOptions:
             raise FlowstyleError(f"unknown temporal mode '{self.mode}'; use one of {', '.join(TEMPORAL_MODES)}")
         if self.occlusion not in OCCLUSION_CHECKS:
             raise FlowstyleError(f"unknown occlusion check '{self.occlusion}'; use one of {', '.join(OCCLUSION_CHECKS)}")
+        if not (0.0 <= self.alpha < 1.0 and 0.0 <= self.alpha_low < 1.0):
+            raise FlowstyleError(f"temporal weights must be in [0, 1), got {self.alpha} and {self.alpha_low}")
         make_flow_backend(self.flow, self.flow_scale)  # validates the name and scale
 
 
@@ -84,20 +95,22 @@ class Motion:
 
 
 def estimate_motion(prev_rgb: np.ndarray, rgb: np.ndarray, backend: FlowBackend,
-                    occlusion: str = "forward-backward", threshold: float = 0.1) -> Motion:
+                    occlusion: str = "forward-backward", threshold: float = 0.1, softness: float = 0.0) -> Motion:
     """Flow from ``rgb`` back to ``prev_rgb`` (uint8 frames) and where it can be trusted.
 
     ``occlusion`` picks the check: ``forward-backward`` (Ruder et al.; computes the
     forward flow too; what E_warp uses, after Lai et al.) or ``photometric``. The
     photometric check runs at the flow's working scale (``backend.scale``), where the
     flow was estimated, and its mask is upsampled with the flow: at 0.6 scale that is
-    a third of the pixels (1.8 -> 0.7 ms at 640x360).
+    a third of the pixels (1.8 -> 0.7 ms at 640x360). ``softness`` > 0 makes that
+    check's mask a soft trust (see :func:`~flowstyle.flow.reliability.photometric_mask`).
     """
     prev_gray, gray = cv2.cvtColor(prev_rgb, cv2.COLOR_RGB2GRAY), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     if occlusion == "photometric":
         small_prev, small = backend.shrink(prev_gray), backend.shrink(gray)
         bwd = backend.calc_small(small, small_prev)
-        mask = photometric_mask(bwd, small_prev, small, threshold, pixel_size=gray.shape[1] / small.shape[1])
+        mask = photometric_mask(bwd, small_prev, small, threshold, pixel_size=gray.shape[1] / small.shape[1],
+                                softness=softness)
         h, w = gray.shape
         if mask.shape != (h, w):
             mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -115,6 +128,8 @@ class Stabilizer:
     def __init__(self, options: TemporalOptions) -> None:
         self.options = options
         if options.mode == "flow":
+            self._step = MultiBandPropagation(options.alpha, options.alpha_low)
+        elif options.mode == "anchors":
             self._step = TextureAnchors(options.max_anchors, options.track_sigma)
         elif options.mode == "blind":
             self._step = BlindStabilizer(options.blind_lambda)
@@ -123,7 +138,9 @@ class Stabilizer:
 
     def motion(self, prev_rgb: np.ndarray, rgb: np.ndarray, backend: FlowBackend) -> Motion:
         """:func:`estimate_motion` with this mode's occlusion check (thread-safe: no state)."""
-        return estimate_motion(prev_rgb, rgb, backend, self.options.occlusion, self.options.photometric_threshold)
+        o = self.options
+        softness = o.photometric_softness if o.mode == "flow" else 0.0
+        return estimate_motion(prev_rgb, rgb, backend, o.occlusion, o.photometric_threshold, softness)
 
     def __call__(self, stylized: np.ndarray, motion: Motion | None) -> np.ndarray:
         """``stylized``: uint8 (H, W, 3) per-frame result of this frame; returns the output frame."""
