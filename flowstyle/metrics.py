@@ -159,7 +159,7 @@ def _check_pairing(stylized: Path, original: Path, reference: Path | None) -> tu
             raise InputError(path, f"{role} clip is {w}x{h} but {spath.name} is {sw}x{sh}: different shapes "
                              "cannot be compared frame by frame")
         if (w, h) != (sw, sh):
-            log.warning("%s: %s clip is %dx%d, %s is %dx%d: scaled to %dx%d to compare",
+            log.info("%s: %s clip is %dx%d, %s is %dx%d: scaled to %dx%d to compare",
                         path, role, w, h, spath.name, sw, sh, sw, sh)
         if rate and srate and abs(float(rate) - float(srate)) > 1e-3 * float(srate):
             log.warning("%s: %s clip runs at %.3f frames/s, %s at %.3f: frames are paired by index, not by time",
