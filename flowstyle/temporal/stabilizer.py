@@ -51,7 +51,8 @@ class TemporalOptions:
             ``forward-backward`` (Ruder et al.'s check; two flows a frame).
         photometric_threshold: see :func:`flowstyle.flow.reliability.photometric_mask`.
         photometric_softness: soft trust around that threshold (``flow`` mode).
-        alpha: ``flow``: weight of the warped past in the detail bands.
+        alpha_detail: ``flow``: weight of the warped past in each detail band, finest
+            first (see :class:`~flowstyle.temporal.multiband.MultiBandPropagation`).
         alpha_low: ``flow``: the same for the coarse band (colour and lighting).
         max_anchors: anchors kept by the ``anchors`` mode (bigbuckbunny E_warp 0.339 of
             per-frame with 8, 0.338 with 6, 0.351 with 4).
@@ -69,11 +70,9 @@ class TemporalOptions:
     occlusion: str = "photometric"
     photometric_threshold: float = 0.1
     photometric_softness: float = 0.5
-    # 0.75 / 0.9 rather than 0.9 / 0.97: stronger memory lowered E_warp further but kept
-    # old colours and etched ghost edges (Gram style loss 3.1x per-frame on bigbuckbunny,
-    # style 7, against 1.5x here); issue #12, still open on that target.
-    alpha: float = 0.75
-    alpha_low: float = 0.9
+    # Measured trade-off of E_warp against Gram style loss: MultiBandPropagation's docstring.
+    alpha_detail: tuple[float, ...] = (0.5, 0.9)
+    alpha_low: float = 0.8
     max_anchors: int = 8
     track_sigma: float = 48.0
     blind_lambda: float = 0.15
@@ -84,8 +83,8 @@ class TemporalOptions:
             raise FlowstyleError(f"unknown temporal mode '{self.mode}'; use one of {', '.join(TEMPORAL_MODES)}")
         if self.occlusion not in OCCLUSION_CHECKS:
             raise FlowstyleError(f"unknown occlusion check '{self.occlusion}'; use one of {', '.join(OCCLUSION_CHECKS)}")
-        if not (0.0 <= self.alpha < 1.0 and 0.0 <= self.alpha_low < 1.0):
-            raise FlowstyleError(f"temporal weights must be in [0, 1), got {self.alpha} and {self.alpha_low}")
+        if not self.alpha_detail or not all(0.0 <= a < 1.0 for a in (*self.alpha_detail, self.alpha_low)):
+            raise FlowstyleError(f"temporal weights must be in [0, 1), got {self.alpha_detail} and {self.alpha_low}")
         make_flow_backend(self.flow, self.flow_scale)  # validates the name and scale
 
 
@@ -131,7 +130,7 @@ class Stabilizer:
     def __init__(self, options: TemporalOptions) -> None:
         self.options = options
         if options.mode == "flow":
-            self._step = MultiBandPropagation(options.alpha, options.alpha_low)
+            self._step = MultiBandPropagation(options.alpha_detail, options.alpha_low)
         elif options.mode == "anchors":
             self._step = TextureAnchors(options.max_anchors, options.track_sigma)
         elif options.mode == "blind":
