@@ -86,18 +86,23 @@ def style_reference(style: str, out: Path, width: int) -> Path:
 
 
 def frames_at(path: Path, indices: list[int]) -> dict[int, np.ndarray]:
+    """The frames of ``path`` at ``indices``, decoding no further than the last of them."""
+    out: dict[int, np.ndarray] = {}
     with VideoReader(path) as r:
-        return {i: f.rgb for i, f in enumerate(r) if i in indices}
+        for i, f in enumerate(r):
+            if i in indices:
+                out[i] = f.rgb
+            if i >= max(indices):
+                break
+    return out
 
 
-def crop_strip(pairs: list[tuple[Path, Path]], out: Path, crop: tuple[int, int] = (160, 90)) -> Path:
+def crop_strip(pairs: list[tuple[Path, Path, int]], out: Path, crop: tuple[int, int] = (160, 90)) -> Path:
     """2x crops (nearest neighbour, so pixels show as they are) of two frames of each
-    (per-frame, temporal) pair, side by side; the crop is where the per-frame render
-    has the most detail (where tearing or blur would show)."""
+    (per-frame, temporal, frame count) pair, side by side; the crop is where the
+    per-frame render has the most detail (where tearing or blur would show)."""
     rows = []
-    for ref, tem in pairs:
-        with VideoReader(ref) as r:
-            n = sum(1 for _ in r)
+    for ref, tem, n in pairs:
         idx = [n // 3, (2 * n) // 3]
         a, b = frames_at(ref, idx), frames_at(tem, idx)
         for i in idx:
@@ -170,7 +175,7 @@ def main() -> int:
                     ok &= row["met"]
                 rows.append(row)
                 print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
-            pairs.append((ref, renders[DEFAULT_MODE][0]))
+            pairs.append((ref, renders[DEFAULT_MODE][0], renders[DEFAULT_MODE][2]))
         crop_strip(pairs, args.out / f"crops_{Path(name).stem}.png")
     head = ("| clip | style | mode | frames | E_warp DIS-medium | E_warp Farneback | sharpness | Gram style | "
             "static flicker | content | drift | detail | render f/s (per-frame) | targets |")

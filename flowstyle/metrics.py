@@ -139,32 +139,28 @@ def style_grams(style_image: Path, width: int, vgg: torch.nn.Module) -> dict[str
     return picture_grams(vgg, load_rgb(style_image), width)
 
 
-def _check_pairing(stylized: Path, original: Path, reference: Path | None) -> tuple[int, int]:
-    """Refuse clips that cannot be compared; say how the others are paired. Returns the stylized size.
+def _check_pairing(stylized: VideoReader, original: Path, reference: Path | None) -> None:
+    """Refuse clips that cannot be compared with ``stylized``; say how the others are paired.
 
     Frames are paired by index, never by time. Different frame rates are allowed (a
     re-timed render), but said in one warning line; so is a different frame count
-    (the extra frames are left out) and a different size of the same shape (the other
-    clips are scaled to the stylized one). A different shape is refused: scaling it
-    would distort every flow and loss.
+    (the extra frames are left out, said after the pass) and a different size of the
+    same shape (the other clips are scaled to the stylized one, an info line). A
+    different shape is refused: scaling it would distort every flow and loss.
     """
-    clips = [(stylized, "stylized"), (original, "original")] + ([(reference, "reference")] if reference else [])
-    info = []
-    for path, role in clips:
+    (sw, sh), srate, sname = stylized.size, stylized.rate, stylized.path.name
+    for path, role in [(original, "original")] + ([(reference, "reference")] if reference else []):
         with VideoReader(path) as r:
-            info.append((path, role, r.size, r.rate, r.stats.expected))
-    (spath, _, (sw, sh), srate, _) = info[0]
-    for path, role, (w, h), rate, _ in info[1:]:
+            (w, h), rate = r.size, r.rate
         if abs(w / h - sw / sh) > 0.01 * (sw / sh):
-            raise InputError(path, f"{role} clip is {w}x{h} but {spath.name} is {sw}x{sh}: different shapes "
+            raise InputError(path, f"{role} clip is {w}x{h} but {sname} is {sw}x{sh}: different shapes "
                              "cannot be compared frame by frame")
         if (w, h) != (sw, sh):
             log.info("%s: %s clip is %dx%d, %s is %dx%d: scaled to %dx%d to compare",
-                        path, role, w, h, spath.name, sw, sh, sw, sh)
+                     path, role, w, h, sname, sw, sh, sw, sh)
         if rate and srate and abs(float(rate) - float(srate)) > 1e-3 * float(srate):
             log.warning("%s: %s clip runs at %.3f frames/s, %s at %.3f: frames are paired by index, not by time",
-                        path, role, float(rate), spath.name, float(srate))
-    return sw, sh
+                        path, role, float(rate), sname, float(srate))
 
 
 def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path | None = None,
@@ -188,7 +184,6 @@ def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path
     original, stylized = Path(original), Path(stylized)
     reference = Path(reference) if reference is not None else None
     backend = make_flow_backend(flow)
-    w, h = _check_pairing(stylized, original, reference)
     vgg = None
     if loss_every > 0:
         from .models.vgg import load_vgg16
@@ -196,6 +191,8 @@ def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path
         vgg = load_vgg16()
     readers = [VideoReader(stylized)]
     try:
+        _check_pairing(readers[0], original, reference)
+        w, h = readers[0].size
         readers.append(VideoReader(original, SizePolicy(width=w, height=h)))
         if reference is not None:
             readers.append(VideoReader(reference, SizePolicy(width=w, height=h)))
