@@ -130,7 +130,7 @@ class MultiBandPropagation:
         mx += ix
         my += iy
         # The past is kept in float32: rounded to 8 bits, an update smaller than half a
-        # level (below 17 levels of difference at alpha_low 0.97) would be lost every
+        # level (below 17 levels of difference at a coarse weight of 0.97) would be lost every
         # frame and the output would stop converging to S (measured: drift of 16 levels).
         warped = cv2.remap(self.prev, mx, my, cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
         s = stylized.astype(np.float32)
