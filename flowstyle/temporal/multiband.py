@@ -91,10 +91,11 @@ class MultiBandPropagation:
         max_gain: largest contrast restoration of a band.
 
     The finest band gets the least of the past. A feed-forward network's finest
-    texture is largely tied to the pixel grid rather than to the content, so the past's
-    and the present's fine textures rarely line up, and mixing them makes a texture
-    of neither (Gram style loss up). Measured on bigbuckbunny (built-in style 7) and
-    chaplin (udnie) at 640 px, ratios to per-frame (E_warp by DIS-medium / Gram):
+    texture seems tied more to the pixel grid (its stride-2 layers) than to the
+    content, so the past's and the present's fine textures rarely line up, and mixing
+    them makes a texture of neither (Gram style loss up). Measured on the frames
+    before encoding, bigbuckbunny (built-in style 7) and chaplin (udnie) at 640 px,
+    ratios to per-frame (E_warp by DIS-medium / Gram):
     0.9 for both bands, 0.97 coarse: 0.23 / 3.1 on bigbuckbunny; 0.75 for both, 0.9
     coarse: 0.27 / 1.43 and 0.32 / 1.11; (0.5, 0.9), 0.8 coarse, the default:
     0.34 / 1.08 and 0.37 / 1.09; (0.3, 0.8), 0.9 coarse: 0.39 / 1.14 and 0.40 / 1.03.
