@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+
+from synth import picture
 
 
 def deep_picture(i: int, width: int, height: int) -> np.ndarray:
@@ -41,3 +44,23 @@ def decoded(path: Path) -> tuple[dict[str, object], list[av.VideoFrame]]:
         facts = {"codec": v.codec_context.name, "profile": v.codec_context.profile, "pix_fmt": v.codec_context.pix_fmt,
                  "time_base": v.time_base, "start": v.start_time}
     return facts, frames
+
+
+def write_tagged_clip(path: Path, frames: int, rate: Fraction, *, size: tuple[int, int] = (32, 24),
+                      codec: str = "ffv1", pix_fmt: str = "yuv444p", timecode: str | None = None,
+                      container_metadata: dict[str, str] | None = None) -> Path:
+    """A constant-rate clip with a timecode on its video stream (mov: a tmcd track) or in its format metadata."""
+    with av.open(str(path), "w") as out:
+        v = out.add_stream(codec, rate=rate)
+        v.width, v.height, v.pix_fmt = size[0], size[1], pix_fmt
+        v.time_base = v.codec_context.time_base = 1 / rate
+        if timecode:
+            v.metadata["timecode"] = timecode
+        for k, val in (container_metadata or {}).items():
+            out.metadata[k] = val
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(picture(i, *size), format="rgb24").reformat(format=pix_fmt)
+            f.pts = i
+            out.mux(v.encode(f))
+        out.mux(v.encode(None))
+    return path

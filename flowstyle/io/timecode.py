@@ -129,6 +129,11 @@ def _rate(stream: av.video.stream.VideoStream) -> Fraction | None:
     return Fraction(rate) if rate else None
 
 
+def _tag(metadata: dict[str, str]) -> str | None:
+    """The ``timecode`` tag, any case (matroska stores it as ``TIMECODE``)."""
+    return next((v for k, v in metadata.items() if k.lower() == "timecode"), None)
+
+
 def read_timecode(container: av.container.InputContainer, stream: av.video.stream.VideoStream | None = None
                   ) -> Timecode | None:
     """The start timecode of ``container``'s video (first video stream unless given), or None.
@@ -144,9 +149,9 @@ def read_timecode(container: av.container.InputContainer, stream: av.video.strea
     rate = _rate(stream)
     if rate is None:
         return None
-    candidates = [stream.metadata.get("timecode")]
-    candidates += [s.metadata.get("timecode") for s in container.streams if s.type == "data"]
-    candidates.append(container.metadata.get("timecode"))
+    candidates = [_tag(stream.metadata)]
+    candidates += [_tag(s.metadata) for s in container.streams if s.type == "data"]
+    candidates.append(_tag(container.metadata))
     for text in candidates:
         if text:
             try:
