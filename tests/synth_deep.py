@@ -24,10 +24,10 @@ def deep_picture(i: int, width: int, height: int) -> np.ndarray:
     return np.clip(np.stack([r, g, b], -1), 0, 1).astype(np.float32)
 
 
-def alpha_picture(i: int, width: int, height: int) -> np.ndarray:
+def alpha_picture(width: int, height: int) -> np.ndarray:
     """float32 alpha (height, width) in [0, 1]: a horizontal ramp, opaque on the right."""
     x = np.arange(width, dtype=np.float32) / max(1, width - 1)
-    return np.clip(np.broadcast_to(x, (height, width)) + 0.0 * i, 0, 1).astype(np.float32)
+    return np.ascontiguousarray(np.broadcast_to(x, (height, width)))
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

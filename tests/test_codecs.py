@@ -58,7 +58,7 @@ def encode(path: Path, spec, size: tuple[int, int], pts: list[int] = PTS, timeco
     try:
         for i, p in enumerate(pts):
             rgb = deep_picture(i, w, h) if deep else picture(i, w, h)
-            writer.write(rgb, p, alpha_picture(i, w, h) if spec.has_alpha else None)
+            writer.write(rgb, p, alpha_picture(w, h) if spec.has_alpha else None)
     except BaseException:
         writer.abort()
         raise
@@ -102,7 +102,7 @@ def test_alpha_is_written_and_read_back(tmp_path: Path, name: str, codec: str, p
     _, frames = decoded(tmp_path / name)
     rgb, alpha = decode_float(frames[1], BT709)
     assert alpha is not None
-    np.testing.assert_allclose(alpha, alpha_picture(1, 64, 48), atol=2 / 1023)
+    np.testing.assert_allclose(alpha, alpha_picture(64, 48), atol=2 / 1023)
     assert psnr(rgb, deep_picture(1, 64, 48)) > 50
 
 

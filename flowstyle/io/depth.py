@@ -91,11 +91,21 @@ def encode_frame(rgb: np.ndarray, pix_fmt: str, colour: ColourTags, alpha: np.nd
     """An ``av.VideoFrame`` in ``pix_fmt`` from RGB (+ alpha), ready for ``stream.encode``.
 
     uint8 RGB goes by rgb24 (the 8-bit path, unchanged); float32 RGB goes by
-    16-bit rgb48le, so a 10- or 12-bit output gets every bit the float holds.
+    16-bit rgb48le, so a 10- or 12-bit output gets every bit the float holds;
+    float pixel formats (gbrpf32le) take the floats directly.
     ``alpha`` is used only if ``pix_fmt`` has an alpha plane; an alpha output given
     no alpha is written opaque.
     """
     keep_alpha = has_alpha(pix_fmt)
+    if is_float(pix_fmt):
+        # Float output (EXR): hand the floats over as they are; swscale's 16-bit -> float
+        # conversion is off by up to 5e-4.
+        f = rgb.astype(np.float32) / 255 if rgb.dtype == np.uint8 else rgb.astype(np.float32, copy=False)
+        if keep_alpha:
+            a = np.ones(rgb.shape[:2], np.float32) if alpha is None else (
+                alpha.astype(np.float32) / 255 if alpha.dtype == np.uint8 else alpha.astype(np.float32, copy=False))
+            f = np.dstack([f, a])
+        return av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format=pix_fmt)
     if rgb.dtype == np.uint8:
         if keep_alpha:
             a = np.full(rgb.shape[:2], 255, np.uint8) if alpha is None else (
