@@ -184,3 +184,18 @@ def test_missing_input_is_one_line(tmp_path: Path) -> None:
         ImageSequenceReader(tmp_path / "none_%04d.png")
     with pytest.raises(InputError, match=r"nowhere: no such file or folder"):
         ImageSequenceReader(tmp_path / "nowhere")
+
+
+@pytest.mark.parametrize("ext,deep", [("png", False), ("png", True), ("tif", True), ("exr", True)])
+def test_alpha_is_read_and_written(tmp_path: Path, ext: str, deep: bool) -> None:
+    rgb = deep_picture(0, *SIZE) if deep else picture(0, *SIZE)
+    alpha = np.tile(np.linspace(0, 1, SIZE[0], dtype=np.float32), (SIZE[1], 1))
+    if not deep:
+        alpha = (alpha * 255 + 0.5).astype(np.uint8)
+    pattern = tmp_path / "a" / f"a_%03d.{ext}"
+    w = ImageSequenceWriter(pattern, SIZE, Fraction(1, 24), Fraction(24), SRGB, first_number=1)
+    w.write(rgb, 0, alpha)
+    w.close()
+    (frame,) = list(ImageSequenceReader(pattern, deep=deep))
+    assert frame.alpha is not None and frame.alpha.dtype == alpha.dtype
+    np.testing.assert_allclose(frame.alpha, alpha, atol=0 if not deep else 1 / 65535)

@@ -39,7 +39,7 @@ from av.video.reformatter import Interpolation
 from ..errors import InputError, OutputError
 from .atomic import _default_mode
 from .colour import ColourTags, tags_from_frame
-from .depth import bit_depth, decode_float, encode_frame
+from .depth import bit_depth, decode_float, encode_frame, has_alpha
 from .frames import Frame
 from .reader import DecodeStats, SizePolicy
 
@@ -151,7 +151,7 @@ def _decode_image(path: Path) -> av.VideoFrame:
     try:
         with av.open(str(path)) as c:
             frame = next(c.decode(video=0), None)
-    except (av.FFmpegError, UnicodeDecodeError, StopIteration) as exc:
+    except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot decode this image ({exc})") from None
     if frame is None:
         raise InputError(path, "cannot decode this image (no picture in it)")
@@ -230,9 +230,13 @@ class ImageSequenceReader:
             rgb, alpha = decode_float(image, self.colour, self.size, self._interp, self._threads)
             return Frame(index=index, pts=pts, time_base=self.time_base, rgb=rgb, alpha=alpha)
         w, h = self.size
-        rgb = image.to_ndarray(width=w, height=h, format="rgb24", interpolation=self._interp,
+        alpha = has_alpha(image.format)
+        rgb = image.to_ndarray(width=w, height=h, format="rgba" if alpha else "rgb24", interpolation=self._interp,
                                src_colorspace=self.colour.matrix, src_color_range=self.colour.swscale_range,
                                threads=self._threads)
+        if alpha:  # passed through unstylized to outputs that hold alpha (issue #13)
+            return Frame(index=index, pts=pts, time_base=self.time_base, rgb=np.ascontiguousarray(rgb[..., :3]),
+                         alpha=np.ascontiguousarray(rgb[..., 3]))
         return Frame(index=index, pts=pts, time_base=self.time_base, rgb=rgb)
 
     def frames(self, start: int = 0, stop: int | None = None) -> Iterator[Frame]:
@@ -286,9 +290,9 @@ def image_pix_fmt(pattern: str | Path, deep: bool, alpha: bool = False, pix_fmt:
             raise OutputError(pattern, f"{pattern.suffix} images cannot hold --pix-fmt {pix_fmt}; "
                               f"use one of {', '.join(fmt.pix_fmts)}")
         return pix_fmt
-    if alpha and (fmt.rgba_deep or fmt.rgba8):
-        return (fmt.rgba_deep if deep else fmt.rgba8) or fmt.rgba_deep or fmt.rgba8  # type: ignore[return-value]
-    return (fmt.deep if deep else fmt.rgb8) or fmt.deep or fmt.rgb8  # type: ignore[return-value]
+    pair = (fmt.rgba_deep, fmt.rgba8) if alpha and (fmt.rgba_deep or fmt.rgba8) else (fmt.deep, fmt.rgb8)
+    # The depth asked for if this type has it, else the one it has (EXR is always float, JPEG always 8-bit).
+    return next(f for f in (pair if deep else pair[::-1]) if f)
 
 
 class ImageSequenceWriter:
