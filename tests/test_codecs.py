@@ -15,7 +15,7 @@ from flowstyle.errors import OutputError
 from flowstyle.io.codecs import decoder_name, reported_profile, resolve
 from flowstyle.io.colour import ColourTags
 from flowstyle.io.depth import bit_depth, decode_float, has_alpha
-from flowstyle.io.writer import VideoWriter
+from flowstyle.io.writer import EncodeOptions, VideoWriter
 from synth import picture
 from synth_deep import alpha_picture, decoded, deep_picture, psnr
 
@@ -170,3 +170,13 @@ def test_defaults_by_extension() -> None:
     # Aliases and a pixel format alone pick the profile that carries it.
     assert resolve("o.mov", "x265", None, "yuv422p10le").profile == "main422-10"
     assert resolve("o.mov", "prores_ks", None, "yuva444p10le").profile == "4444"
+
+
+def test_lossless_h264_still_encodes(tmp_path: Path) -> None:
+    """--crf 0 (x264 lossless) needs High 4:4:4 Predictive: no profile option may pin "high"."""
+    out = tmp_path / "lossless.mp4"
+    writer = VideoWriter(out, (64, 48), TB, RATE, BT709, EncodeOptions(crf=0))
+    writer.write(picture(0, 64, 48), 0)
+    writer.close()
+    facts, frames = decoded(out)
+    assert len(frames) == 1 and facts["profile"] == "High 4:4:4 Predictive" and facts["pix_fmt"] == "yuv420p"

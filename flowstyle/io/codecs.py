@@ -81,11 +81,13 @@ class VideoCodec:
 _X265_QUIET = ("x265-params", "log-level=error")  # x265 prints its banner on stderr otherwise
 
 CODECS: dict[str, VideoCodec] = {c.name: c for c in (
+    # x264 derives its profile from the pixel format (and from --crf 0, lossless: High 4:4:4
+    # Predictive, which an explicit "high" would refuse), so no profile option is passed.
     VideoCodec("h264", "H.264", "libx264", "h264", (
-        Profile("high", "high", ("yuv420p",), "High"),
-        Profile("high10", "high10", ("yuv420p10le",), "High 10"),
-        Profile("high422", "high422", ("yuv422p10le", "yuv422p"), "High 4:2:2"),
-        Profile("high444", "high444", ("yuv444p10le", "yuv444p"), "High 4:4:4 Predictive"),
+        Profile("high", None, ("yuv420p",), "High"),
+        Profile("high10", None, ("yuv420p10le",), "High 10"),
+        Profile("high422", None, ("yuv422p10le", "yuv422p"), "High 4:2:2"),
+        Profile("high444", None, ("yuv444p10le", "yuv444p"), "High 4:4:4 Predictive"),
     ), (".mp4", ".m4v", ".mov", ".mkv", ".ts"), rate_control=True),
     VideoCodec("h265", "H.265", "libx265", "hevc", (
         Profile("main10", "main10", ("yuv420p10le",), "Main 10"),
