@@ -180,3 +180,15 @@ def test_lossless_h264_still_encodes(tmp_path: Path) -> None:
     writer.close()
     facts, frames = decoded(out)
     assert len(frames) == 1 and facts["profile"] == "High 4:4:4 Predictive" and facts["pix_fmt"] == "yuv420p"
+
+
+def test_render_to_ts_is_no_longer_refused(tmp_path: Path) -> None:
+    """Regression (issue #13): `-o out.ts` was refused with "the mpegts container cannot hold H.264 video"
+    because libavformat lists no codecs for mpegts; the codec table now decides."""
+    from flowstyle.render import RenderConfig, render
+    from synth import write_clip
+
+    src = write_clip(tmp_path / "src.mp4", list(range(4)), Fraction(1, 25), rate=Fraction(25))
+    report = render(src, tmp_path / "out.ts", RenderConfig())
+    facts, frames = decoded(tmp_path / "out.ts")
+    assert report.frames == len(frames) == 4 and facts["codec"] == "h264"

@@ -5,9 +5,9 @@ A table in the style of whisper's ``get_writer`` (writers by name): each
 (each with the pixel formats it can carry, its default first) and the
 containers that can hold it. :func:`resolve` turns ``--codec/--profile/--pix-fmt``
 and the output's extension into one :class:`EncodeSpec`, or one line naming the
-file and the problem. Verified with PyAV 18.1 (docs/architecture.md, DESIGN.md
-"Facts verified here"): every pairing in the table encodes and reads back with
-the profile and pixel format asked for.
+file and the problem. Verified with PyAV 18.1 by tests/test_codecs.py and
+scripts/bench_io.py: every profile in the table encodes and reads back with the
+profile and pixel format asked for.
 
 The table, not the muxer's ``supported_codecs``, decides what a container can
 hold: libavformat can only list codecs for muxers with a codec-tag table, so
