@@ -142,7 +142,7 @@ def test_failed_render_leaves_no_file_and_keeps_the_old_one(tmp_path: Path, clip
     out.write_bytes(b"old render")
 
     def interrupt(p: Progress) -> None:
-        if p.frames == 3:
+        if p.done == 3:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

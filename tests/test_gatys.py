@@ -18,7 +18,9 @@ import pytest
 import torch
 
 from flowstyle.errors import FlowstyleError
-from flowstyle.gatys import GatysConfig, GatysOptions, GatysProgress, render_gatys
+from flowstyle.gatys import GatysConfig, GatysOptions
+from flowstyle.progress import Progress
+from flowstyle.render import render_gatys
 from flowstyle.gatys.optimize import optimize, plateaued
 from flowstyle.gatys.workdir import WorkFolder, work_path
 from flowstyle.io.writer import EncodeOptions
@@ -251,8 +253,8 @@ def rendered(clip: Path, config: GatysConfig) -> Path:
 
 def interrupted(clip: Path, out: Path, config: GatysConfig, at: int = 2) -> None:
     """Render until ``at`` frames are finished, then Ctrl-C."""
-    def progress(p: GatysProgress) -> None:
-        if p.frames == at:
+    def progress(p: Progress) -> None:
+        if p.done == at:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -284,9 +286,9 @@ def test_finished_work_folder_is_reencoded_and_removed(clip: Path, config: Gatys
     False) removes the work folder once the output is in place."""
     out = clip.with_name("copy.mp4")
     shutil.copytree(work_path(rendered), work_path(out))
-    seen: list[GatysProgress] = []
+    seen: list[Progress] = []
     render_gatys(clip, out, config, progress=seen.append)
-    assert [p.frames for p in seen] == [1, 2, 3, 4] and seen[-1].resumed == 4
+    assert [p.done for p in seen] == [1, 2, 3, 4] and seen[-1].resumed == 4
     assert all(p.iteration == 0 for p in seen)  # nothing was optimised
     assert all(np.array_equal(a, b) for a, b in zip(decode(out), decode(rendered), strict=True))
     assert not work_path(out).exists()
@@ -296,10 +298,10 @@ def test_interrupted_render_resumes_to_the_same_video(clip: Path, config: GatysC
     out = clip.with_name("b.mp4")
     interrupted(clip, out, config, at=2)
 
-    seen: list[GatysProgress] = []
+    seen: list[Progress] = []
     render_gatys(clip, out, config, progress=seen.append)
     assert seen[-1].frames == 4 and seen[-1].resumed == 2
-    optimised = {p.frame for p in seen if p.iteration > 0}
+    optimised = {p.item for p in seen if p.iteration > 0}
     assert optimised == {2, 3}  # frames 0 and 1 came from the checkpoints
     a, b = decode(rendered), decode(out)
     assert len(b) == 4
@@ -321,11 +323,11 @@ def test_changed_setting_refuses_to_mix_frames(clip: Path, config: GatysConfig) 
     assert not out.exists() and not list(out.parent.glob(f".{out.stem}.*"))
     assert png_count(work_path(out)) == 2  # nothing discarded without --restart
 
-    seen: list[GatysProgress] = []
+    seen: list[Progress] = []
     report = render_gatys(clip, out, changed, restart=True, progress=seen.append)
     assert report.frames == 4 and len(decode(out)) == 4
     assert all(p.resumed == 0 for p in seen)
-    assert {p.frame for p in seen if p.iteration > 0} == {0, 1, 2, 3}  # every frame optimised anew
+    assert {p.item for p in seen if p.iteration > 0} == {0, 1, 2, 3}  # every frame optimised anew
     assert not work_path(out).exists()
 
 
@@ -338,7 +340,7 @@ def test_interrupted_render_resumes_to_the_same_video_on_cuda(clip: Path, config
     assert report.device.startswith("cuda") and report.frames == 4
     out = clip.with_name("cuda_b.mp4")
     interrupted(clip, out, cuda, at=2)
-    seen: list[GatysProgress] = []
+    seen: list[Progress] = []
     render_gatys(clip, out, cuda, progress=seen.append)
     assert seen[-1].resumed == 2
     assert all(np.array_equal(x, y) for x, y in zip(decode(whole), decode(out), strict=True))

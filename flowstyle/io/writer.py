@@ -20,7 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import OutputError
+from ..errors import ConfigError, OutputError
 from .colour import ColourTags
 
 log = logging.getLogger(__name__)
@@ -40,9 +40,9 @@ class EncodeOptions:
 
     def __post_init__(self) -> None:
         if not 0 <= self.crf <= 51:
-            raise OutputError("--crf", f"must be 0 to 51, got {self.crf}")
+            raise ConfigError("crf", f"must be 0 to 51, got {self.crf}")
         if self.preset not in PRESETS:
-            raise OutputError("--preset", f"unknown x264 preset '{self.preset}'; use one of {', '.join(PRESETS)}")
+            raise ConfigError("preset", f"unknown x264 preset '{self.preset}'; use one of {', '.join(PRESETS)}")
 
 
 def can_copy(source: Path, index: int, format_name: str) -> bool:

@@ -58,12 +58,3 @@ class VGG16Features(nn.Module):
                 out[relu] = h
         return out
 
-
-def load_vgg16(device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> VGG16Features:
-    """The converted loss network, frozen, in eval mode, on ``device`` in ``dtype``."""
-    from ..registry import load_state_dict
-
-    state = {k: v for k, v in load_state_dict("vgg16_hed").items() if k.startswith("convs.")}
-    net = VGG16Features()
-    net.load_state_dict(state)
-    return net.eval().requires_grad_(False).to(device=device, dtype=dtype)

@@ -5,6 +5,10 @@ from the previous output warped by the flow and is pulled toward the outputs 1, 
 and 4 frames back where the flow is reliable. Every finished frame is checkpointed
 in a work folder beside the output (:mod:`.workdir`); running the same command
 again after a crash or Ctrl-C re-encodes the finished frames and continues.
+
+:class:`GatysStylizer` is this method as a sequential
+:class:`~flowstyle.stylize.base.Stylizer`: :func:`flowstyle.pipeline.run` drives it
+like any other (``flowstyle.render.render_gatys`` builds it).
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,20 +24,21 @@ import numpy as np
 import torch
 
 from ..device import loss_network_dtype, resolve_device
-from ..errors import FlowstyleError, StyleError
-from ..flow import FlowBackend, make_flow_backend
-from ..io.atomic import atomic_output, check_paths
-from ..io.reader import SizePolicy, VideoReader
-from ..io.writer import EncodeOptions, VideoWriter
-from ..models.vgg import VGG16Features, load_vgg16
-from ..render import RenderReport, io_threads, rgb_to_tensor, tensor_to_rgb
-from ..scenes import CutDetector, CutOptions
-from ..stylize.paintings import is_painting_spec, parse_paintings
+from ..errors import ConfigError
+from ..flow import FlowBackend
+from ..io.frames import Frame
+from ..io.reader import SizePolicy
+from ..io.writer import EncodeOptions
+from ..models.vgg import VGG16Features
+from ..progress import Progress, ProgressFn
+from ..scenes import CutOptions
+from ..stylize.paintings import parse_paintings
+from ..tensors import rgb_to_tensor, tensor_to_rgb
 from .objective import FrameObjective, LossParts, StyleTarget
 from .optimize import OptimizeResult, optimize, optimize_coarse_to_fine, resize
 from .options import GatysOptions
 from .priors import Priors, ShotHistory, build_priors
-from .workdir import WorkFolder, file_sha256, work_path
+from .workdir import WorkFolder, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -56,24 +60,8 @@ class GatysConfig:
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
-            raise FlowstyleError(f"--precision: gatys runs {', '.join(PRECISIONS)}, not '{self.precision}' "
-                                 "(fp16 gradients underflow at style-transfer loss scales)")
-
-
-@dataclass(frozen=True)
-class GatysProgress:
-    """Frames finished so far, and the iteration and loss of the frame being optimised."""
-
-    frames: int
-    expected: int | None
-    frame: int
-    iteration: int
-    loss: float  # total, temporal terms included
-    perceptual: float  # weighted content + style loss: comparable with a per-frame render
-    resumed: int  # frames taken from the work folder in this run
-
-
-GatysProgressFn = Callable[[GatysProgress], None]
+            raise ConfigError("precision", f"gatys runs {', '.join(PRECISIONS)}, not '{self.precision}' "
+                              "(fp16 gradients underflow at style-transfer loss scales)")
 
 
 class FrameStylizer:
@@ -134,33 +122,6 @@ def render_key(src: Path, options: GatysOptions, config: GatysConfig, size: tupl
             "torch": torch.__version__}
 
 
-def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysConfig, overwrite: bool = False,
-                 restart: bool = False, progress: GatysProgressFn | None = None) -> RenderReport:
-    """Stylize ``input_path`` into ``output_path`` by optimisation, resumable (see the module docstring).
-
-    Raises:
-        FlowstyleError: bad input, unwritable output, a missing painting or weights,
-            or a work folder that holds frames rendered with other settings
-            (``restart=True`` discards them). No output file exists then.
-    """
-    src, dst = Path(input_path), Path(output_path)
-    check_paths(src, dst, overwrite)
-    o = config.gatys
-    if not is_painting_spec(o.style):
-        raise StyleError(f"gatys optimises toward a painting: give --style PAINTING.jpg ('{o.style}' is a built-in "
-                         "feed-forward style)")
-    paintings = parse_paintings(o.style)
-    device = resolve_device(config.device)
-    vgg = load_vgg16(device)  # float32 weights; the passes may autocast
-    for p in vgg.parameters():
-        p.requires_grad_(False)
-    autocast = loss_network_dtype(config.precision, device)
-    stylizer = FrameStylizer(o, StyleTarget(paintings, o.style_scale, vgg), vgg, device, autocast)
-    backend = make_flow_backend(o.flow)
-    with deterministic(device):
-        return _render(src, dst, config, device, stylizer, backend, restart, progress, autocast)
-
-
 @contextlib.contextmanager
 def deterministic(device: torch.device) -> Iterator[None]:
     """cuDNN's deterministic kernels for the render (restored after).
@@ -180,56 +141,49 @@ def deterministic(device: torch.device) -> Iterator[None]:
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved
 
 
-def _render(src: Path, dst: Path, config: GatysConfig, device: torch.device, stylizer: FrameStylizer,
-            backend: FlowBackend, restart: bool, progress: GatysProgressFn | None,
-            autocast: torch.dtype | None) -> RenderReport:
-    o = config.gatys
-    start = time.perf_counter()
-    threads = io_threads(0, device)
-    encode = config.encode if config.encode.threads else dataclasses.replace(config.encode, threads=threads)
-    with VideoReader(src, config.size, threads=threads) as reader, atomic_output(dst) as tmp:
-        work = WorkFolder(work_path(dst), render_key(src, o, config, reader.size, device), restart)
-        if work.finished:
-            log.info("%s: resuming after %d finished frames", work.path, work.finished)
-        writer = VideoWriter(tmp, reader.size, reader.time_base, reader.rate, reader.colour, encode,
-                             audio_source=src if config.copy_audio else None,
-                             metadata=dict(reader.container.metadata), display_path=dst)
-        log.info("%s: %dx%d -> %s, gatys (%s) on %s", src, *reader.size, dst, o.optimizer, device)
-        detector = CutDetector(config.cuts) if config.cuts is not None else None
-        history = ShotHistory(max(o.temporal_offsets))
-        done = resumed = 0
-        expected = reader.stats.expected or None
-        try:
-            for frame in reader:
-                if detector is not None and detector.is_cut(frame.rgb) and len(history):
-                    log.info("scene cut at frame %d (%.3f s): temporal state reset", done, frame.time)
-                    history.clear()
-                if done < work.finished:
-                    out = work.load(done)
-                    resumed += 1
-                else:
-                    def on_iteration(i: int, loss: float, parts: LossParts, n: int = done) -> None:
-                        if progress is not None:
-                            progress(GatysProgress(n, expected, n, i, loss, parts.perceptual, resumed))
 
-                    priors = build_priors(frame.rgb, history, o.temporal_offsets, backend, device)
-                    out, result = stylizer(frame.rgb, priors, done, on_iteration)
-                    log.info("frame %d: %d iterations, loss %.4g", done, result.iterations, result.loss)
-                    work.save(done, out)
-                history.push(frame.rgb, out)
-                writer.write(out, frame.pts)
-                done += 1
-                if progress is not None:
-                    progress(GatysProgress(done, expected, done, 0, 0.0, 0.0, resumed))
-            writer.close()
-        except BaseException:
-            writer.abort()
-            if work.finished == 0:
-                work.remove()  # nothing to resume: leave no empty folder behind
-            raise
-        stats = reader.stats
-    if not config.keep_work:
-        work.remove()
-    seconds = time.perf_counter() - start
-    return RenderReport(input=src, output=dst, frames=done, lost_frames=stats.lost, seconds=seconds,
-                        size=reader.size, device=str(device), dtype=str(autocast or torch.float32).removeprefix("torch."))
+
+class GatysStylizer:
+    """Gatys with temporal losses as a sequential :class:`~flowstyle.stylize.base.Stylizer`.
+
+    Keeps the shot's last few outputs (the temporal priors), takes finished frames
+    from the work folder instead of optimising them again, and checkpoints each new
+    one. ``on_progress`` hears about every iteration (``Progress.iteration`` > 0).
+    """
+
+    sequential = True
+
+    def __init__(self, frames: FrameStylizer, backend: FlowBackend, work: WorkFolder,
+                 on_progress: ProgressFn | None = None, expected: int | None = None) -> None:
+        o = frames.options
+        self.frames = frames
+        self.backend = backend
+        self.work = work
+        self.on_progress = on_progress
+        self.expected = expected
+        self.history = ShotHistory(max(o.temporal_offsets))
+        self.resumed = 0
+        self.done = 0
+
+    def stylize(self, frame: Frame, shot_start: bool) -> np.ndarray:
+        if shot_start:
+            self.history.clear()
+        index = frame.index
+        if index < self.work.finished:
+            out = self.work.load(index)
+            self.resumed += 1
+        else:
+            def on_iteration(i: int, loss: float, parts: LossParts) -> None:
+                if self.on_progress is not None:
+                    self.on_progress(Progress(self.done, self.expected, None, item=index, iteration=i,
+                                              values={"loss": loss, "perceptual": parts.perceptual},
+                                              resumed=self.resumed))
+
+            o = self.frames.options
+            priors = build_priors(frame.rgb, self.history, o.temporal_offsets, self.backend, self.frames.device)
+            out, result = self.frames(frame.rgb, priors, index, on_iteration)
+            log.debug("frame %d: %d iterations, loss %.4g", index, result.iterations, result.loss)
+            self.work.save(index, out)
+        self.history.push(frame.rgb, out)
+        self.done += 1
+        return out
