@@ -344,3 +344,40 @@ def test_interrupted_render_resumes_to_the_same_video_on_cuda(clip: Path, config
     render_gatys(clip, out, cuda, progress=seen.append)
     assert seen[-1].resumed == 2
     assert all(np.array_equal(x, y) for x, y in zip(decode(whole), decode(out), strict=True))
+
+
+def test_pyramid_ends_at_the_frame_size_for_any_size() -> None:
+    """Issue #13: ``--max-width 64`` on a wide clip (64x28) optimised at 64x32 and then did not fit its flow."""
+    from flowstyle.gatys.optimize import pyramid_sizes
+
+    for h in range(2, 80, 3):
+        for w in range(2, 80, 5):
+            for levels in (1, 2, 3):
+                sizes = pyramid_sizes(h, w, levels)
+                assert sizes[-1] == (h, w) and all(a <= h and b <= w for a, b in sizes)
+
+
+def test_per_frame_gatys_frames_do_not_depend_on_the_past(clip: Path, config: GatysConfig, tmp_path: Path) -> None:
+    """Temporal weight 0 with content initialisation (``--temporal none``): a frame comes out
+    the same whether or not other frames were stylized before it."""
+    from flowstyle.flow import make_flow_backend
+    from flowstyle.gatys.objective import StyleTarget
+    from flowstyle.gatys.stylizer import FrameStylizer, GatysStylizer
+    from flowstyle.io.reader import VideoReader
+    from flowstyle.losses import load_vgg16
+    from flowstyle.stylize.paintings import parse_paintings
+
+    o = dataclasses.replace(config.gatys, temporal_weight=0.0, init="content", first_iterations=3)
+    vgg = load_vgg16()
+    frames = FrameStylizer(o, StyleTarget(parse_paintings(o.style), o.style_scale, vgg), vgg, torch.device("cpu"))
+
+    def stylizer(name: str) -> GatysStylizer:
+        return GatysStylizer(frames, make_flow_backend(o.flow), WorkFolder(tmp_path / name, {"k": name}))
+
+    with VideoReader(clip) as reader:
+        decoded = list(reader.frames())
+    after = stylizer("a")
+    for f in decoded[:3]:
+        last = after.stylize(f, f.index == 0)
+    alone = stylizer("b").stylize(decoded[2], True)
+    assert np.array_equal(last, alone)

@@ -180,7 +180,12 @@ class GatysStylizer:
                                               resumed=self.resumed))
 
             o = self.frames.options
-            priors = build_priors(frame.rgb, self.history, o.temporal_offsets, self.backend, self.frames.device)
+            if o.temporal_weight == 0 and o.init != "warped":
+                # Per-frame Gatys (``--temporal none``): nothing from the past, so every
+                # frame is optimised as a shot's first would be (issue #13).
+                priors = Priors([], None)
+            else:
+                priors = build_priors(frame.rgb, self.history, o.temporal_offsets, self.backend, self.frames.device)
             out, result = self.frames(frame.rgb, priors, index, on_iteration)
             log.debug("frame %d: %d iterations, loss %.4g", index, result.iterations, result.loss)
             self.work.save(index, out)
