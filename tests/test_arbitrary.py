@@ -96,8 +96,8 @@ def test_shipped_int8_runtime_paints_the_same_style(nets, inputs, media: Path) -
     bit-level reference (the test above is the exact one).
 
     onnxruntime's int8 kernels compute differently on CPUs with and without VNNI: the
-    style vector was 1.2% off the port on AVX-512 VNNI and 22.6% off on AVX2 (DESIGN.md
-    section 6). The graph also amplifies any rounding difference: run as written (QDQ,
+    style vector was 1.2% off the port on AVX-512 VNNI and 22.6% off on AVX2 (docs/architecture.md,
+    "Weights and CPUs"). The graph also amplifies any rounding difference: run as written (QDQ,
     optimisations off, so no integer kernels), changing its weight scales by about one
     ulp moved its vector by 1.6% and its image by 27 dB PSNR. Measured on VNNI: the
     images differ by 0.030 (mean absolute) where each is 0.26 from the input.

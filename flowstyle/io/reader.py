@@ -1,6 +1,6 @@
 """Streaming decode: a video file to upright RGB :class:`Frame`s with their own timestamps.
 
-Follows PyAV's guidance (DESIGN.md section 4): threaded decode
+Follows PyAV's guidance (docs/architecture.md, "Media facts"): threaded decode
 (``thread_type = "AUTO"``), pts and time_base copied from each decoded frame,
 ``frame.rotation`` applied so pictures come out upright, conversion to RGB by
 swscale with the input's matrix and range (10-bit and full-range input

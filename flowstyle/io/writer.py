@@ -1,6 +1,6 @@
 """Streaming encode: RGB frames to H.264 with the input's timestamps, colours and audio.
 
-PyAV facts this follows (DESIGN.md section 4): libx264 with ``crf``/``preset``,
+PyAV facts this follows (docs/architecture.md, "Media facts"): libx264 with ``crf``/``preset``,
 yuv420p with even sides; each output frame gets the pts/time_base of its source
 frame; colour tags are copied; audio is remuxed packet for packet from a stream
 created with ``add_stream_from_template``, skipping only empty packets (a

