@@ -4,4 +4,4 @@ from .errors import FlowstyleError
 from .version import __version__
 from .render import RenderConfig, RenderReport, render
 
-__all__ = ["FlowstyleError", "RenderConfig", "RenderReport", "render"]
+__all__ = ["FlowstyleError", "RenderConfig", "RenderReport", "__version__", "render"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,13 +22,13 @@ import torch
 from .device import loss_network_dtype, resolve_device, resolve_precision
 from .errors import StyleError
 from .flow import make_flow_backend
-from .gatys.options import GatysOptions
 from .gatys.stylizer import FrameStylizer, GatysConfig, GatysStylizer, deterministic, render_key
 from .gatys.objective import StyleTarget
 from .gatys.workdir import WorkFolder, work_path
 from .io.atomic import check_paths
 from .io.formats import get_sink, get_source
 from .io.reader import SizePolicy
+from .io.sink import FrameSink
 from .io.source import FrameSource
 from .io.writer import EncodeOptions
 from .losses import load_vgg16
@@ -78,12 +79,13 @@ class RenderReport:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def _open(src: Path, dst: Path, size: SizePolicy, encode: EncodeOptions, threads: int, copy_audio: bool):
-    """The source and the sink of a file-to-file render (the sink is opened by the caller's ``with``)."""
+def _open(src: Path, dst: Path, size: SizePolicy, encode: EncodeOptions, threads: int,
+          copy_audio: bool) -> tuple[FrameSource, Callable[[], FrameSink]]:
+    """The source of a file-to-file render, and how to open its sink once the source is in a ``with``."""
     encode = encode if encode.threads else dataclasses.replace(encode, threads=threads)
     source = get_source(src, size, threads=threads)
 
-    def sink():
+    def sink() -> FrameSink:
         return get_sink(dst, source.spec, encode, audio_from=source.audio_path if copy_audio else None)
 
     return source, sink

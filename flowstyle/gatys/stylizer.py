@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..device import loss_network_dtype, resolve_device
+from ..device import loss_network_dtype
 from ..errors import ConfigError
 from ..flow import FlowBackend
 from ..io.frames import Frame

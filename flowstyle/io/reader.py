@@ -189,7 +189,8 @@ class VideoReader(FrameSource):
 
     @property
     def audio_path(self) -> Path | None:
-        return self.path if any(s.type == "audio" for s in self.container.streams) else None
+        # Any stream besides the picture: the sink copies audio and says which others it drops.
+        return self.path if len(self.container.streams) > 1 else None
 
     @property
     def lost_frames(self) -> int:
