@@ -300,7 +300,7 @@ def test_interrupted_render_resumes_to_the_same_video(clip: Path, config: GatysC
 
     seen: list[Progress] = []
     render_gatys(clip, out, config, progress=seen.append)
-    assert seen[-1].frames == 4 and seen[-1].resumed == 2
+    assert seen[-1].done == 4 and seen[-1].resumed == 2
     optimised = {p.item for p in seen if p.iteration > 0}
     assert optimised == {2, 3}  # frames 0 and 1 came from the checkpoints
     a, b = decode(rendered), decode(out)
