@@ -60,7 +60,7 @@ def _setup_logging(verbose: bool) -> None:
 
 # Config fields -> the flags that set them (ConfigError names fields; the CLI speaks flags).
 # Fields not listed map to --field-name.
-FLAGS = {"mode": "--temporal", "gatys": "--style", "cuts": "--no-cuts", "width": "--size", "height": "--size"}
+FLAGS = {"mode": "--temporal", "width": "--size", "height": "--size"}
 
 
 def flag(field: str) -> str:
