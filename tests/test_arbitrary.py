@@ -172,17 +172,18 @@ def test_style_crop_scale() -> None:
 
 
 def test_painting_specs(media: Path) -> None:
-    from flowstyle.errors import InputError, StyleError
+    from flowstyle.errors import ConfigError, InputError, StyleError
 
     painting = media / "styles" / "udnie.jpg"
     assert is_painting_spec(str(painting)) and is_painting_spec("missing.jpg:0.5")
     assert not is_painting_spec("blue-brush") and not is_painting_spec("3:0.6,17:0.4")
     assert parse_paintings(f"{painting}:1,{painting}:3")[1][1] == pytest.approx(0.75)
+    # Files are read when the stylizer is built (parse_paintings), not by the pure options (issue #13).
     with pytest.raises(InputError, match="missing.jpg"):
-        StyleOptions(style="missing.jpg")
+        parse_paintings(StyleOptions(style="missing.jpg").style)
     with pytest.raises(StyleError, match="all built-in styles or all paintings"):
-        StyleOptions(style=f"{painting}:0.5,blue-brush:0.5")
-    with pytest.raises(StyleError, match="style scale"):
+        parse_paintings(StyleOptions(style=f"{painting}:0.5,blue-brush:0.5").style)
+    with pytest.raises(ConfigError, match="style_scale"):
         StyleOptions(style=str(painting), style_scale=10)
 
 
