@@ -1,7 +1,7 @@
 """flowstyle: temporally-consistent video stylization."""
 
 from .errors import FlowstyleError
+from .version import __version__
 from .render import RenderConfig, RenderReport, render
 
-__all__ = ["FlowstyleError", "RenderConfig", "RenderReport", "render"]
-__version__ = "0.1.0"
+__all__ = ["FlowstyleError", "RenderConfig", "RenderReport", "__version__", "render"]

@@ -15,7 +15,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from .errors import FlowstyleError
+from .errors import ConfigError, FlowstyleError
+from .progress import Progress
 from .temporal.stabilizer import DEFAULT_TEMPORAL_FLOW, DEFAULT_TEMPORAL_FLOW_SCALE
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -39,10 +40,73 @@ def _root(
                                           help="Show the versions of flowstyle, torch, av and opencv and the CPU, then exit.")] = False,
 ) -> None:
     """Options before the command (``--version``); the app's help text is the one given to ``typer.Typer``."""
+    _setup_logging(False)  # every command shows the library's INFO lines; render --verbose adds DEBUG
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="flowstyle: %(message)s", stream=sys.stderr)
+    """Show the library's log lines on stderr: INFO and up (scene cuts, dropped streams, the
+    AAC fallback, resuming), DEBUG too with ``--verbose``. Only flowstyle's own loggers:
+    libraries keep their defaults. Called once per command, so it replaces its handler."""
+    logger = logging.getLogger("flowstyle")
+    for handler in [h for h in logger.handlers if getattr(h, "_flowstyle_cli", False)]:
+        logger.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("flowstyle: %(message)s"))
+    handler._flowstyle_cli = True  # type: ignore[attr-defined]
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logger.propagate = False
+
+
+# Config fields -> the flags that set them (ConfigError names fields; the CLI speaks flags).
+# Fields not listed map to --field-name.
+FLAGS = {"mode": "--temporal", "width": "--size", "height": "--size"}
+
+
+def flag(field: str) -> str:
+    """The command-line flag that sets config field ``field``."""
+    return FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+class Bar:
+    """The one progress bar of every command (render, gatys, learn-style), fed by the library's
+    :class:`~flowstyle.progress.Progress` callbacks. Created on the first report, so errors
+    before it draw no empty bar; log lines print above it, not through it."""
+
+    def __init__(self, desc: str, quiet: bool) -> None:
+        self.desc = desc
+        self.quiet = quiet
+        self.bar = None
+
+    def __call__(self, p: Progress) -> None:
+        if self.quiet:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            initial = p.done - 1 if p.iteration == 0 else p.done
+            self.bar = tqdm(total=p.total, initial=max(0, initial), unit=p.unit, dynamic_ncols=True, desc=self.desc,
+                            file=sys.stderr)
+        total = p.estimated_total()
+        if total and self.bar.total != total:
+            self.bar.total = total
+            self.bar.refresh()
+        values = " ".join(f"{k} {v:.4g}" for k, v in p.values.items() if k != "perceptual")
+        if p.iteration:
+            self.bar.set_postfix_str(f"{p.unit} {p.item}: iteration {p.iteration}, {values}", refresh=False)
+        elif values:
+            self.bar.set_postfix_str(values, refresh=False)
+        self.bar.update(p.done - self.bar.n)
+
+    def finish(self) -> None:
+        """The true count is known now."""
+        if self.bar is not None:
+            self.bar.total = self.bar.n
+            self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _parse_size(size: str | None) -> tuple[int | None, int | None]:
@@ -97,105 +161,88 @@ def render(
     keep_work: Annotated[bool, typer.Option("--keep-work", help="Keep the finished frames (PNG) after the render.", rich_help_panel="Gatys (--method gatys)")] = False,
 ) -> None:
     """Stylize INPUT into OUTPUT, keeping its timing, colours and audio."""
-    from tqdm import tqdm
-
     from .io.reader import SizePolicy
     from .io.writer import EncodeOptions
-    from .render import Progress, RenderConfig, render as run_render
+    from .render import RenderConfig, render as run_render
     from .scenes import CutOptions
-    from .stylize.feedforward import StyleOptions
+    from .stylize.options import StyleOptions
     from .temporal import TemporalOptions
 
+    _setup_logging(verbose)
     width, height = _parse_size(size)
+    cuts = None if no_cuts else CutOptions()
+    encode = EncodeOptions(crf=crf, preset=preset)
+    sizing = SizePolicy(width=width, height=height, max_width=max_width)
     if method == "gatys":
+        _refuse_for_gatys(temporal=temporal, strength=strength, preserve_colour=preserve_colour)
+        if temporal == "none":  # per-frame Gatys (issue #13): no temporal loss, each frame from its own content
+            temporal_weight, init = 0.0, "content"
         _render_gatys(input, output, overwrite, quiet, restart, dict(
             style=style, style_scale=style_scale, flow=flow, iterations=iterations,
             first_iterations=first_iterations, optimizer=optimizer, content_weight=content_weight,
             style_weight=style_weight, tv_weight=tv_weight, temporal_weight=temporal_weight,
             temporal_offsets=temporal_offsets, init=init, seed=seed), dict(
-            encode=EncodeOptions(crf=crf, preset=preset), size=SizePolicy(width=width, height=height, max_width=max_width),
-            device=device, precision=precision, copy_audio=not no_audio, cuts=None if no_cuts else CutOptions(),
+            encode=encode, size=sizing, device=device, precision=precision, copy_audio=not no_audio, cuts=cuts,
             keep_work=keep_work))
         return
     if method != "feedforward":
-        raise FlowstyleError(f"--method: unknown method '{method}'; use feedforward or gatys")
+        raise ConfigError("method", f"unknown method '{method}'; use feedforward or gatys")
     config = RenderConfig(
         style=StyleOptions(style=style, strength=strength, preserve_colour=preserve_colour, style_scale=style_scale),
-        encode=EncodeOptions(crf=crf, preset=preset),
-        size=SizePolicy(width=width, height=height, max_width=max_width),
-        device=device, precision=precision, copy_audio=not no_audio,
-        temporal=TemporalOptions(mode=temporal, flow=flow, flow_scale=flow_scale, occlusion=occlusion,
-                                 cuts=None if no_cuts else CutOptions()),
+        encode=encode, size=sizing, device=device, precision=precision, copy_audio=not no_audio,
+        temporal=TemporalOptions(mode=temporal, flow=flow, flow_scale=flow_scale, occlusion=occlusion, cuts=cuts),
     )
-    bars: list[tqdm] = []
-
-    def progress(p: Progress) -> None:
-        if quiet:
-            return
-        if not bars:  # created on the first frame, so errors before it print no empty bar
-            bars.append(tqdm(unit="frame", dynamic_ncols=True, desc=input.name, file=sys.stderr))
-        bar = bars[0]
-        total = p.expected
-        if p.fraction and p.fraction > 0.02:
-            # Time-based estimate: frame counts of VFR containers are not to be trusted.
-            total = max(p.frames, round(p.frames / p.fraction))
-        if total and bar.total != total:
-            bar.total = total
-            bar.refresh()
-        bar.update(p.frames - bar.n)
-
-    with _interruptible(output, bars):
-        report = run_render(input, output, config, overwrite=overwrite, progress=progress)
-        for bar in bars:  # the true count is known now
-            bar.total = bar.n
-            bar.refresh()
+    bar = Bar(input.name, quiet)
+    with _interruptible(output, bar):
+        report = run_render(input, output, config, overwrite=overwrite, progress=bar)
+        bar.finish()
     typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in {report.seconds:.1f} s "
                f"({report.fps:.1f} frames/s, {report.dtype} on {report.device})", err=True)
 
 
+def _refuse_for_gatys(temporal: str, strength: float, preserve_colour: bool) -> None:
+    """Options of the feed-forward path that Gatys cannot honour are refused in one line (issue #13)."""
+    if temporal not in ("flow", "none"):
+        raise ConfigError("mode", f"'{temporal}' is a feed-forward temporal mode; --method gatys keeps frames "
+                                  "consistent with its temporal loss (use --temporal none for per-frame Gatys)")
+    if strength != 1.0:
+        raise ConfigError("strength", "applies to --method feedforward; for gatys lower --style-weight instead")
+    if preserve_colour:
+        raise ConfigError("preserve_colour", "applies to --method feedforward only")
+
+
 @contextlib.contextmanager
-def _interruptible(output: Path, bars: list, hint: str = "") -> Iterator[None]:
-    """Close the progress bars however the render ends; Ctrl-C is one line and exit status 130."""
+def _interruptible(output: Path, bar: Bar, hint: str = "") -> Iterator[None]:
+    """Close the progress bar however the command ends (log lines go above it); Ctrl-C is one line and exit status 130."""
+    from tqdm.contrib.logging import logging_redirect_tqdm
+
     try:
-        yield
+        with logging_redirect_tqdm(loggers=[logging.getLogger("flowstyle")]):
+            yield
     except KeyboardInterrupt:
-        for bar in bars:
-            bar.close()
+        bar.close()
         typer.echo(f"flowstyle: interrupted; {output} was not written{hint}", err=True)
         raise typer.Exit(130) from None
     finally:
-        for bar in bars:
-            bar.close()
+        bar.close()
 
 
 def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, restart: bool,
                   options: dict, config: dict) -> None:
     """``render --method gatys``: build the configuration, draw frames/iterations/loss/ETA."""
-    from tqdm import tqdm
-
-    from .gatys import GatysConfig, GatysOptions, GatysProgress, render_gatys
+    from .gatys import GatysConfig, GatysOptions
+    from .render import render_gatys
 
     try:
         options["temporal_offsets"] = tuple(int(v) for v in options["temporal_offsets"].split(","))
     except ValueError:
-        raise FlowstyleError(f"--temporal-offsets: expected numbers like 1,2,4, got '{options['temporal_offsets']}'") from None
+        raise ConfigError("temporal_offsets", f"expected numbers like 1,2,4, got '{options['temporal_offsets']}'") from None
     options = {k: v for k, v in options.items() if v is not None}  # unset: GatysOptions' default, stated once
     gatys_config = GatysConfig(GatysOptions(**options), **config)
-    bars: list[tqdm] = []
-
-    def progress(p: GatysProgress) -> None:
-        if quiet:
-            return
-        if not bars:
-            bars.append(tqdm(unit="frame", dynamic_ncols=True, desc=input.name, total=p.expected, file=sys.stderr))
-        bar = bars[0]
-        if p.iteration:
-            bar.set_postfix_str(f"frame {p.frame}: iteration {p.iteration}, loss {p.loss:.4g}", refresh=False)
-        bar.update(p.frames - bar.n)
-
+    bar = Bar(input.name, quiet)
     hint = f". Finished frames are kept in {output.name}.flowstyle-work: run the same command again to continue."
-    with _interruptible(output, bars, hint):
-        report = render_gatys(input, output, gatys_config, overwrite=overwrite, restart=restart, progress=progress)
+    with _interruptible(output, bar, hint):
+        report = render_gatys(input, output, gatys_config, overwrite=overwrite, restart=restart, progress=bar)
     typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in {report.seconds:.1f} s "
                f"(gatys, {report.dtype} on {report.device})", err=True)
 
@@ -299,9 +346,7 @@ def learn_style_cmd(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Learn PAINTING as a new style of the feed-forward network (resumable: run it again to continue)."""
-    from tqdm import tqdm
-
-    from .train import LearnOptions, TrainProgress, learn_style
+    from .train import LearnOptions, learn_style
 
     given = dict(lr=lr, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight)
     options = LearnOptions(painting=str(painting), name=name, sources=tuple(map(str, on or ())),
@@ -309,23 +354,10 @@ def learn_style_cmd(
                            temporal_weight=temporal_weight, train=train, init=init, crop=crop, batch=batch,
                            style_scale=style_scale, seed=seed, device=device, precision=precision,
                            **{k: v for k, v in given.items() if v is not None})
-    bars: list[tqdm] = []
-
-    def progress(p: TrainProgress) -> None:
-        if quiet:
-            return
-        if not bars:
-            bars.append(tqdm(total=p.steps, initial=p.step - 1, unit="step", dynamic_ncols=True, desc=name, file=sys.stderr))
-        bar = bars[0]
-        if p.budget:  # a time budget: the ETA is whichever limit comes first
-            bar.total = min(p.steps, max(p.step, round(p.step * p.budget / max(p.elapsed, 1e-6))))
-        parts = " ".join(f"{k} {v:.4g}" for k, v in p.losses.items() if v or k != "temporal")
-        bar.set_postfix_str(parts, refresh=False)
-        bar.update(p.step - bar.n)
-
+    bar = Bar(name, quiet)
     hint = ". The steps so far are kept: run the same command again to continue."
-    with _interruptible(Path(f"style '{name}'"), bars, hint):
-        report = learn_style(options, restart=restart, overwrite=overwrite, progress=progress)
+    with _interruptible(Path(f"style '{name}'"), bar, hint):
+        report = learn_style(options, restart=restart, overwrite=overwrite, progress=bar)
     typer.echo(f"{report.path}: style '{name}' after {report.steps} steps ({report.seconds:.0f} s of training, "
                f"started from {report.init}); use --style {name}", err=True)
 
@@ -401,6 +433,9 @@ def main() -> None:
 
     try:
         app()
+    except ConfigError as exc:  # the library names config fields; the user typed flags
+        typer.echo(f"flowstyle: error: {flag(exc.field)}: {exc.problem}", err=True)
+        sys.exit(1)
     except FlowstyleError as exc:
         typer.echo(f"flowstyle: error: {exc}", err=True)
         sys.exit(1)

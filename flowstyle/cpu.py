@@ -4,7 +4,7 @@ and the capability torch's own kernels run at.
 One place reads the flags (``/proc/cpuinfo``); :mod:`flowstyle.device` picks the
 precision from :func:`cpu_info`, and ``flowstyle --version``, ``flowstyle probe
 --system`` and every benchmark print :attr:`CpuInfo.summary`, so a figure always says
-which kind of CPU it came from (DESIGN.md section 6: results differ between AVX2,
+which kind of CPU it came from (docs/architecture.md, "Weights and CPUs": results differ between AVX2,
 AVX-512 and AMX machines).
 
 This module is at the bottom of the package: it imports nothing from flowstyle.

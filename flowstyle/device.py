@@ -1,6 +1,6 @@
 """Resolve the compute device and numeric precision once, at the start of a run.
 
-DESIGN.md section 2: ``auto`` means CUDA when present, else CPU; every later
+docs/architecture.md, "Conventions": ``auto`` means CUDA when present, else CPU; every later
 tensor is created on the device of the data it meets, never on a global.
 """
 

@@ -41,3 +41,21 @@ class WeightsError(FlowstyleError):
 
 class DeviceError(FlowstyleError):
     """The requested compute device is not available."""
+
+
+class ConfigError(FlowstyleError):
+    """A configuration value is out of range or unknown.
+
+    ``field`` is the dataclass field's name (``strength``, ``crf``, ``init``): the
+    library knows nothing of command-line flags, and the CLI maps fields to its
+    flags in one table (``cli.FLAGS``); a web form can map them to its inputs.
+    """
+
+    def __init__(self, field: str, problem: str) -> None:
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{field}: {problem}")
+
+
+class Cancelled(FlowstyleError):
+    """A render was stopped by its ``cancel`` event; nothing was written."""

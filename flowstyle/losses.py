@@ -16,6 +16,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .models.vgg import VGG16Features
+from .registry import load_state_dict
+
 STYLE_LAYERS: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 CONTENT_LAYER = "relu4_2"
 
@@ -114,3 +117,15 @@ def long_term_weights(masks: Sequence[Tensor]) -> list[Tensor]:
         weights.append(w)
         given = w if given is None else given + w
     return weights
+
+
+def load_vgg16(device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> VGG16Features:
+    """The converted loss network, frozen, in eval mode, on ``device`` in ``dtype``.
+
+    Here rather than in ``models/vgg.py`` so that the models stay below the weight
+    registry (which imports their converters): docs/architecture.md, "Layers".
+    """
+    state = {k: v for k, v in load_state_dict("vgg16_hed").items() if k.startswith("convs.")}
+    net = VGG16Features()
+    net.load_state_dict(state)
+    return net.eval().requires_grad_(False).to(device=device, dtype=dtype)

@@ -186,7 +186,7 @@ def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path
     backend = make_flow_backend(flow)
     vgg = None
     if loss_every > 0:
-        from .models.vgg import load_vgg16
+        from .losses import load_vgg16
 
         vgg = load_vgg16()
     readers = [VideoReader(stylized)]

@@ -1,60 +1,56 @@
-"""The render pipeline: decode -> stylize -> encode with audio, streaming.
+"""The Python API of a render: ``render()`` (feed-forward) and ``render_gatys()`` (optimisation).
 
-``render()`` is the Python API the CLI calls. It only wires the pieces:
-:class:`~flowstyle.io.reader.VideoReader` on a prefetch thread, the stylizer on
-the calling thread, :class:`~flowstyle.io.writer.VideoWriter` on an encode
-thread, all inside :func:`~flowstyle.io.atomic.atomic_output` so a failed or
-interrupted render leaves no file behind.
+Both only build the pieces and hand them to the one loop,
+:func:`flowstyle.pipeline.run`: the source (:func:`~flowstyle.io.formats.get_source`),
+the stylizer, the temporal step and the sink (:func:`~flowstyle.io.formats.get_sink`,
+which writes a temporary file and renames it into place only when the render
+succeeds). Files and weights named by the configs are resolved here, when the
+render is built, not in the configs (docs/architecture.md, "Configs").
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from .device import resolve_device, resolve_precision
-from .io.atomic import atomic_output, check_paths
-from .io.frames import Frame
-from .io.reader import SizePolicy, VideoReader
-from .io.writer import EncodeOptions, VideoWriter
-from .stylize.feedforward import StyleOptions, make_stylizer
+from .device import loss_network_dtype, resolve_device, resolve_precision
+from .errors import StyleError
 from .flow import make_flow_backend
-from .scenes import CutDetector
-from .temporal import Motion, Stabilizer, TemporalOptions
-from .threads import BackgroundWorker, Prefetcher, intra_op_threads, ordered_map
+from .gatys.stylizer import FrameStylizer, GatysConfig, GatysStylizer, deterministic, render_key
+from .gatys.objective import StyleTarget
+from .gatys.workdir import WorkFolder, work_path
+from .io.atomic import check_paths
+from .io.formats import get_sink, get_source
+from .io.reader import SizePolicy
+from .io.sink import FrameSink
+from .io.source import FrameSource
+from .io.writer import EncodeOptions
+from .losses import load_vgg16
+from .pipeline import CancelEvent, io_threads, run, stylize_workers, with_predecessors
+from .progress import Progress, ProgressFn
+from .stylize.base import NetworkStylizer
+from .stylize.feedforward import make_stylizer
+from .stylize.options import StyleOptions
+from .stylize.paintings import is_painting_spec, parse_paintings
+from .temporal import PerFrame, Stabilizer, TemporalOptions
+from .tensors import frame_to_tensor, rgb_to_tensor, tensor_to_rgb
+
+__all__ = ["GatysConfig", "Progress", "ProgressFn", "RenderConfig", "RenderReport", "frame_to_tensor", "io_threads",
+           "render", "render_gatys", "rgb_to_tensor", "stylize_workers", "tensor_to_rgb", "with_predecessors"]
 
 log = logging.getLogger(__name__)
 
 
-
-@dataclass(frozen=True)
-class Progress:
-    """Where a render is: frames written so far, and how far into the clip by time.
-
-    ``expected`` is the container's frame count, which VFR containers overstate
-    (tree.avi announces 444 frames and codes 68); ``fraction`` (media time of the
-    last frame over the duration) is the honest measure of progress.
-    """
-
-    frames: int
-    expected: int | None
-    fraction: float | None
-
-
-ProgressFn = Callable[[Progress], None]
-
-
 @dataclass(frozen=True)
 class RenderConfig:
-    """Everything that decides a render's output (besides the input file)."""
+    """Everything that decides a render's output (besides the input file). Plain data: JSON via
+    ``dataclasses.asdict`` and :func:`flowstyle.config.from_dict`."""
 
     style: StyleOptions = field(default_factory=StyleOptions)
     encode: EncodeOptions = field(default_factory=EncodeOptions)
@@ -65,34 +61,6 @@ class RenderConfig:
     temporal: TemporalOptions = field(default_factory=TemporalOptions)
     workers: int = 0  # frames stylized in parallel; 0 = auto (one per core on CPU, 1 on CUDA)
     io_threads: int = 0  # threads inside each of decode, scale and encode; 0 = auto (see io_threads())
-
-
-def io_threads(requested: int, device: torch.device) -> int:
-    """Threads libav may use inside the decoder, swscale and x264.
-
-    When the network runs on the CPU, every core is already busy with a frame of
-    its own, and libav's internal threads only add synchronisation: one thread each
-    cuts the I/O's CPU time per 640x360 frame from 11 to 8.5 ms (decode 2.7 -> 2.3,
-    AREA scaling 3.3 -> 2.0, RGB->YUV 1.1 -> 0.5, x264 3.9 -> 3.7). With a GPU the
-    cores are free and decode becomes the bottleneck, so libav picks (0).
-    """
-    if requested > 0:
-        return requested
-    return 1 if device.type == "cpu" else 0
-
-
-def stylize_workers(requested: int, device: torch.device) -> int:
-    """How many frames to stylize at once.
-
-    On CPU, one single-threaded network per core beats one network on all cores
-    once decode and encode share those cores: an I/O thread that takes a core
-    from a parallel region stalls the whole region, whereas independent frames
-    just share time (measured on bigbuckbunny at 640 px, 2 cores: 25.5 -> 30 frames/s).
-    A GPU runs one frame at a time.
-    """
-    if requested > 0:
-        return requested
-    return 1 if device.type != "cpu" else max(1, torch.get_num_threads())
 
 
 @dataclass(frozen=True)
@@ -111,35 +79,27 @@ class RenderReport:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def rgb_to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
-    """uint8 (H, W, 3) -> float (1, 3, H, W) in [0, 1] on ``device``."""
-    t = torch.from_numpy(np.ascontiguousarray(rgb)).to(device, non_blocking=True)
-    return t.permute(2, 0, 1).unsqueeze(0).float().div_(255.0)
+def _open(src: Path, dst: Path, size: SizePolicy, encode: EncodeOptions, threads: int,
+          copy_audio: bool) -> tuple[FrameSource, Callable[[], FrameSink]]:
+    """The source of a file-to-file render, and how to open its sink once the source is in a ``with``."""
+    encode = encode if encode.threads else dataclasses.replace(encode, threads=threads)
+    source = get_source(src, size, threads=threads)
+
+    def sink() -> FrameSink:
+        return get_sink(dst, source.spec, encode, audio_from=source.audio_path if copy_audio else None)
+
+    return source, sink
 
 
-def frame_to_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
-    """A decoded frame as float (1, 3, H, W) in [0, 1] on ``device``."""
-    return rgb_to_tensor(frame.rgb, device)
-
-
-def tensor_to_rgb(t: torch.Tensor) -> np.ndarray:
-    """float (1, 3, H, W) in [0, 1] -> uint8 (H, W, 3), rounded."""
-    return t[0].mul(255.0).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).contiguous().cpu().numpy()
-
-
-def with_predecessors(frames: Iterator[Frame], detector: CutDetector | None) -> Iterator[tuple[Frame, np.ndarray | None]]:
-    """Pair each frame with the previous input frame, or None at the start of a shot (scene cut)."""
-    prev: np.ndarray | None = None
-    for frame in frames:
-        if detector is not None and detector.is_cut(frame.rgb):
-            log.info("scene cut at frame %d (%.3f s): temporal state reset", frame.index, frame.time)
-            prev = None
-        yield frame, prev
-        prev = frame.rgb
+def _warn_lost(src: Path, source: FrameSource, done: int) -> None:
+    if source.lost_frames:
+        log.warning("%s: %d of %d frames could not be decoded (damaged or truncated file); wrote the %d that did",
+                    src, source.lost_frames, source.frame_count, done)
 
 
 def render(input_path: str | Path, output_path: str | Path, config: RenderConfig = RenderConfig(),
-           overwrite: bool = False, progress: ProgressFn | None = None) -> RenderReport:
+           overwrite: bool = False, progress: ProgressFn | None = None,
+           cancel: CancelEvent | None = None) -> RenderReport:
     """Stylize ``input_path`` into ``output_path`` (H.264, audio copied, timing kept).
 
     Raises:
@@ -150,54 +110,70 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     check_paths(src, dst, overwrite)
     device = resolve_device(config.device)
     dtype = resolve_precision(config.precision, device)
-    stylizer = make_stylizer(config.style, device, dtype)
+    stylizer = NetworkStylizer(make_stylizer(config.style, device, dtype), device)
+    topts = config.temporal
+    temporal = Stabilizer(topts) if topts.mode != "none" else PerFrame()
     start = time.perf_counter()
-    threads = io_threads(config.io_threads, device)
-    encode = config.encode if config.encode.threads else dataclasses.replace(config.encode, threads=threads)
-    with VideoReader(src, config.size, threads=threads) as reader, atomic_output(dst) as tmp:
-        writer = VideoWriter(tmp, reader.size, reader.time_base, reader.rate, reader.colour,
-                             encode, audio_source=src if config.copy_audio else None,
-                             metadata=dict(reader.container.metadata), display_path=dst)
-        log.info("%s: %dx%d -> %s, %s on %s", src, *reader.size, dst, str(dtype).removeprefix("torch."), device)
-        topts = config.temporal
-        detector = CutDetector(topts.cuts) if topts.cuts is not None and topts.mode != "none" else None
-        frames = Prefetcher(with_predecessors(iter(reader), detector), depth=4, name="decode")
-        encoder: BackgroundWorker[tuple[np.ndarray, int]] = BackgroundWorker(lambda item: writer.write(*item), depth=4, name="encode")
-        workers = stylize_workers(config.workers, device)
-        stabilizer = Stabilizer(topts)
-        flows = threading.local()  # OpenCV flow objects keep state: one per worker thread
+    source, open_sink = _open(src, dst, config.size, config.encode, io_threads(config.io_threads, device),
+                              config.copy_audio)
+    with source:
+        sink = open_sink()
+        log.debug("%s: %dx%d -> %s, %s on %s", src, *source.size, dst, str(dtype).removeprefix("torch."), device)
+        result = run(source, stylizer, temporal, sink, cancel, progress, cuts=topts.cuts,
+                     workers=stylize_workers(config.workers, device))
+    _warn_lost(src, source, result.frames)
+    return RenderReport(input=src, output=dst, frames=result.frames, lost_frames=result.lost_frames,
+                        seconds=time.perf_counter() - start, size=source.size, device=str(device),
+                        dtype=str(dtype).removeprefix("torch."))
 
-        def stylize(item: tuple[Frame, np.ndarray | None]) -> tuple[Frame, np.ndarray, Motion | None]:
-            frame, prev = item
-            rgb = tensor_to_rgb(stylizer(frame_to_tensor(frame, device)))  # on the parallel worker
-            motion = None
-            if prev is not None and topts.mode != "none":
-                if not hasattr(flows, "backend"):
-                    flows.backend = make_flow_backend(topts.flow, topts.flow_scale)
-                motion = stabilizer.motion(prev, frame.rgb, flows.backend)
-            return frame, rgb, motion
 
-        done = 0
-        duration = reader.duration
+def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysConfig, overwrite: bool = False,
+                 restart: bool = False, progress: ProgressFn | None = None,
+                 cancel: CancelEvent | None = None) -> RenderReport:
+    """Stylize ``input_path`` into ``output_path`` by optimisation, resumable (see :mod:`flowstyle.gatys.stylizer`).
+
+    ``progress`` hears about finished frames (``iteration`` 0) and, while a frame is
+    optimised, about each iteration (``item`` is the frame, ``values`` its losses).
+
+    Raises:
+        FlowstyleError: bad input, unwritable output, a missing painting or weights,
+            or a work folder that holds frames rendered with other settings
+            (``restart=True`` discards them). No output file exists then.
+    """
+    src, dst = Path(input_path), Path(output_path)
+    check_paths(src, dst, overwrite)
+    o = config.gatys
+    if not is_painting_spec(o.style):
+        raise StyleError(f"gatys optimises toward a painting: give --style PAINTING.jpg ('{o.style}' is a built-in "
+                         "feed-forward style)")
+    paintings = parse_paintings(o.style)
+    device = resolve_device(config.device)
+    vgg = load_vgg16(device)  # float32 weights; the passes may autocast
+    autocast = loss_network_dtype(config.precision, device)
+    frames = FrameStylizer(o, StyleTarget(paintings, o.style_scale, vgg), vgg, device, autocast)
+    start = time.perf_counter()
+    source, open_sink = _open(src, dst, config.size, config.encode, io_threads(0, device), config.copy_audio)
+    with source, deterministic(device):
+        work = WorkFolder(work_path(dst), render_key(src, o, config, source.size, device), restart)
+        if work.finished:
+            log.info("%s: resuming after %d finished frames", work.path, work.finished)
+        stylizer = GatysStylizer(frames, make_flow_backend(o.flow), work, progress, source.frame_count or None)
+
+        def on_frame(p: Progress) -> None:
+            if progress is not None:
+                progress(dataclasses.replace(p, resumed=stylizer.resumed))
+
         try:
-            with intra_op_threads(1 if workers > 1 else None):
-                for frame, stylized, motion in ordered_map(stylize, iter(frames), workers):
-                    encoder.submit((stabilizer(stylized, motion), frame.pts))
-                    done += 1
-                    if progress is not None:
-                        fraction = min(1.0, max(0.0, (frame.time - reader.start_time) / duration)) if duration else None
-                        progress(Progress(done, reader.stats.expected or None, fraction))
-            encoder.finish()
-            writer.close()
+            sink = open_sink()
+            log.debug("%s: %dx%d -> %s, gatys (%s) on %s", src, *source.size, dst, o.optimizer, device)
+            result = run(source, stylizer, PerFrame(), sink, cancel, on_frame, cuts=config.cuts)
         except BaseException:
-            frames.close()
-            encoder.cancel()
-            writer.abort()
+            if work.finished == 0:
+                work.remove()  # nothing to resume: leave no empty folder behind
             raise
-        stats = reader.stats
-    seconds = time.perf_counter() - start
-    if stats.lost:
-        log.warning("%s: %d of %d frames could not be decoded (damaged or truncated file); wrote the %d that did",
-                    src, stats.lost, stats.expected, done)
-    return RenderReport(input=src, output=dst, frames=done, lost_frames=stats.lost, seconds=seconds,
-                        size=reader.size, device=str(device), dtype=str(dtype).removeprefix("torch."))
+    if not config.keep_work:
+        work.remove()
+    _warn_lost(src, source, result.frames)
+    return RenderReport(input=src, output=dst, frames=result.frames, lost_frames=result.lost_frames,
+                        seconds=time.perf_counter() - start, size=source.size, device=str(device),
+                        dtype=str(autocast or torch.float32).removeprefix("torch."))

@@ -22,7 +22,7 @@ def library_versions() -> dict[str, str]:
     import cv2
     import numpy
 
-    from . import __version__
+    from .version import __version__
 
     return {"flowstyle": __version__, "python": platform.python_version(), "torch": torch.__version__,
             "av": f"{av.__version__} (ffmpeg {av.ffmpeg_version_info})", "opencv": cv2.__version__,

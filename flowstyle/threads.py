@@ -1,4 +1,4 @@
-"""Overlap decode, network and encode on worker threads (DESIGN.md section 5).
+"""Overlap decode, network and encode on worker threads (docs/architecture.md, "Where speed comes from").
 
 libav releases the GIL while it decodes, scales and encodes, and torch while it
 computes, so bounded queues keep the cores busy without letting memory grow with

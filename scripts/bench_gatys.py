@@ -31,9 +31,11 @@ sys.path.insert(0, str(ROOT))
 MEDIA = ROOT.parent / "shared" / "media"
 
 from benchclips import cut_clip  # noqa: E402
-from flowstyle.gatys import GatysConfig, GatysOptions, GatysProgress, render_gatys  # noqa: E402
+from flowstyle.gatys import GatysConfig, GatysOptions
+from flowstyle.progress import Progress
+from flowstyle.render import render_gatys  # noqa: E402
 from flowstyle.gatys.objective import StyleTarget  # noqa: E402
-from flowstyle.render import rgb_to_tensor  # noqa: E402
+from flowstyle.tensors import rgb_to_tensor  # noqa: E402
 from flowstyle.gatys.optimize import optimize  # noqa: E402
 from flowstyle.gatys.objective import FrameObjective  # noqa: E402
 from flowstyle.device import loss_network_dtype  # noqa: E402
@@ -41,7 +43,7 @@ from flowstyle.device import resolve_device  # noqa: E402
 from flowstyle.io.reader import SizePolicy, VideoReader  # noqa: E402
 from flowstyle.io.writer import EncodeOptions  # noqa: E402
 from flowstyle.metrics import evaluate  # noqa: E402
-from flowstyle.models.vgg import load_vgg16  # noqa: E402
+from flowstyle.losses import load_vgg16  # noqa: E402
 from flowstyle.stylize.paintings import parse_paintings  # noqa: E402
 from flowstyle.system import bench_header  # noqa: E402
 
@@ -50,9 +52,9 @@ def run(clip: Path, out: Path, options: GatysOptions) -> tuple[list[list[float]]
     """Render; per frame, the content+style loss after each iteration; and wall seconds."""
     curves: dict[int, list[float]] = {}
 
-    def progress(p: GatysProgress) -> None:
+    def progress(p: Progress) -> None:
         if p.iteration:
-            curves.setdefault(p.frame, []).append(p.perceptual)
+            curves.setdefault(p.item, []).append(p.values["perceptual"])
 
     t = time.perf_counter()
     render_gatys(clip, out, GatysConfig(options, encode=EncodeOptions(crf=0)), overwrite=True, progress=progress)

@@ -54,7 +54,7 @@ from flowstyle.flow import make_flow_backend  # noqa: E402
 from flowstyle.flow.remap import remap_flow  # noqa: E402
 from flowstyle.metrics import EVAL_FLOW, masked_mse, mean_gradient  # noqa: E402
 from flowstyle.temporal import estimate_motion  # noqa: E402
-from flowstyle.models.vgg import load_vgg16  # noqa: E402
+from flowstyle.losses import load_vgg16  # noqa: E402
 from flowstyle.render import rgb_to_tensor, tensor_to_rgb  # noqa: E402
 from flowstyle.stylize.feedforward import FeedForwardStylizer, StyleOptions  # noqa: E402
 from flowstyle.stylize.learned import style_path  # noqa: E402

@@ -96,8 +96,8 @@ def test_shipped_int8_runtime_paints_the_same_style(nets, inputs, media: Path) -
     bit-level reference (the test above is the exact one).
 
     onnxruntime's int8 kernels compute differently on CPUs with and without VNNI: the
-    style vector was 1.2% off the port on AVX-512 VNNI and 22.6% off on AVX2 (DESIGN.md
-    section 6). The graph also amplifies any rounding difference: run as written (QDQ,
+    style vector was 1.2% off the port on AVX-512 VNNI and 22.6% off on AVX2 (docs/architecture.md,
+    "Weights and CPUs"). The graph also amplifies any rounding difference: run as written (QDQ,
     optimisations off, so no integer kernels), changing its weight scales by about one
     ulp moved its vector by 1.6% and its image by 27 dB PSNR. Measured on VNNI: the
     images differ by 0.030 (mean absolute) where each is 0.26 from the input.
@@ -172,17 +172,18 @@ def test_style_crop_scale() -> None:
 
 
 def test_painting_specs(media: Path) -> None:
-    from flowstyle.errors import InputError, StyleError
+    from flowstyle.errors import ConfigError, InputError, StyleError
 
     painting = media / "styles" / "udnie.jpg"
     assert is_painting_spec(str(painting)) and is_painting_spec("missing.jpg:0.5")
     assert not is_painting_spec("blue-brush") and not is_painting_spec("3:0.6,17:0.4")
     assert parse_paintings(f"{painting}:1,{painting}:3")[1][1] == pytest.approx(0.75)
+    # Files are read when the stylizer is built (parse_paintings), not by the pure options (issue #13).
     with pytest.raises(InputError, match="missing.jpg"):
-        StyleOptions(style="missing.jpg")
+        parse_paintings(StyleOptions(style="missing.jpg").style)
     with pytest.raises(StyleError, match="all built-in styles or all paintings"):
-        StyleOptions(style=f"{painting}:0.5,blue-brush:0.5")
-    with pytest.raises(StyleError, match="style scale"):
+        parse_paintings(StyleOptions(style=f"{painting}:0.5,blue-brush:0.5").style)
+    with pytest.raises(ConfigError, match="style_scale"):
         StyleOptions(style=str(painting), style_scale=10)
 
 

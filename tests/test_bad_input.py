@@ -142,7 +142,7 @@ def test_failed_render_leaves_no_file_and_keeps_the_old_one(tmp_path: Path, clip
     out.write_bytes(b"old render")
 
     def interrupt(p: Progress) -> None:
-        if p.frames == 3:
+        if p.done == 3:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -192,8 +192,8 @@ def test_gatys_bad_settings_are_one_line(tmp_path: Path, clip: Path, media: Path
     painting = str(media / "styles" / "udnie.jpg")
     base = ("render", str(clip), "-o", str(tmp_path / "out.mp4"), "--method", "gatys", "--style", painting)
     assert_one_line_error(run_cli(*base, "--temporal-offsets", "1,x"), "--temporal-offsets", "1,x")
-    assert_one_line_error(run_cli(*base, "--temporal-offsets", "2,1"), "temporal offsets")
-    assert_one_line_error(run_cli(*base, "--optimizer", "sgd"), "optimizer 'sgd'")
+    assert_one_line_error(run_cli(*base, "--temporal-offsets", "2,1"), "--temporal-offsets", "(2, 1)")
+    assert_one_line_error(run_cli(*base, "--optimizer", "sgd"), "--optimizer", "'sgd'")
     assert_one_line_error(run_cli(*base, "--precision", "fp16"), "--precision")
     assert_one_line_error(run_cli("render", str(clip), "-o", str(tmp_path / "o.mp4"), "--method", "magic"), "--method", "magic")
     assert not list(tmp_path.iterdir())
@@ -214,3 +214,28 @@ def test_gatys_cli_resume_refuses_changed_settings(tmp_path: Path, clip: Path, m
     assert_one_line_error(proc, "out.mp4.flowstyle-work", "gatys.iterations", "--restart")
     assert len(list(work.glob("*.png"))) == 6 and not out.exists()
     assert run_cli(*args, "--iterations", "3", "--restart").returncode == 0 and out.exists()
+
+
+def test_gatys_refuses_feed_forward_only_options_in_one_line(tmp_path: Path, clip: Path, media: Path) -> None:
+    """Issue #13: an option that does not apply to --method gatys is refused, not silently ignored."""
+    base = ("render", str(clip), "-o", str(tmp_path / "out.mp4"), "--method", "gatys",
+            "--style", str(media / "styles" / "udnie.jpg"))
+    assert_one_line_error(run_cli(*base, "--temporal", "blind"), "--temporal", "'blind'")
+    assert_one_line_error(run_cli(*base, "--strength", "0.5"), "--strength")
+    assert not list(tmp_path.iterdir())
+
+
+def test_gatys_temporal_none_is_per_frame_gatys(tmp_path: Path, clip: Path, media: Path) -> None:
+    """Issue #13: --temporal none with --method gatys renders per frame (temporal weight 0,
+    content initialisation), and a small size (64x28, below the pyramid's 32 px floor) works."""
+    out = tmp_path / "out.mp4"
+    proc = run_cli("render", str(clip), "-o", str(out), "--method", "gatys", "--style", str(media / "styles" / "udnie.jpg"),
+                   "--temporal", "none", "--size", "64x28", "--first-iterations", "2", "--iterations", "2",
+                   "--keep-work", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    key = json.loads((tmp_path / "out.mp4.flowstyle-work" / "key.json").read_text())
+    assert key["gatys"]["temporal_weight"] == 0 and key["gatys"]["init"] == "content" and key["size"] == [64, 28]
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].frames == 6

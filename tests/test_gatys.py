@@ -18,7 +18,9 @@ import pytest
 import torch
 
 from flowstyle.errors import FlowstyleError
-from flowstyle.gatys import GatysConfig, GatysOptions, GatysProgress, render_gatys
+from flowstyle.gatys import GatysConfig, GatysOptions
+from flowstyle.progress import Progress
+from flowstyle.render import render_gatys
 from flowstyle.gatys.optimize import optimize, plateaued
 from flowstyle.gatys.workdir import WorkFolder, work_path
 from flowstyle.io.writer import EncodeOptions
@@ -251,8 +253,8 @@ def rendered(clip: Path, config: GatysConfig) -> Path:
 
 def interrupted(clip: Path, out: Path, config: GatysConfig, at: int = 2) -> None:
     """Render until ``at`` frames are finished, then Ctrl-C."""
-    def progress(p: GatysProgress) -> None:
-        if p.frames == at:
+    def progress(p: Progress) -> None:
+        if p.done == at:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -284,9 +286,9 @@ def test_finished_work_folder_is_reencoded_and_removed(clip: Path, config: Gatys
     False) removes the work folder once the output is in place."""
     out = clip.with_name("copy.mp4")
     shutil.copytree(work_path(rendered), work_path(out))
-    seen: list[GatysProgress] = []
+    seen: list[Progress] = []
     render_gatys(clip, out, config, progress=seen.append)
-    assert [p.frames for p in seen] == [1, 2, 3, 4] and seen[-1].resumed == 4
+    assert [p.done for p in seen] == [1, 2, 3, 4] and seen[-1].resumed == 4
     assert all(p.iteration == 0 for p in seen)  # nothing was optimised
     assert all(np.array_equal(a, b) for a, b in zip(decode(out), decode(rendered), strict=True))
     assert not work_path(out).exists()
@@ -296,10 +298,10 @@ def test_interrupted_render_resumes_to_the_same_video(clip: Path, config: GatysC
     out = clip.with_name("b.mp4")
     interrupted(clip, out, config, at=2)
 
-    seen: list[GatysProgress] = []
+    seen: list[Progress] = []
     render_gatys(clip, out, config, progress=seen.append)
-    assert seen[-1].frames == 4 and seen[-1].resumed == 2
-    optimised = {p.frame for p in seen if p.iteration > 0}
+    assert seen[-1].done == 4 and seen[-1].resumed == 2
+    optimised = {p.item for p in seen if p.iteration > 0}
     assert optimised == {2, 3}  # frames 0 and 1 came from the checkpoints
     a, b = decode(rendered), decode(out)
     assert len(b) == 4
@@ -321,11 +323,11 @@ def test_changed_setting_refuses_to_mix_frames(clip: Path, config: GatysConfig) 
     assert not out.exists() and not list(out.parent.glob(f".{out.stem}.*"))
     assert png_count(work_path(out)) == 2  # nothing discarded without --restart
 
-    seen: list[GatysProgress] = []
+    seen: list[Progress] = []
     report = render_gatys(clip, out, changed, restart=True, progress=seen.append)
     assert report.frames == 4 and len(decode(out)) == 4
     assert all(p.resumed == 0 for p in seen)
-    assert {p.frame for p in seen if p.iteration > 0} == {0, 1, 2, 3}  # every frame optimised anew
+    assert {p.item for p in seen if p.iteration > 0} == {0, 1, 2, 3}  # every frame optimised anew
     assert not work_path(out).exists()
 
 
@@ -338,7 +340,44 @@ def test_interrupted_render_resumes_to_the_same_video_on_cuda(clip: Path, config
     assert report.device.startswith("cuda") and report.frames == 4
     out = clip.with_name("cuda_b.mp4")
     interrupted(clip, out, cuda, at=2)
-    seen: list[GatysProgress] = []
+    seen: list[Progress] = []
     render_gatys(clip, out, cuda, progress=seen.append)
     assert seen[-1].resumed == 2
     assert all(np.array_equal(x, y) for x, y in zip(decode(whole), decode(out), strict=True))
+
+
+def test_pyramid_ends_at_the_frame_size_for_any_size() -> None:
+    """Issue #13: ``--max-width 64`` on a wide clip (64x28) optimised at 64x32 and then did not fit its flow."""
+    from flowstyle.gatys.optimize import pyramid_sizes
+
+    for h in range(2, 80, 3):
+        for w in range(2, 80, 5):
+            for levels in (1, 2, 3):
+                sizes = pyramid_sizes(h, w, levels)
+                assert sizes[-1] == (h, w) and all(a <= h and b <= w for a, b in sizes)
+
+
+def test_per_frame_gatys_frames_do_not_depend_on_the_past(clip: Path, config: GatysConfig, tmp_path: Path) -> None:
+    """Temporal weight 0 with content initialisation (``--temporal none``): a frame comes out
+    the same whether or not other frames were stylized before it."""
+    from flowstyle.flow import make_flow_backend
+    from flowstyle.gatys.objective import StyleTarget
+    from flowstyle.gatys.stylizer import FrameStylizer, GatysStylizer
+    from flowstyle.io.reader import VideoReader
+    from flowstyle.losses import load_vgg16
+    from flowstyle.stylize.paintings import parse_paintings
+
+    o = dataclasses.replace(config.gatys, temporal_weight=0.0, init="content", first_iterations=3)
+    vgg = load_vgg16()
+    frames = FrameStylizer(o, StyleTarget(parse_paintings(o.style), o.style_scale, vgg), vgg, torch.device("cpu"))
+
+    def stylizer(name: str) -> GatysStylizer:
+        return GatysStylizer(frames, make_flow_backend(o.flow), WorkFolder(tmp_path / name, {"k": name}))
+
+    with VideoReader(clip) as reader:
+        decoded = list(reader.frames())
+    after = stylizer("a")
+    for f in decoded[:3]:
+        last = after.stylize(f, f.index == 0)
+    alone = stylizer("b").stylize(decoded[2], True)
+    assert np.array_equal(last, alone)

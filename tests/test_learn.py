@@ -196,7 +196,7 @@ def test_stop_and_resume_matches_an_uninterrupted_run(media: Path, home: Path, m
     monkeypatch.setenv("FLOWSTYLE_HOME", str(home.parent / "home2"))
 
     def stop_after_two(p) -> None:
-        if p.step == 2:  # a real Ctrl-C: the step in flight finishes, then the run stops
+        if p.done == 2:  # a real Ctrl-C: the step in flight finishes, then the run stops
             os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt):
@@ -214,7 +214,7 @@ def test_stop_and_resume_matches_an_uninterrupted_run(media: Path, home: Path, m
         learn_style(dataclasses.replace(options, content_weight=1.0))
 
     def stop_at_eight(p) -> None:
-        if p.step == 8:
+        if p.done == 8:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
@@ -252,7 +252,7 @@ def test_existing_style_needs_overwrite_and_names_are_checked(media: Path) -> No
         learn_style(tiny(media, painting=str(media / "styles" / "missing.jpg")))
     with pytest.raises(StyleError, match="unknown style 'nope'"):
         resolve_style("nope")
-    with pytest.raises(FlowstyleError, match="learn-style: invalid crop"):
+    with pytest.raises(FlowstyleError, match="crop: invalid 30"):
         tiny(media, crop=30)
 
 
@@ -319,7 +319,7 @@ def test_cli_learns_lists_and_renders_a_style(media: Path, tmp_path: Path, home:
         (("learn-style", painting, "--name", "x", "--on", str(tmp_path / "nowhere")), "nowhere: no such file or folder"),
         (("learn-style", painting, "--name", "Bad Name", "--on", str(media / "photos")), "lower-case"),
         (("learn-style", painting, "--name", "cli-udnie", "--on", str(media / "photos"), "--seed", "4"), "--overwrite"),
-        (("learn-style", painting, "--name", "x", "--train", "some"), "train 'some'"),
+        (("learn-style", painting, "--name", "x", "--train", "some"), "--train: invalid 'some'"),
         (("render", str(clip), "-o", str(tmp_path / "o2.mp4"), "--style", "not-learned"), "unknown style 'not-learned'"),
     ):
         proc = run(*args)

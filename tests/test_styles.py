@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from flowstyle.errors import StyleError
+from flowstyle.errors import ConfigError, StyleError
 from flowstyle.stylize.colour import mix_strength, preserve_colour
-from flowstyle.stylize.feedforward import StyleOptions
+from flowstyle.stylize.feedforward import StyleOptions, make_stylizer
 from flowstyle.stylize.styles import BUILTIN_NAMES, parse_style
 
 
@@ -32,11 +32,14 @@ def test_bad_specs(spec: str, match: str) -> None:
         parse_style(spec)
 
 
-def test_options_validate_early() -> None:
-    with pytest.raises(StyleError):
-        StyleOptions(style="99")
-    with pytest.raises(StyleError, match="strength"):
+def test_options_check_values_and_the_stylizer_resolves_the_style() -> None:
+    """Options are pure data (issue #13): values are checked at once, the style itself when
+    the stylizer is built."""
+    with pytest.raises(ConfigError, match="strength"):
         StyleOptions(strength=1.5)
+    options = StyleOptions(style="99")
+    with pytest.raises(StyleError, match="unknown style 99"):
+        make_stylizer(options, torch.device("cpu"), torch.float32)
 
 
 def test_strength_mixes_linearly() -> None:

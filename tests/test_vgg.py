@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from flowstyle import registry
-from flowstyle.models.vgg import LAYERS, load_vgg16
+from flowstyle.losses import load_vgg16
+from flowstyle.models.vgg import LAYERS
 
 
 @pytest.fixture(scope="module")

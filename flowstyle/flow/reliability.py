@@ -22,7 +22,7 @@ Everything here is NumPy/OpenCV on the CPU in OpenCV's layout (flow (H, W, 2)
 float32 in pixels, images (H, W) uint8, masks (H, W) float32 in {0, 1}, or in [0, 1] for the soft photometric check), where
 flow is computed: planar OpenCV operations make the check 2.5 ms at 640x360
 against 9 ms for the same arithmetic in PyTorch. ``torch.from_numpy(mask)[None, None]``
-gives DESIGN.md's (B, 1, H, W) mask.
+gives the conventions' (docs/architecture.md) (B, 1, H, W) mask.
 """
 
 from __future__ import annotations

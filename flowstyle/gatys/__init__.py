@@ -1,6 +1,10 @@
-"""Gatys optimisation with temporal losses (artistic videos), resumable."""
+"""Gatys optimisation with temporal losses (artistic videos), resumable.
+
+The render itself is ``flowstyle.render.render_gatys`` (the pipeline drives
+:class:`GatysStylizer` like any other stylizer).
+"""
 
 from .options import GatysOptions
-from .render import GatysConfig, GatysProgress, render_gatys
+from .stylizer import GatysConfig, GatysStylizer
 
-__all__ = ["GatysConfig", "GatysOptions", "GatysProgress", "render_gatys"]
+__all__ = ["GatysConfig", "GatysOptions", "GatysStylizer"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..errors import FlowstyleError
+from ..errors import ConfigError
 from ..flow import FLOW_METHODS
 
 INITS = ("warped", "content", "noise")
@@ -80,32 +80,31 @@ class GatysOptions:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.init not in INITS:
-            problems.append(f"init '{self.init}' (choose {', '.join(INITS)})")
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer '{self.optimizer}' (choose {', '.join(OPTIMIZERS)})")
-        if self.flow not in FLOW_METHODS:
-            problems.append(f"flow '{self.flow}' (choose {', '.join(FLOW_METHODS)})")
-        if not 0.05 <= self.style_scale <= 8:
-            problems.append(f"style scale {self.style_scale} (use 0.05-8)")
-        if min(self.content_weight, self.style_weight, self.tv_weight, self.temporal_weight) < 0:
-            problems.append("a negative loss weight")
-        if len(self.style_layer_weights) != len(STYLE_LAYER_WEIGHTS):
-            problems.append(f"{len(self.style_layer_weights)} style layer weights (give 5: relu1_1..relu5_1)")
-        if not self.temporal_offsets or any(o < 1 for o in self.temporal_offsets) \
-                or list(self.temporal_offsets) != sorted(set(self.temporal_offsets)):
-            problems.append(f"temporal offsets {self.temporal_offsets} (increasing, >= 1, e.g. 1,2,4)")
-        if self.warmup < 0:
-            problems.append(f"warmup {self.warmup} (use 0 or more)")
-        if self.first_iterations < 1 or self.iterations < 1:
-            problems.append("an iteration budget below 1")
-        if not 1 <= self.pyramid <= 4:
-            problems.append(f"pyramid {self.pyramid} (use 1-4 levels)")
-        if self.stop_window < 2 or self.stop_tolerance < 0:
-            problems.append("stop window < 2 or negative stop tolerance")
-        if problems:
-            raise FlowstyleError("gatys: invalid " + "; ".join(problems))
+        # Pure checks of values; the painting files are read when the render is built.
+        offsets = self.temporal_offsets
+        checks = (
+            ("init", self.init in INITS, f"'{self.init}' (choose {', '.join(INITS)})"),
+            ("optimizer", self.optimizer in OPTIMIZERS, f"'{self.optimizer}' (choose {', '.join(OPTIMIZERS)})"),
+            ("flow", self.flow in FLOW_METHODS, f"'{self.flow}' (choose {', '.join(FLOW_METHODS)})"),
+            ("style_scale", 0.05 <= self.style_scale <= 8, f"{self.style_scale} (use 0.05-8)"),
+            ("content_weight", self.content_weight >= 0, f"{self.content_weight} (must not be negative)"),
+            ("style_weight", self.style_weight >= 0, f"{self.style_weight} (must not be negative)"),
+            ("tv_weight", self.tv_weight >= 0, f"{self.tv_weight} (must not be negative)"),
+            ("temporal_weight", self.temporal_weight >= 0, f"{self.temporal_weight} (must not be negative)"),
+            ("style_layer_weights", len(self.style_layer_weights) == len(STYLE_LAYER_WEIGHTS),
+             f"{len(self.style_layer_weights)} weights (give 5: relu1_1..relu5_1)"),
+            ("temporal_offsets", bool(offsets) and all(o >= 1 for o in offsets) and list(offsets) == sorted(set(offsets)),
+             f"{offsets} (increasing, >= 1, e.g. 1,2,4)"),
+            ("warmup", self.warmup >= 0, f"{self.warmup} (use 0 or more)"),
+            ("first_iterations", self.first_iterations >= 1, f"{self.first_iterations} (use 1 or more)"),
+            ("iterations", self.iterations >= 1, f"{self.iterations} (use 1 or more)"),
+            ("pyramid", 1 <= self.pyramid <= 4, f"{self.pyramid} (use 1-4 levels)"),
+            ("stop_window", self.stop_window >= 2, f"{self.stop_window} (use 2 or more)"),
+            ("stop_tolerance", self.stop_tolerance >= 0, f"{self.stop_tolerance} (must not be negative)"),
+        )
+        for name, ok, problem in checks:
+            if not ok:
+                raise ConfigError(name, f"invalid {problem}")
 
     def settings(self) -> dict:
         """Everything that decides the pixels, as plain JSON-able values."""

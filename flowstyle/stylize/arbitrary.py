@@ -21,7 +21,8 @@ from ..models.multistyle import SIZE_MULTIPLE
 from ..registry import load_state_dict
 from ..io.images import load_rgb
 from .colour import preserve_colour
-from .feedforward import StyleOptions, load_network, pad_to_multiple
+from .network import load_network, pad_to_multiple
+from .options import StyleOptions
 from .paintings import parse_paintings, style_crop
 
 log = logging.getLogger(__name__)

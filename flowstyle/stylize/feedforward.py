@@ -7,88 +7,23 @@ and maps a batch of RGB frames to stylized frames.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import logging
-from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..allocator import tune_malloc
-from ..models.multistyle import SIZE_MULTIPLE, MultiStyleNet, with_style_rows
+from ..models.multistyle import MultiStyleNet, with_style_rows
 from ..registry import load_state_dict
+from .arbitrary import ArbitraryStylizer
 from .colour import mix_strength, preserve_colour
-from .paintings import is_painting_spec, parse_paintings
+from .network import load_network, pad_to_multiple
+from .options import StyleOptions
 from .styles import StyleMix, resolve_style
 
-if TYPE_CHECKING:
-    from .arbitrary import ArbitraryStylizer
+__all__ = ["FeedForwardStylizer", "StyleOptions", "load_multistyle", "load_network", "make_stylizer",
+           "multistyle_state", "pad_to_multiple"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StyleOptions:
-    """How frames are stylized.
-
-    Attributes:
-        style: built-in style index or name, or a blend ``3:0.6,17:0.4``; or a
-            painting file, or a blend of paintings ``a.jpg:0.6,b.png:0.4`` (the
-            arbitrary-style network).
-        strength: 1 fully stylized, 0 the input unchanged (built-in styles: linear
-            mix; paintings: the style vector moves toward the content's own).
-        preserve_colour: keep the input's colours, take the stylized luminance.
-        style_scale: paintings only: > 1 paints larger strokes, < 1 smaller (0.25-4).
-    """
-
-    style: str = "blue-brush"
-    strength: float = 1.0
-    preserve_colour: bool = False
-    style_scale: float = 1.0
-
-    def __post_init__(self) -> None:
-        from ..errors import StyleError
-
-        if not 0.0 <= self.strength <= 1.0:
-            raise StyleError(f"strength must be between 0 and 1, got {self.strength}")
-        if not 0.25 <= self.style_scale <= 4.0:
-            raise StyleError(f"style scale must be between 0.25 and 4, got {self.style_scale}")
-        if self.is_painting:
-            parse_paintings(self.style)  # fail early: missing files, bad weights
-        else:
-            resolve_style(self.style)
-
-    @property
-    def is_painting(self) -> bool:
-        """True when the style names painting files (the arbitrary-style network)."""
-        return is_painting_spec(self.style)
-
-
-def pad_to_multiple(x: Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[Tensor, tuple[int, int]]:
-    """Reflect-pad (B, C, H, W) at the bottom/right so H and W are multiples of ``multiple``.
-
-    Returns the padded tensor and the original (H, W) to crop back to. Reflection
-    (not zeros) keeps the instance-norm statistics and the border texture natural.
-    """
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        x = F.pad(x, (0, pw, 0, ph), mode="reflect")
-    return x, (h, w)
-
-
-def load_network(net: nn.Module, weights: str | dict[str, Tensor], device: torch.device, dtype: torch.dtype) -> nn.Module:
-    """``net`` with the converted ``weights`` (a manifest name or a state dict), in eval mode,
-    on ``device`` in ``dtype``, channels_last."""
-    if device.type == "cpu":
-        tune_malloc()
-    net.load_state_dict(load_state_dict(weights) if isinstance(weights, str) else weights)
-    net.eval().requires_grad_(False)
-    # channels_last: oneDNN's bf16 convolutions are 2-3x faster in NHWC (measured
-    # 5.5 ms vs 15 ms for the 9x9 input conv at 640x360).
-    return net.to(device=device, dtype=dtype, memory_format=torch.channels_last)
 
 
 def multistyle_state(mix: StyleMix | None = None) -> dict[str, Tensor]:
@@ -125,10 +60,12 @@ class FeedForwardStylizer:
         return mix_strength(out, frames.float(), self.options.strength)
 
 
-def make_stylizer(options: StyleOptions, device: torch.device, dtype: torch.dtype) -> "FeedForwardStylizer | ArbitraryStylizer":
-    """The stylizer for ``options``: the multi-style network, or the arbitrary-style one for paintings."""
-    if options.is_painting:
-        from .arbitrary import ArbitraryStylizer
+def make_stylizer(options: StyleOptions, device: torch.device, dtype: torch.dtype) -> FeedForwardStylizer | ArbitraryStylizer:
+    """The stylizer for ``options``: the multi-style network, or the arbitrary-style one for paintings.
 
+    Files and weights are resolved here, when the pipeline is built, not in the
+    (pure-data) options: an unknown style or a missing painting fails now.
+    """
+    if options.is_painting:
         return ArbitraryStylizer(options, device, dtype)
     return FeedForwardStylizer(options, device, dtype)

@@ -25,6 +25,8 @@ from torch import Tensor
 from ..errors import StyleError
 from ..io.atomic import atomic_save
 from ..models.multistyle import StyleRows
+from ..registry import spec
+from .builtin import BUILTIN_NAMES
 
 FORMAT = 1
 NAME_RE = re.compile(r"[a-z][a-z0-9_-]{0,39}")
@@ -44,8 +46,6 @@ def styles_dir() -> Path:
 
 def check_name(name: str) -> str:
     """A learned style's name: lower-case letters, digits, - and _, starting with a letter; not a built-in name."""
-    from .styles import BUILTIN_NAMES
-
     if not NAME_RE.fullmatch(name):
         raise StyleError(f"style name '{name}': use 1-40 lower-case letters, digits, '-' or '_', starting with a letter")
     if name in BUILTIN_NAMES:
@@ -109,8 +109,6 @@ def _check_base(style: LearnedStyle, path: Path) -> None:
     """Rows learned on the built-in network only fit the network they were learned on."""
     if style.network is not None:
         return
-    from ..registry import spec
-
     base = style.info.get("base_sha256")
     if base != spec("multistyle26").sha256:
         raise StyleError(f"{path}: learned on other built-in weights (sha256 {str(base)[:12]}...) than the manifest pins; "

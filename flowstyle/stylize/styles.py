@@ -16,17 +16,9 @@ from torch import Tensor
 
 from ..errors import StyleError
 from ..models.multistyle import NUM_STYLES
+from .builtin import BUILTIN_NAMES
 from .learned import LearnedStyle, load_learned
 
-BUILTIN_NAMES: tuple[str, ...] = (
-    "ochre-wash", "yellow-bold-lines", "pale-sketch", "swirl-abstract", "warm-pastel",
-    "autumn-oil", "indigo-cells", "night-gold", "white-pastel", "teal-pattern",
-    "sepia-brown", "ink-cream", "lilac-wash", "green-mosaic", "pale-blue",
-    "stained-glass", "blue-brush", "red-grid", "sepia-woodcut", "blue-crosshatch",
-    "red-cubist", "pop-pastel", "ink-poster", "dark-green", "cream-etching",
-    "gold-mosaic",
-)
-assert len(BUILTIN_NAMES) == NUM_STYLES
 
 
 def style_index(token: str) -> int:

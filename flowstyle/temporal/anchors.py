@@ -1,7 +1,7 @@
 """Flow-guided temporal consistency without blur: texture anchors.
 
 The obvious flow-guided blend ``out = a*M*warp(prev_out) + (1 - a*M)*stylized``
-lowers E_warp only by blurring (DESIGN.md section 3): every frame resamples
+lowers E_warp only by blurring (docs/architecture.md, "Algorithms"): every frame resamples
 the previous output again, so interpolation blur accumulates, and averaging two
 textures that do not line up erases the texture a style is made of.
 
@@ -25,7 +25,7 @@ texture stays put.
 
 This is the propagation idea of Ruder et al. (warped previous output as the
 starting point) carried out as resampling from the source rather than from the
-accumulated result, as DESIGN.md suggests ("warp from the original per-frame
+accumulated result, as docs/architecture.md ("Algorithms") suggests ("warp from the original per-frame
 result rather than the accumulated one, keep high frequencies from a single
 source").
 

@@ -15,7 +15,7 @@ frames instead of being kept. (Issue #12: the texture anchors' hard per-pixel sw
 tore fences and thin structures into offset pieces and tripled the luma Laplacian
 variance; see ``anchors.py``, kept as ``--temporal anchors`` for comparison.)
 
-Why this does not blur (DESIGN.md section 3, "a trap, measured"):
+Why this does not blur (docs/architecture.md, "Algorithms", "a trap, measured"):
   * Averaging two textures that do not line up lowers their contrast. Each detail
     band is therefore brought back to the local energy of S's own band, the
     variance-preserving blend of Heitz & Neyret (2018) with the variance measured

@@ -9,13 +9,14 @@ state from one output to the next and runs in order.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from ..errors import FlowstyleError
-from ..flow import make_flow_backend
+from ..errors import ConfigError
+from ..flow import FLOW_METHODS, make_flow_backend
 from ..flow.backends import FlowBackend
 from ..flow.reliability import photometric_mask, reliability_mask, static_weight
 from ..scenes import CutOptions
@@ -86,16 +87,20 @@ class TemporalOptions:
 
     def __post_init__(self) -> None:
         if self.mode not in TEMPORAL_MODES:
-            raise FlowstyleError(f"unknown temporal mode '{self.mode}'; use one of {', '.join(TEMPORAL_MODES)}")
+            raise ConfigError("mode", f"unknown temporal mode '{self.mode}'; use one of {', '.join(TEMPORAL_MODES)}")
         if self.occlusion not in OCCLUSION_CHECKS:
-            raise FlowstyleError(f"unknown occlusion check '{self.occlusion}'; use one of {', '.join(OCCLUSION_CHECKS)}")
+            raise ConfigError("occlusion", f"unknown occlusion check '{self.occlusion}'; use one of {', '.join(OCCLUSION_CHECKS)}")
         if not self.alpha_detail or not all(0.0 <= a < 1.0 for a in (*self.alpha_detail, self.alpha_low,
                                                                     self.alpha_static)):
-            raise FlowstyleError(f"temporal weights must be in [0, 1), got {self.alpha_detail}, {self.alpha_low} "
-                                 f"and {self.alpha_static}")
+            raise ConfigError("alpha_detail", f"temporal weights must be in [0, 1), got {self.alpha_detail}, "
+                              f"{self.alpha_low} and {self.alpha_static}")
         if self.static_motion < 0:
-            raise FlowstyleError(f"static motion must be >= 0 px, got {self.static_motion}")
-        make_flow_backend(self.flow, self.flow_scale)  # validates the name and scale
+            raise ConfigError("static_motion", f"must be >= 0 px, got {self.static_motion}")
+        # Pure checks (the flow object itself is made per worker thread by the Stabilizer).
+        if self.flow not in FLOW_METHODS:
+            raise ConfigError("flow", f"unknown flow method '{self.flow}'; use one of {', '.join(FLOW_METHODS)}")
+        if not 0.05 <= self.flow_scale <= 1.0:
+            raise ConfigError("flow_scale", f"must be in [0.05, 1], got {self.flow_scale}")
 
 
 @dataclass(frozen=True)
@@ -142,11 +147,15 @@ def estimate_motion(prev_rgb: np.ndarray, rgb: np.ndarray, backend: FlowBackend,
 class Stabilizer:
     """Apply the temporal mode to per-frame results, in order; a cut (or ``motion=None``) restarts it.
 
-    Frames in and out are uint8 RGB (H, W, 3), as decoded and as encoded.
+    Frames in and out are uint8 RGB (H, W, 3), as decoded and as encoded. A
+    :class:`~flowstyle.temporal.base.TemporalStep`: :meth:`motion` runs on the
+    stylize workers, :meth:`__call__` in order.
     """
 
     def __init__(self, options: TemporalOptions) -> None:
         self.options = options
+        self.active = options.mode != "none"
+        self._flows = threading.local()  # OpenCV flow objects keep state: one per worker thread
         if options.mode == "flow":
             self._step = MultiBandPropagation(options.alpha_detail, options.alpha_low,
                                               alpha_static=options.alpha_static)
@@ -157,9 +166,14 @@ class Stabilizer:
         else:
             self._step = None
 
-    def motion(self, prev_rgb: np.ndarray, rgb: np.ndarray, backend: FlowBackend) -> Motion:
-        """:func:`estimate_motion` with this mode's occlusion check (thread-safe: no state)."""
+    def motion(self, prev_rgb: np.ndarray, rgb: np.ndarray, backend: FlowBackend | None = None) -> Motion:
+        """:func:`estimate_motion` with this mode's occlusion check (thread-safe: the flow
+        backend is ``backend``, or this thread's own)."""
         o = self.options
+        if backend is None:
+            if not hasattr(self._flows, "backend"):
+                self._flows.backend = make_flow_backend(o.flow, o.flow_scale)
+            backend = self._flows.backend
         flow_mode = o.mode == "flow"
         return estimate_motion(prev_rgb, rgb, backend, o.occlusion, o.photometric_threshold,
                                o.photometric_softness if flow_mode else 0.0, o.static_motion if flow_mode else 0.0)

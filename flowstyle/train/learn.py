@@ -40,9 +40,10 @@ from ..flow.warp import warp
 from ..gatys.workdir import changed_settings, file_sha256
 from ..io.atomic import atomic_save
 from ..io.images import load_rgb
-from ..losses import CONTENT_LAYER, STYLE_LAYERS, content_loss, picture_grams, style_loss, total_variation
+from ..losses import CONTENT_LAYER, STYLE_LAYERS, content_loss, load_vgg16, picture_grams, style_loss, total_variation
 from ..models.multistyle import NUM_STYLES, MultiStyleNet, style_rows
-from ..models.vgg import VGG16Features, load_vgg16
+from ..models.vgg import VGG16Features
+from ..progress import Progress, ProgressFn
 from ..registry import spec
 from ..stylize.feedforward import multistyle_state
 from ..stylize.learned import LearnedStyle, check_name, save_learned, style_path, user_dir
@@ -58,18 +59,6 @@ LAYERS = (*STYLE_LAYERS, CONTENT_LAYER)
 DEFAULT_MEDIA = Path(__file__).resolve().parent.parent.parent.parent / "shared" / "media"
 # ITU-R BT.601 luma weights, as ReCoNet's luminance-wise temporal loss.
 LUMA = (0.299, 0.587, 0.114)
-
-
-@dataclass(frozen=True)
-class TrainProgress:
-    step: int
-    steps: int
-    losses: dict[str, float]  # weighted parts of the latest step (content, style, tv, temporal)
-    elapsed: float  # training seconds so far, earlier runs included
-    budget: float | None  # seconds allowed (minutes x 60), if any
-
-
-ProgressFn = Callable[[TrainProgress], None]
 
 
 @dataclass(frozen=True)
@@ -349,7 +338,10 @@ def learn_style(options: LearnOptions, restart: bool = False, overwrite: bool = 
                 elapsed = time.perf_counter() - start
                 consistent = True
                 if progress is not None:
-                    progress(TrainProgress(step, options.steps, parts, elapsed, budget))
+                    # fraction: whichever of the step and time budgets runs out first
+                    fraction = max(step / options.steps, elapsed / budget if budget else 0.0)
+                    shown = {k: v for k, v in parts.items() if v or k != "temporal"}
+                    progress(Progress(step, options.steps, fraction, unit="step", values=shown))
                 if interrupted():
                     raise KeyboardInterrupt
                 if time.perf_counter() - last_save >= options.checkpoint_seconds:

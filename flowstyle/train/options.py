@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..errors import FlowstyleError
+from ..errors import ConfigError
 from ..flow import FLOW_METHODS
 
 TRAINABLE = ("norm", "all")
@@ -82,31 +82,28 @@ class LearnOptions:
     checkpoint_seconds: float = 60.0
 
     def __post_init__(self) -> None:
-        problems = []
-        if not 64 <= self.crop <= 1024 or self.crop % 4:
-            problems.append(f"crop {self.crop} (use a multiple of 4 in 64-1024)")
-        if not self.scales or any(not 0 < v <= 1 or round(self.crop * v) < 32 for v in self.scales):
-            problems.append(f"scales {self.scales} (each in (0, 1], crop x scale >= 32)")
-        if self.batch < 1:
-            problems.append(f"batch {self.batch}")
-        if self.steps < 1:
-            problems.append(f"steps {self.steps} (use 1 or more)")
-        if self.minutes is not None and self.minutes <= 0:
-            problems.append(f"minutes {self.minutes}")
-        if min(self.lr, self.conv_lr) <= 0:
-            problems.append("a learning rate <= 0")
-        if min(self.content_weight, self.style_weight, self.tv_weight, self.temporal_weight) < 0:
-            problems.append("a negative loss weight")
-        if self.train not in TRAINABLE:
-            problems.append(f"train '{self.train}' (choose {', '.join(TRAINABLE)})")
-        if self.flow not in FLOW_METHODS:
-            problems.append(f"flow '{self.flow}' (choose {', '.join(FLOW_METHODS)})")
-        if not 0.25 <= self.style_scale <= 4:
-            problems.append(f"style scale {self.style_scale} (use 0.25-4)")
-        if self.precision not in ("auto", "fp32", "bf16"):
-            problems.append(f"precision '{self.precision}' (training uses auto, fp32 or bf16)")
-        if problems:
-            raise FlowstyleError("learn-style: invalid " + "; ".join(problems))
+        # Pure checks of values; paintings and clips are read when training starts.
+        checks = (
+            ("crop", 64 <= self.crop <= 1024 and self.crop % 4 == 0, f"{self.crop} (use a multiple of 4 in 64-1024)"),
+            ("scales", bool(self.scales) and all(0 < v <= 1 and round(self.crop * v) >= 32 for v in self.scales),
+             f"{self.scales} (each in (0, 1], crop x scale >= 32)"),
+            ("batch", self.batch >= 1, f"{self.batch} (use 1 or more)"),
+            ("steps", self.steps >= 1, f"{self.steps} (use 1 or more)"),
+            ("minutes", self.minutes is None or self.minutes > 0, f"{self.minutes} (use more than 0)"),
+            ("lr", self.lr > 0, f"{self.lr} (a learning rate must be > 0)"),
+            ("conv_lr", self.conv_lr > 0, f"{self.conv_lr} (a learning rate must be > 0)"),
+            ("content_weight", self.content_weight >= 0, f"{self.content_weight} (a negative loss weight)"),
+            ("style_weight", self.style_weight >= 0, f"{self.style_weight} (a negative loss weight)"),
+            ("tv_weight", self.tv_weight >= 0, f"{self.tv_weight} (a negative loss weight)"),
+            ("temporal_weight", self.temporal_weight >= 0, f"{self.temporal_weight} (a negative loss weight)"),
+            ("train", self.train in TRAINABLE, f"'{self.train}' (choose {', '.join(TRAINABLE)})"),
+            ("flow", self.flow in FLOW_METHODS, f"'{self.flow}' (choose {', '.join(FLOW_METHODS)})"),
+            ("style_scale", 0.25 <= self.style_scale <= 4, f"{self.style_scale} (use 0.25-4)"),
+            ("precision", self.precision in ("auto", "fp32", "bf16"), f"'{self.precision}' (training uses auto, fp32 or bf16)"),
+        )
+        for name, ok, problem in checks:
+            if not ok:
+                raise ConfigError(name, f"invalid {problem}")
 
     def key_settings(self) -> dict:
         """The settings a checkpoint depends on: all but the budgets, paths and checkpoint period."""
