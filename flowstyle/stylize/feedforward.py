@@ -17,8 +17,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..allocator import tune_malloc
+from ..device import INT8
 from ..models.multistyle import SIZE_MULTIPLE, MultiStyleNet, with_style_rows
 from ..registry import load_state_dict
+from .int8 import to_int8
 from .colour import mix_strength, preserve_colour
 from .paintings import is_painting_spec, parse_paintings
 from .styles import StyleMix, resolve_style
@@ -84,6 +86,8 @@ def load_network(net: nn.Module, weights: str | dict[str, Tensor], device: torch
     on ``device`` in ``dtype``, channels_last."""
     if device.type == "cpu":
         tune_malloc()
+    if dtype == INT8:  # int8 convolutions are put in by the stylizer, once the style is known (stylize/int8.py)
+        dtype = torch.float32
     net.load_state_dict(load_state_dict(weights) if isinstance(weights, str) else weights)
     net.eval().requires_grad_(False)
     # channels_last: oneDNN's bf16 convolutions are 2-3x faster in NHWC (measured
@@ -114,6 +118,9 @@ class FeedForwardStylizer:
         mix = resolve_style(options.style)
         self.net = load_multistyle(device, dtype, mix)
         self.style_weights = mix.weights.to(device)
+        if dtype == INT8:  # issue #17
+            self.net, self.dtype = to_int8(self.net, lambda net, x: net(pad_to_multiple(x)[0], self.style_weights),
+                                     [self.style_weights], "multi-style")
 
     @torch.inference_mode()
     def __call__(self, frames: Tensor) -> Tensor:
