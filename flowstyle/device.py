@@ -45,6 +45,11 @@ def cpu_has_fast_bf16() -> bool:
     return cpu_info().native_bf16
 
 
+def precision_name(dtype: torch.dtype) -> str:
+    """How a resolved precision is written for people: ``int8`` for :data:`INT8`, else the dtype (``bfloat16``)."""
+    return "int8" if dtype == INT8 else str(dtype).removeprefix("torch.")
+
+
 def no_int8_path(device: torch.device) -> str | None:
     """Why the int8 path cannot run on ``device`` (None when it can).
 

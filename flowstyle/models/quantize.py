@@ -179,9 +179,7 @@ def calibrate(net: nn.Module, run: Callable[[nn.Module, Tensor], Tensor], frames
             for frame in frames:
                 run(net, frame)
     finally:
-        for name, (m, attr) in convs.items():
-            m.__dict__.pop(attr, None)
-            m.register_parameter(attr, observers[name].weight)
+        restore_float(net, {name: obs.weight for name, obs in observers.items()})
     out = {}
     for name, obs in observers.items():
         w = obs.weight.detach().float().contiguous()
