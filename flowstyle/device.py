@@ -16,7 +16,10 @@ from .errors import DeviceError
 log = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
+# ``int8`` resolves to this marker dtype: the network stays a float32 module whose
+# convolutions run in int8 (flowstyle.models.quantize, issue #17).
+INT8 = torch.qint8
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -42,12 +45,47 @@ def cpu_has_fast_bf16() -> bool:
     return cpu_info().native_bf16
 
 
-def resolve_precision(name: str, device: torch.device) -> torch.dtype:
-    """Choose the network dtype: ``auto`` is bf16 on CPUs with native bf16, fp16 on CUDA, else fp32.
+def precision_name(dtype: torch.dtype) -> str:
+    """How a resolved precision is written for people: ``int8`` for :data:`INT8`, else the dtype (``bfloat16``)."""
+    return "int8" if dtype == INT8 else str(dtype).removeprefix("torch.")
+
+
+def no_int8_path(device: torch.device) -> str | None:
+    """Why the int8 path cannot run on ``device`` (None when it can).
+
+    It is oneDNN's x86 int8 convolution: a CPU with at least AVX2, in a torch built with oneDNN.
+    """
+    if device.type != "cpu":
+        return f"there is no int8 path on {device.type}"
+    if "avx2" not in cpu_info().flags:
+        return "there is no int8 path on this CPU (it needs an x86 CPU with AVX2)"
+    if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.onednn, "qconv2d_pointwise")):
+        return "this torch build has no oneDNN int8 convolution"
+    return None
+
+
+def resolve_precision(name: str, device: torch.device, strict: bool = False) -> torch.dtype:
+    """Choose the network dtype: ``auto`` is fp16 on CUDA, bf16 on CPUs with native bf16,
+    int8 (:data:`INT8`) on other x86 CPUs with AVX2, else fp32.
 
     Reduced precision is only the default where it stays within 35 dB PSNR of fp32
-    on real frames (measured in scripts/bench_render.py and tests/test_weights.py).
+    on real frames (measured in scripts/bench_render.py, scripts/bench_int8.py and
+    tests/test_weights.py); int8 is also checked per network and style when it is
+    calibrated, and a network that misses the bar runs fp32
+    (:func:`flowstyle.stylize.int8.to_int8`).
+
+    ``int8`` where there is no int8 path falls back to what ``auto`` would choose
+    without it, saying so in one line; with ``strict`` it is an error instead.
     """
+    if name == "int8":
+        why = no_int8_path(device)
+        if why is None:
+            return INT8
+        if strict:
+            raise DeviceError(f"--precision int8: {why}; use --precision auto or fp32")
+        chosen = _auto_float(device)
+        log.warning("--precision int8: %s; using %s instead", why, str(chosen).removeprefix("torch."))
+        return chosen
     if name == "fp32":
         return torch.float32
     if name == "bf16":
@@ -58,6 +96,14 @@ def resolve_precision(name: str, device: torch.device) -> torch.dtype:
         return torch.float16
     if name != "auto":
         raise DeviceError(f"unknown precision '{name}'; use one of {', '.join(PRECISIONS)}")
+    chosen = _auto_float(device)
+    if chosen == torch.float32 and no_int8_path(device) is None:
+        return INT8  # issue #17: fp32 is the only fast float path on AVX2; int8 is faster there
+    return chosen
+
+
+def _auto_float(device: torch.device) -> torch.dtype:
+    """``auto`` without int8: fp16 on CUDA, bf16 where native on the CPU, else fp32."""
     if device.type == "cuda":
         return torch.float16
     return torch.bfloat16 if cpu_has_fast_bf16() else torch.float32

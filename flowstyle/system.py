@@ -13,7 +13,7 @@ import platform
 import torch
 
 from .cpu import cpu_info
-from .device import loss_network_dtype, resolve_device, resolve_precision
+from .device import loss_network_dtype, precision_name, resolve_device, resolve_precision
 
 
 def library_versions() -> dict[str, str]:
@@ -57,7 +57,7 @@ def precision_line(precision: str = "auto", device: str = "auto", loss_network: 
         what, dtype = "loss network", loss_network_dtype(precision, dev) or torch.float32
     else:
         what, dtype = "network", resolve_precision(precision, dev)
-    return f"{what} precision {precision}: {str(dtype).removeprefix('torch.')} on {dev}"
+    return f"{what} precision {precision}: {precision_name(dtype)} on {dev}"
 
 
 def bench_header(precision: str = "auto", device: str = "auto", loss_network: bool = False) -> str:

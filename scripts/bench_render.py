@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from flowstyle.device import resolve_precision  # noqa: E402
 from flowstyle.io.reader import SizePolicy, VideoReader  # noqa: E402
 from flowstyle.render import RenderConfig, frame_to_tensor, render, stylize_workers  # noqa: E402
-from flowstyle.stylize.feedforward import FeedForwardStylizer, StyleOptions  # noqa: E402
+from flowstyle.stylize.feedforward import StyleOptions, make_stylizer  # noqa: E402
 from flowstyle.system import bench_header  # noqa: E402
 from flowstyle.temporal import TemporalOptions  # noqa: E402
 from flowstyle.threads import intra_op_threads, ordered_map  # noqa: E402
@@ -59,7 +59,7 @@ def network_alone(clip: Path, style: str, dtype: torch.dtype, max_width: int) ->
     """(frames/s, GFLOP per frame, outputs) of the stylizer on frames already decoded into memory."""
     with VideoReader(clip, SizePolicy(max_width=max_width)) as reader:
         frames = list(reader)
-    stylizer = FeedForwardStylizer(StyleOptions(style=style), torch.device("cpu"), dtype)
+    stylizer = make_stylizer(StyleOptions(style=style), torch.device("cpu"), dtype)
     x0 = frame_to_tensor(frames[0], torch.device("cpu"))
     with FlopCounterMode(display=False) as fc:
         stylizer(x0)

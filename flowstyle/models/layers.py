@@ -43,7 +43,11 @@ def reflect_conv(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: 
     """(Nearest x2 upsampling ->) reflect padding of ``kernel // 2`` -> convolution.
 
     Returns the output in the memory format the following instance norm is fastest in.
+    ``weight`` may also be a callable stand-in with this function's signature: an int8
+    conv or a calibration observer (:mod:`flowstyle.models.quantize`, issue #17).
     """
+    if not isinstance(weight, Tensor):
+        return weight(x, bias, stride, upsample)
     if upsample:
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
     pad = weight.shape[-1] // 2

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..device import INT8
 from ..models.arbitrary import STYLE_SIZE, ArbitraryTransformer, StylePredictor
 from ..models.multistyle import SIZE_MULTIPLE
 from ..registry import load_state_dict
@@ -23,6 +24,7 @@ from ..io.images import load_rgb
 from .colour import preserve_colour
 from .network import load_network, pad_to_multiple
 from .options import StyleOptions
+from .int8 import to_int8
 from .paintings import parse_paintings, style_crop
 
 log = logging.getLogger(__name__)
@@ -61,6 +63,10 @@ class ArbitraryStylizer:
         vectors = [w * predict_style(self.predictor, load_rgb(p), options.style_scale) for p, w in paintings]
         self.style_vector = torch.stack(vectors).sum(0)  # blends mix the style vectors (Ghiasi et al. 2017)
         log.info("style vector from %s", ", ".join(f"{p.name} x{w:.2f}" for p, w in paintings))
+        if dtype == INT8:  # issue #17; calibrated with the full-strength style (strength moves it a little)
+            params = self._norm_params(self.style_vector)
+            self.net, self.dtype = to_int8(self.net, lambda net, x: net(pad_to_multiple(x, SIZE_MULTIPLE)[0], params),
+                                     [self.style_vector], "arbitrary-style")
         self._params: list[tuple[Tensor, Tensor]] | None = None
         self._lock = threading.Lock()
         if options.strength >= 1.0:
@@ -68,7 +74,7 @@ class ArbitraryStylizer:
 
     def _norm_params(self, vector: Tensor) -> list[tuple[Tensor, Tensor]]:
         with torch.inference_mode():
-            return [(g.to(self.device), b.to(self.device)) for g, b in self.net.norm_params(vector.to(self.device, self.dtype))]
+            return [(g.to(self.device), b.to(self.device)) for g, b in self.net.norm_params(vector.to(self.device))]
 
     def _params_for(self, frames: Tensor) -> list[tuple[Tensor, Tensor]]:
         with self._lock:  # render workers share the stylizer; the first frame fixes the content vector

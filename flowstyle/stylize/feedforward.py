@@ -12,9 +12,11 @@ import logging
 import torch
 from torch import Tensor
 
+from ..device import INT8
 from ..models.multistyle import MultiStyleNet, with_style_rows
 from ..registry import load_state_dict
 from .arbitrary import ArbitraryStylizer
+from .int8 import to_int8
 from .colour import mix_strength, preserve_colour
 from .network import load_network, pad_to_multiple
 from .options import StyleOptions
@@ -49,6 +51,9 @@ class FeedForwardStylizer:
         mix = resolve_style(options.style)
         self.net = load_multistyle(device, dtype, mix)
         self.style_weights = mix.weights.to(device)
+        if dtype == INT8:  # issue #17
+            self.net, self.dtype = to_int8(self.net, lambda net, x: net(pad_to_multiple(x)[0], self.style_weights),
+                                     [self.style_weights], "multi-style")
 
     @torch.inference_mode()
     def __call__(self, frames: Tensor) -> Tensor:

@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..allocator import tune_malloc
+from ..device import INT8
 from ..models.multistyle import SIZE_MULTIPLE
 from ..registry import load_state_dict
 
@@ -29,6 +30,8 @@ def load_network(net: nn.Module, weights: str | dict[str, Tensor], device: torch
     on ``device`` in ``dtype``, channels_last."""
     if device.type == "cpu":
         tune_malloc()
+    if dtype == INT8:  # int8 convolutions are put in by the stylizer, once the style is known (stylize/int8.py)
+        dtype = torch.float32
     net.load_state_dict(load_state_dict(weights) if isinstance(weights, str) else weights)
     net.eval().requires_grad_(False)
     # channels_last: oneDNN's bf16 convolutions are 2-3x faster in NHWC (measured

