@@ -293,12 +293,11 @@ def create_app(options: StudioOptions = StudioOptions()) -> FastAPI:
                                 width=int(form.get("width", 320)))
         source = form.get("source")
         live: LiveStream | None = state["live"]
-        if source and (live is None or source != live.source):
+        if source and (live is None or source != live.label):
             path = _live_source(str(source), uploads)
             if live is not None:
                 await run_in_threadpool(live.stop)
-            state["live"] = live = await run_in_threadpool(LiveStream, path, stylizers, settings)
-            live.source = str(source)
+            state["live"] = live = await run_in_threadpool(LiveStream, path, stylizers, settings, str(source))
         elif live is not None:
             live.update(settings)
         else:

@@ -88,8 +88,10 @@ def _even(x: float) -> int:
 class LiveStream:
     """Stylizes ``source`` on a thread of its own until :meth:`stop`; loops files and lavfi graphs."""
 
-    def __init__(self, source: str, stylizers: StylizerCache, settings: LiveSettings = LiveSettings()) -> None:
+    def __init__(self, source: str, stylizers: StylizerCache, settings: LiveSettings = LiveSettings(),
+                 label: str | None = None) -> None:
         self.source = source
+        self.label = label or source  # what the page named it (an upload id, not its path)
         self.stylizers = stylizers
         self._settings = settings
         self._width = settings.width
@@ -128,7 +130,7 @@ class LiveStream:
         span = (recent[-1] - recent[0]) if len(recent) > 1 else 0.0
         fps = (len(recent) - 1) / span if span > 0 else 0.0
         lat = float(np.median(self._latencies)) * 1000 if self._latencies else 0.0
-        return LiveStats(self.source, self._width, self._settings.width, round(fps, 2), round(lat, 1), self._seq,
+        return LiveStats(self.label, self._width, self._settings.width, round(fps, 2), round(lat, 1), self._seq,
                          self._dropped, self._thread.is_alive() and not self._stop.is_set(), self._error)
 
     def stop(self) -> None:
@@ -155,8 +157,8 @@ class LiveStream:
         temporal: Stabilizer | PerFrame | None = None
         key = None
         prev: np.ndarray | None = None
-        slow = 0
-        fast = 0
+        slow = fast = warm = 0
+        style = None
         try:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
@@ -182,10 +184,14 @@ class LiveStream:
                 h = _even(vf.height * w / vf.width)
                 rgb = vf.to_ndarray(width=w, height=h, format="rgb24")
                 if key != (settings.temporal, w, h):  # a new mode or size starts a new shot
+                    warm = 0
                     key = (settings.temporal, w, h)
                     temporal = Stabilizer(TemporalOptions(mode=settings.temporal)) if settings.temporal != "none" \
                         else PerFrame()
                     prev = None
+                if style != settings.style:  # a new style builds its network: that frame's cost says nothing
+                    style, warm = settings.style, 0
+                warm += 1
                 start = time.perf_counter()
                 stylized = self.stylizers.stylize(settings.style, Frame(index, vf.pts or 0, tb, rgb))
                 motion = temporal.motion(prev, rgb) if prev is not None and temporal.active else None
@@ -196,7 +202,7 @@ class LiveStream:
                 self._publish(data, done, done - due)
                 # Keep real time: step the width down when a frame costs more than its interval.
                 cost = done - start
-                slow = slow + 1 if cost > 0.9 * budget else 0
+                slow = slow + 1 if cost > 0.9 * budget and warm > 3 else 0
                 fast = fast + 1 if cost < 0.5 * budget else 0
                 if slow >= 3 and self._width > settings.min_width:
                     self._width = max(settings.min_width, _even(self._width * 0.8))
