@@ -318,3 +318,35 @@ def test_page_in_chromium(server, clip, painting, long_clip, tmp_path):
             page.click("#live-stop")
         finally:
             browser.close()
+
+
+def test_cli_studio_prints_its_address_and_serves(tmp_path):
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    bad = subprocess.run([sys.executable, "-m", "flowstyle", "preview", str(tmp_path / "missing.mp4")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "missing.mp4: no such file" in bad.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "flowstyle", "studio"], stderr=subprocess.PIPE, text=True,
+                            env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    try:
+        line = proc.stderr.readline()
+        m = re.search(r"open http://127\.0\.0\.1:(\d+)/", line)
+        assert m, line
+        end = time.monotonic() + 30
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", int(m.group(1)), timeout=5)
+                conn.request("GET", "/")
+                r = conn.getresponse()
+                assert r.status == 200 and b"flowstyle studio" in r.read()
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < end
+                time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
