@@ -18,14 +18,17 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..errors import FlowstyleError
+from ..io.frames import Frame
 from ..models.multistyle import NUM_STYLES
 from ..stylize.builtin import BUILTIN_NAMES
 from ..stylize.learned import learned_names
@@ -357,15 +360,9 @@ def _live_source(source: str, uploads: UploadStore) -> str:
     raise FlowstyleError(f"live source '{source}': use lavfi:GRAPH, camera or an uploaded clip")
 
 
-def _test_card():
+def _test_card() -> Frame:
     """A 128x72 gradient with a square: the gallery's picture before a clip is chosen."""
-    import numpy as np
-
-    from ..io.frames import Frame
-
     y, x = np.mgrid[0:72, 0:128]
     rgb = np.stack([x * 2, y * 3, np.full_like(x, 120)], -1).astype(np.uint8)
     rgb[20:52, 40:88] = (240, 220, 40)
-    from fractions import Fraction
-
     return Frame(0, 0, Fraction(1, 25), rgb)

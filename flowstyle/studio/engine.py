@@ -10,21 +10,21 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
 from ..device import resolve_device, resolve_precision
+from ..errors import InputError
+from ..io.formats import get_source
 from ..io.frames import Frame
 from ..io.reader import SizePolicy
-from ..io.formats import get_source
 from ..io.source import FrameRange
 from ..stylize.base import NetworkStylizer
 from ..stylize.feedforward import make_stylizer
 from ..stylize.options import StyleOptions
-from ..errors import InputError
-from pathlib import Path
 
 CACHE_SIZE = 4
 
