@@ -409,6 +409,52 @@ def eval_cmd(
         plot_ewarp(series, plot, title=stylized.name)
 
 
+@app.command()
+def studio(
+    folder: Annotated[Optional[Path], typer.Argument(help="Folder whose clips the page offers besides uploads.")] = None,
+    host: Annotated[str, typer.Option(help="Address to bind; anything but 127.0.0.1/localhost/::1 needs a token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: a free one, printed on start).")] = 0,
+    token: Annotated[Optional[str], typer.Option(help="Token every request must carry (random when --host is not local and none is given).")] = None,
+    upload_limit: Annotated[int, typer.Option(help="Largest upload in MiB.")] = 2048,
+    jobs: Annotated[int, typer.Option(help="Renders run at once.")] = 1,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+) -> None:
+    """Open the local web studio: upload a clip, pick a style, preview, render, evaluate (issue #15)."""
+    from .studio.app import StudioOptions
+    from .studio.server import serve
+
+    if folder is not None and not folder.is_dir():
+        raise FlowstyleError(f"{folder}: not a folder")
+    options = StudioOptions(host=host, token=token, folder=str(folder) if folder else None,
+                            upload_limit=upload_limit * 1024 * 1024, concurrency=jobs, device=device)
+    serve(options, port, announce=lambda url: typer.echo(f"flowstyle studio: open {url}  (Ctrl-C stops)", err=True))
+
+
+@app.command()
+def preview(
+    source: Annotated[str, typer.Argument(help="A video file (paced to real time), /dev/videoN (a camera) or lavfi:GRAPH, e.g. lavfi:testsrc2=size=320x180:rate=25.")],
+    style: Annotated[str, typer.Option("--style", "-s", help="Style, as for render (changeable on the page).")] = "blue-brush",
+    strength: Annotated[float, typer.Option(help="1 fully stylized, 0 the input unchanged.")] = 1.0,
+    temporal: Annotated[str, typer.Option(help="Temporal mode (flow, anchors, blind, none).")] = "flow",
+    width: Annotated[int, typer.Option(help="Width to stylize at; lowered automatically to keep real time.")] = 320,
+    host: Annotated[str, typer.Option(help="Address to bind (see `flowstyle studio`).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: a free one).")] = 0,
+    token: Annotated[Optional[str], typer.Option(help="Token every request must carry.")] = None,
+) -> None:
+    """Stylize a stream live and serve it as MJPEG on the studio's Live tab."""
+    from .studio.app import StudioOptions
+    from .studio.live import LiveSettings, open_live
+    from .studio.server import serve
+    from .stylize.options import StyleOptions
+
+    open_live(source)[0].close()  # a bad source is one line now, not a dead stream later
+    live = LiveSettings(style=StyleOptions(style=style, strength=strength), temporal=temporal, width=width)
+    options = StudioOptions(host=host, token=token, live_source=source, live=live)
+    serve(options, port, path="/",
+          announce=lambda url: typer.echo(f"flowstyle preview: open {url}{'&' if '?' in url else '?'}tab=live "
+                                          "(MJPEG at /live.mjpg; Ctrl-C stops)", err=True))
+
+
 @weights_app.command("fetch")
 def weights_fetch(
     names: Annotated[Optional[list[str]], typer.Argument(help="Entries of weights/manifest.toml (default: all).")] = None,

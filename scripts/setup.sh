@@ -21,3 +21,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 .venv/bin/flowstyle weights fetch
+# The studio's browser test drives Debian's chromium (Playwright's own browser
+# download is blocked here; issue #15). Root installs it; elsewhere the test skips.
+if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  (apt-get update -q && apt-get install -y -q chromium) >/dev/null 2>&1 || echo "setup.sh: could not install chromium; the browser test will skip" >&2
+fi

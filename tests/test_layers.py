@@ -33,7 +33,7 @@ LAYERS: dict[str, int] = {
     # 7: the Python API that builds pipelines
     "render": 7, "sheet": 7,
     # 8: front ends
-    "cli": 8, "__main__": 8, "__init__": 8,
+    "cli": 8, "__main__": 8, "__init__": 8, "studio": 8,
 }
 
 

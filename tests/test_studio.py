@@ -1,0 +1,352 @@
+"""The studio over real HTTP (uvicorn on a free port) and in a real browser (Debian's chromium via Playwright).
+
+Issue #15: upload a clip made with PyAV, probe, preview, render to completion,
+cancel, download, eval, the live MJPEG stream (read back with PyAV's mpjpeg
+demuxer), token enforcement, and refusals of non-media, oversize uploads and
+path traversal. Clips are tiny (64x36, a dozen frames) so the file stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import io
+import json
+import time
+import urllib.parse
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from flowstyle.errors import FlowstyleError
+from flowstyle.studio.app import StudioOptions, check_bind
+from flowstyle.studio.live import TEST_SOURCE
+from flowstyle.studio.server import StudioServer, with_token
+
+from synth import write_clip
+
+CHROMIUM = Path("/usr/bin/chromium")
+LIMIT = 4 * 1024 * 1024
+
+
+class Client:
+    """Raw HTTP to the studio: paths are sent exactly as written (no client-side normalising of ``../``)."""
+
+    def __init__(self, server: StudioServer, token: str | None = None) -> None:
+        self.port = server.port
+        self.token = token
+
+    def request(self, method: str, path: str, body: bytes | dict | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, bytes, dict[str, str]]:
+        if self.token:
+            path += ("&" if "?" in path else "?") + "token=" + urllib.parse.quote(self.token)
+        headers = dict(headers or {})
+        if isinstance(body, dict):
+            body = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            r = conn.getresponse()
+            return r.status, r.read(), {k.lower(): v for k, v in r.getheaders()}
+        finally:
+            conn.close()
+
+    def json(self, method: str, path: str, body: bytes | dict | None = None) -> dict:
+        status, data, _ = self.request(method, path, body)
+        assert status == 200, (status, data[:300])
+        return json.loads(data)
+
+    def upload(self, path: Path, name: str | None = None) -> dict:
+        return self.json("POST", f"/api/uploads?name={urllib.parse.quote(name or path.name)}", path.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def server():
+    with StudioServer(StudioOptions(upload_limit=LIMIT)) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """12 frames of 64x36 at 25 fps with 0.5 s of AAC audio."""
+    path = tmp_path_factory.mktemp("studio") / "demo clip.mp4"
+    return write_clip(path, range(12), Fraction(1, 25), size=(64, 36), audio_seconds=0.5)
+
+
+@pytest.fixture(scope="module")
+def long_clip(tmp_path_factory) -> Path:
+    """Long enough to be cancelled mid-render."""
+    path = tmp_path_factory.mktemp("studio") / "long.mp4"
+    return write_clip(path, range(400), Fraction(1, 25), size=(160, 96))
+
+
+@pytest.fixture(scope="module")
+def painting(tmp_path_factory) -> Path:
+    """A striped picture as the uploaded painting (PNG)."""
+    y, x = np.mgrid[0:128, 0:128]
+    rgb = np.stack([(np.sin(x / 4) > 0) * 230, (np.sin((x + y) / 7) > 0) * 200, np.full_like(x, 60)], -1)
+    path = tmp_path_factory.mktemp("studio") / "stripes.png"
+    Image.fromarray(rgb.astype(np.uint8)).save(path)
+    return path
+
+
+def wait_for(job_id: str, client: Client, states=("done", "failed", "cancelled"), timeout: float = 60) -> dict:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        job = client.json("GET", f"/api/jobs/{job_id}")
+        if job["state"] in states:
+            return job
+        time.sleep(0.1)
+    raise AssertionError(f"job {job_id} still {job['state']} after {timeout} s")
+
+
+def decode(path_or_bytes) -> tuple[int, bool]:
+    """(video frames, has audio) of a file or bytes."""
+    src = io.BytesIO(path_or_bytes) if isinstance(path_or_bytes, bytes) else str(path_or_bytes)
+    with av.open(src) as c:
+        audio = bool(c.streams.audio)
+        return sum(1 for _ in c.decode(video=0)), audio
+
+
+def test_upload_probe_and_preview(server, clip):
+    c = Client(server)
+    up = c.upload(clip)
+    assert (up["kind"], up["width"], up["height"], up["frames"]) == ("video", 64, 36, 12)
+    assert up["fps"] == pytest.approx(25) and up["audio"] and up["audio"][0].startswith("aac")
+    status, original, _ = c.request("GET", f"/api/uploads/{up['id']}/frame.jpg?index=5")
+    assert status == 200
+    status, styled, headers = c.request("POST", f"/api/uploads/{up['id']}/preview.jpg?index=5",
+                                        {"style": "7", "strength": 1.0})
+    assert status == 200 and headers["content-type"] == "image/jpeg"
+    a = np.asarray(Image.open(io.BytesIO(original)).convert("RGB"), dtype=np.float32)
+    b = np.asarray(Image.open(io.BytesIO(styled)).convert("RGB"), dtype=np.float32)
+    assert a.shape == b.shape == (36, 64, 3)
+    assert np.abs(a - b).mean() > 10  # stylized, not the frame passed through
+    status, same, _ = c.request("POST", f"/api/uploads/{up['id']}/preview.jpg?index=5", {"style": "7", "strength": 0.0})
+    assert np.abs(np.asarray(Image.open(io.BytesIO(same)).convert("RGB"), dtype=np.float32) - a).mean() < 3
+
+
+def test_render_job_progress_download_and_eval(server, clip):
+    c = Client(server)
+    up = c.upload(clip)
+    job = c.json("POST", "/api/jobs", {"input": up["id"], "style": "3", "temporal": "flow", "width": 64})
+    assert job["state"] in ("queued", "running")
+    status, body, headers = c.request("GET", f"/api/jobs/{job['id']}/events")  # SSE until the job ends
+    assert status == 200 and headers["content-type"].startswith("text/event-stream")
+    events = [json.loads(line[6:]) for line in body.decode().splitlines() if line.startswith("data: ")]
+    assert events[-1]["state"] == "done" and events[-1]["fraction"] == 1.0 and events[-1]["done"] == 12
+    done = [e["done"] for e in events]
+    assert done == sorted(done) and all(e["total"] in (None, 12) for e in events if e["done"])
+    status, data, headers = c.request("GET", f"/api/jobs/{job['id']}/download")
+    assert status == 200 and "demo_clip-stylized.mp4" in headers["content-disposition"]
+    assert decode(data) == (12, True)  # every frame, audio kept
+    ev = c.json("POST", f"/api/jobs/{job['id']}/eval")
+    assert ev["frames"] == 12 and 0 < ev["ewarp"] < 1 and len(ev["per_frame"]["ewarp"]) == 11
+    status, png, _ = c.request("GET", f"/api/jobs/{job['id']}/ewarp.png")
+    assert status == 200 and png.startswith(b"\x89PNG")
+    assert any(j["id"] == job["id"] for j in c.json("GET", "/api/jobs"))  # the list a reloaded page reads
+    folder = server.app.state.tmp / "jobs" / job["id"]
+    assert folder.is_dir()
+    c.json("DELETE", f"/api/jobs/{job['id']}")
+    assert not folder.exists()  # deleting a job removes its files
+
+
+def test_cancel_leaves_no_output(server, long_clip):
+    c = Client(server)
+    up = c.upload(long_clip)
+    job = c.json("POST", "/api/jobs", {"input": up["id"], "style": "5", "temporal": "flow"})
+    wait_for(job["id"], c, states=("running",))
+    end = time.monotonic() + 30
+    while c.json("GET", f"/api/jobs/{job['id']}")["done"] < 2 and time.monotonic() < end:
+        time.sleep(0.05)
+    c.json("POST", f"/api/jobs/{job['id']}/cancel")
+    final = wait_for(job["id"], c)
+    assert final["state"] == "cancelled" and 0 < final["done"] < 400
+    folder = server.app.state.tmp / "jobs" / job["id"]
+    assert list(folder.iterdir()) == []  # no output, no temporary file
+    assert c.request("GET", f"/api/jobs/{job['id']}/download")[0] == 409
+
+
+def test_refusals(server, tmp_path):
+    c = Client(server)
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    status, body, _ = c.request("POST", "/api/uploads?name=notes.mp4", text.read_bytes())
+    assert status == 400 and "notes.mp4" in json.loads(body)["error"] and "not a video" in json.loads(body)["error"]
+    status, body, _ = c.request("POST", "/api/uploads?name=big.mp4", b"\0" * (LIMIT + 1))
+    assert status == 413 and "limit" in json.loads(body)["error"]
+    leftovers = list((server.app.state.tmp / "uploads").glob("*.part"))
+    assert leftovers == []
+    for path in ("/api/jobs/../../../etc/passwd/download", "/api/jobs/..%2F..%2Fetc%2Fpasswd/download",
+                 "/api/jobs/%2Fetc%2Fpasswd/download", "/api/jobs//etc/passwd", "/api/uploads/..%2Fjobs/frame.jpg",
+                 "/api/jobs/" + "a" * 31 + "./download", "/api/uploads/%2E%2E/frame.jpg", "/../../etc/passwd"):
+        status, body, _ = c.request("GET", path)
+        assert status in (400, 404, 405), (path, status)
+        assert b"root:" not in body
+
+
+def test_token_and_remote_bind():
+    with pytest.raises(FlowstyleError, match="needs --token"):
+        check_bind("0.0.0.0", None)
+    assert with_token(StudioOptions(host="0.0.0.0")).token  # the CLI makes a random one
+    with StudioServer(StudioOptions(token="s3cret-token")) as s:
+        assert Client(s).request("GET", "/api/info")[0] == 401
+        assert Client(s).request("GET", "/")[0] == 401
+        assert Client(s, "wrong").request("GET", "/api/info")[0] == 401
+        assert Client(s, "s3cret-token").request("GET", "/api/info")[0] == 200
+        status, _, _ = Client(s).request("GET", "/api/info", headers={"X-Flowstyle-Token": "s3cret-token"})
+        assert status == 200
+        tmp = s.app.state.tmp
+        assert tmp.is_dir()
+    assert not tmp.exists()  # the app's temporary files go when it stops
+
+
+def read_mjpeg(port: int, seconds: float) -> bytes:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/live.mjpg")
+    r = conn.getresponse()
+    assert r.status == 200 and r.getheader("content-type").startswith("multipart/x-mixed-replace")
+    data = b""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        data += r.read1(65536)
+    conn.close()
+    return data
+
+
+def test_live_mjpeg_from_lavfi(server):
+    c = Client(server)
+    c.json("POST", "/api/live", {"source": TEST_SOURCE, "style": "7", "temporal": "flow", "width": 160})
+    data = read_mjpeg(server.port, 2.5)
+    with av.open(io.BytesIO(data), format="mpjpeg") as mj:
+        frames = [f.to_ndarray(format="rgb24") for f in mj.decode(video=0)]
+    assert len(frames) >= 20 and frames[0].shape[1] <= 160
+    assert len({hashlib.sha1(f.tobytes()).hexdigest() for f in frames}) >= 20  # a moving stream, not one picture
+    c.json("POST", "/api/live", {"style": "3", "temporal": "none", "width": 160})  # changed live, same stream
+    stats = c.json("GET", "/api/live")
+    assert stats["running"] and stats["source"] == TEST_SOURCE and stats["served"] > 20
+    c.json("DELETE", "/api/live")
+
+
+# --- the page in a real browser -----------------------------------------------------------
+
+def _browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (/usr/bin/chromium): apt-get install chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    return sync_api
+
+
+def test_page_in_chromium(server, clip, painting, long_clip, tmp_path):
+    sync_api = _browser()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(accept_downloads=True)
+            page.goto(server.url)
+            page.wait_for_selector("#gallery figure")
+            page.set_input_files("#file", str(clip))
+            page.wait_for_function("document.getElementById('probe').textContent.includes('64x36')")
+            assert "audio: aac" in page.text_content("#probe")
+            page.click("#gallery figure[data-style='7']")
+            page.wait_for_function("() => { const i = document.getElementById('preview');"
+                                   " return i.complete && i.naturalWidth > 0 && i.src.startsWith('blob:'); }")
+            first = page.get_attribute("#preview", "src")
+            page.set_input_files("#painting", str(painting))
+            page.wait_for_function(f"() => {{ const i = document.getElementById('preview');"
+                                   f" return i.src !== '{first}' && i.complete && i.naturalWidth > 0; }}")
+            page.fill("#width", "64")
+            page.click("#render")
+            job = page.wait_for_selector(".job")
+            page.wait_for_function("document.querySelector('.job').dataset.state === 'done'", timeout=60000)
+            assert page.eval_on_selector(".job progress", "e => e.value") == 1
+            with page.expect_download() as dl:
+                page.click(".job a.download")
+            out = tmp_path / "download.mp4"
+            dl.value.save_as(out)
+            assert decode(out) == (12, True)
+            job_id = job.get_attribute("id").removeprefix("job-")
+            page.reload()  # jobs live on the server
+            page.wait_for_selector(f"#job-{job_id}[data-state='done']")
+
+            # a render cancelled from the page leaves nothing behind
+            Client(server).upload(long_clip)
+            page.reload()
+            page.wait_for_function("document.getElementById('clips').options.length > 2")
+            page.select_option("#clips", label="long.mp4")
+            page.wait_for_function("document.getElementById('probe').textContent.includes('160x96')")
+            page.fill("#width", "")
+            page.click("#render")
+            page.wait_for_function("() => { const j = document.querySelector('.job');"
+                                   " return j.dataset.state === 'running' && !j.textContent.includes(' 0/'); }",
+                                   timeout=30000)
+            running = page.query_selector(".job")
+            cancel_id = running.get_attribute("id").removeprefix("job-")
+            running.query_selector("button.cancel").click()
+            page.wait_for_selector(f"#job-{cancel_id}[data-state='cancelled']", timeout=30000)
+            assert list((server.app.state.tmp / "jobs" / cancel_id).iterdir()) == []
+
+            # the Live tab: the MJPEG image keeps changing
+            page.click("#tab-live")
+            page.fill("#live-width", "160")
+            page.click("#live-start")
+            page.wait_for_function("document.getElementById('live-img').naturalWidth > 0", timeout=20000)
+            hashes = page.evaluate("""async () => {
+                const img = document.getElementById('live-img');
+                const c = document.createElement('canvas');
+                c.width = img.naturalWidth; c.height = img.naturalHeight;
+                const ctx = c.getContext('2d');
+                const seen = new Set();
+                const end = performance.now() + 2000;
+                while (performance.now() < end) {
+                    ctx.drawImage(img, 0, 0);
+                    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+                    let h = 0;
+                    for (let i = 0; i < d.length; i += 7) h = (h * 31 + d[i]) | 0;
+                    seen.add(h);
+                    await new Promise(r => setTimeout(r, 15));
+                }
+                return seen.size;
+            }""")
+            assert hashes >= 20, f"only {hashes} distinct live frames in 2 s"
+            page.click("#live-stop")
+        finally:
+            browser.close()
+
+
+def test_cli_studio_prints_its_address_and_serves(tmp_path):
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    bad = subprocess.run([sys.executable, "-m", "flowstyle", "preview", str(tmp_path / "missing.mp4")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1 and bad.stderr.strip().count("\n") == 0 and "missing.mp4: no such file" in bad.stderr
+    proc = subprocess.Popen([sys.executable, "-m", "flowstyle", "studio"], stderr=subprocess.PIPE, text=True,
+                            env=os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    try:
+        line = proc.stderr.readline()
+        m = re.search(r"open http://127\.0\.0\.1:(\d+)/", line)
+        assert m, line
+        end = time.monotonic() + 30
+        while True:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", int(m.group(1)), timeout=5)
+                conn.request("GET", "/")
+                r = conn.getresponse()
+                assert r.status == 200 and b"flowstyle studio" in r.read()
+                break
+            except ConnectionRefusedError:
+                assert time.monotonic() < end
+                time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
