@@ -111,3 +111,29 @@ def photometric_mask(flow_bwd: np.ndarray, prev_gray: np.ndarray, gray: np.ndarr
     np.clip(trust, 0.0, 1.0, out=trust)
     valid = _edges_and_boundaries(np.ones(trust.shape, bool), u, v, sx, sy, motion_boundaries, pixel_size)
     return cv2.multiply(trust, valid)
+
+
+def static_weight(flow: np.ndarray, static_motion: float, pixel_size: float = 1.0) -> np.ndarray:
+    """Where the picture stands still, and the flow snapped to exactly zero there (in place).
+
+    Issue #12: a flow estimated on a still picture is never exactly zero, and resampling
+    by a stray sub-pixel offset softens and shifts the texture a little every frame, which
+    shows as flicker where nothing moves. Vectors shorter than ``static_motion / 2`` are
+    therefore set to zero (the warp becomes an exact copy), and the weight ramps from 1
+    there to 0 at ``static_motion``.
+
+    Args:
+        flow: (H, W, 2) float32, in pixels of this (possibly reduced) size; modified.
+        static_motion: full-frame pixels of motion at which a pixel stops counting as still.
+        pixel_size: full-frame pixels per pixel of ``flow``.
+
+    Returns:
+        (H, W) float32 in [0, 1].
+    """
+    u, v = planes(flow)
+    length = cv2.magnitude(u, v)
+    length *= pixel_size
+    flow[length < static_motion / 2] = 0.0
+    weight = 1.0 - length / static_motion
+    np.clip(weight, 0.0, 1.0, out=weight)
+    return weight

@@ -17,13 +17,16 @@ class Frame:
         pts: presentation timestamp in ``time_base`` units, copied from the decoder
             (never recomputed from a frame rate, so VFR and 29.97 fps keep their timing).
         time_base: seconds per ``pts`` unit.
-        rgb: uint8 array (H, W, 3), RGB, upright (display rotation applied).
+        rgb: uint8 array (H, W, 3), RGB, upright (display rotation applied); float32 in
+            [0, 1] instead when a deep (> 8-bit) source is read for a deep output (issue #13).
+        alpha: the source's alpha plane (H, W), same dtype rule as ``rgb``, or None.
     """
 
     index: int
     pts: int
     time_base: Fraction
     rgb: np.ndarray
+    alpha: np.ndarray | None = None
 
     @property
     def time(self) -> float:

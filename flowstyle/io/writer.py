@@ -21,7 +21,10 @@ import av
 import numpy as np
 
 from ..errors import ConfigError, OutputError
+from .codecs import EncodeSpec, resolve
 from .colour import ColourTags
+from .depth import encode_frame
+from .timecode import Timecode, write_timecode
 
 log = logging.getLogger(__name__)
 
@@ -147,7 +150,7 @@ class _AacTranscoder:
 
 
 class VideoWriter:
-    """Write RGB frames (uint8 H x W x 3) with given pts to ``path`` as H.264 + copied audio.
+    """Write RGB frames (H x W x 3, uint8 or float32) with given pts to ``path`` + copied audio.
 
     Args:
         path: where to write (the caller makes it a temporary file; see io.atomic).
@@ -158,15 +161,16 @@ class VideoWriter:
         colour: tags decoded from the input (matrix, range, primaries, transfer).
         audio_source: file whose audio streams are copied, or None.
         display_path: the name to use in error messages (the final output, not the temporary file).
+        spec: codec, profile and pixel format (io/codecs.py); None: the default for the extension.
+        timecode: the first frame's timecode, written on the video stream (a mov tmcd track).
     """
 
     def __init__(self, path: Path, size: tuple[int, int], time_base: Fraction, rate: Fraction | None,
                  colour: ColourTags, options: EncodeOptions = EncodeOptions(),
                  audio_source: Path | None = None, metadata: dict[str, str] | None = None,
-                 display_path: Path | None = None) -> None:
+                 display_path: Path | None = None, spec: EncodeSpec | None = None,
+                 timecode: Timecode | None = None) -> None:
         width, height = size
-        if width % 2 or height % 2:
-            raise ValueError(f"yuv420p needs even sides, got {width}x{height}")
         try:
             self.container = av.open(str(path), mode="w")
         except ValueError:  # libav knows no container for this extension
@@ -174,25 +178,29 @@ class VideoWriter:
         except av.FFmpegError as exc:
             raise OutputError(display_path or path, f"cannot write this container ({exc})") from None
         try:
-            if "h264" not in self.container.supported_codecs:
-                raise OutputError(display_path or path, f"the {self.container.format.name} container cannot hold "
-                                  "H.264 video; use .mp4, .mov or .mkv")
+            # Issue #13: the codec table (io/codecs.py), not the muxer's codec list, decides what a container holds.
+            self.spec = spec = spec or resolve(display_path or path)
+            spec.check_size(size, display_path or path)
             self.colour = colour
             self.time_base = time_base
-            stream = self.container.add_stream("libx264", rate=rate or Fraction(25))
+            stream = self.container.add_stream(spec.encoder, rate=rate or Fraction(25))
             stream.width, stream.height = width, height
-            stream.pix_fmt = "yuv420p"
+            stream.pix_fmt = spec.pix_fmt
             stream.time_base = time_base
             stream.codec_context.time_base = time_base
             stream.codec_context.thread_count = options.threads
             self.threads = options.threads
-            stream.options = {"crf": str(options.crf), "preset": options.preset}
+            rate_control = {"crf": str(options.crf), "preset": options.preset} if spec.rate_control else {}
+            stream.options = {**dict(spec.options), **rate_control}
             cc = stream.codec_context
-            cc.colorspace, cc.color_range = colour.colorspace, colour.color_range
+            cc.colorspace, cc.color_range = (0, 2) if spec.is_rgb else (colour.colorspace, colour.color_range)
             cc.color_primaries, cc.color_trc = colour.color_primaries, colour.color_trc
             self.stream = stream
+            if timecode is not None:
+                write_timecode(stream, timecode)
+            copied = ("encoder", "major_brand", "minor_version", "compatible_brands") + (("timecode",) if timecode else ())
             for k, v in (metadata or {}).items():
-                if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
+                if k.lower() not in copied:
                     self.container.metadata[k] = v
             self.audio = AudioCopier(audio_source, self.container) if audio_source else None
         except BaseException:
@@ -200,11 +208,9 @@ class VideoWriter:
             raise
         self.frames = 0
 
-    def write(self, rgb: np.ndarray, pts: int) -> None:
-        """Encode one frame shown at ``pts`` (in ``time_base`` units)."""
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        frame = frame.reformat(format="yuv420p", dst_colorspace=self.colour.matrix,
-                               dst_color_range=self.colour.swscale_range, threads=self.threads)
+    def write(self, rgb: np.ndarray, pts: int, alpha: np.ndarray | None = None) -> None:
+        """Encode one frame shown at ``pts`` (in ``time_base`` units): uint8, or float32 in [0, 1] kept deep."""
+        frame = encode_frame(rgb, self.spec.pix_fmt, self.colour, alpha, threads=self.threads)
         frame.pts = pts
         frame.time_base = self.time_base
         self._mux(self.stream.encode(frame))

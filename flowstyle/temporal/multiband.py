@@ -103,10 +103,10 @@ class MultiBandPropagation:
     """
 
     def __init__(self, alpha_detail: tuple[float, ...] = (0.5, 0.9), alpha_low: float = 0.8, rho: float = 16.0,
-                 max_gain: float = 2.0) -> None:
-        if not alpha_detail or not all(0.0 <= a < 1.0 for a in (*alpha_detail, alpha_low)):
-            raise ValueError("alpha_detail (one or more) and alpha_low must be in [0, 1)")
-        self.alpha_detail, self.alpha_low = tuple(alpha_detail), alpha_low
+                 max_gain: float = 2.0, alpha_static: float = 0.95) -> None:
+        if not alpha_detail or not all(0.0 <= a < 1.0 for a in (*alpha_detail, alpha_low, alpha_static)):
+            raise ValueError("alpha_detail (one or more), alpha_low and alpha_static must be in [0, 1)")
+        self.alpha_detail, self.alpha_low, self.alpha_static = tuple(alpha_detail), alpha_low, alpha_static
         self.rho, self.max_gain = rho, max_gain
         self.prev: np.ndarray | None = None
 
@@ -114,13 +114,17 @@ class MultiBandPropagation:
         """Forget the past (first frame, or a scene cut)."""
         self.prev = None
 
-    def step(self, stylized: np.ndarray, flow_bwd: np.ndarray | None, trust: np.ndarray | None) -> np.ndarray:
+    def step(self, stylized: np.ndarray, flow_bwd: np.ndarray | None, trust: np.ndarray | None,
+             static: np.ndarray | None = None) -> np.ndarray:
         """Output for the current frame.
 
         Args:
             stylized: per-frame stylization of this frame, uint8 (H, W, 3).
             flow_bwd: flow from this frame to the previous one (H, W, 2), or None to start over.
             trust: confidence in ``flow_bwd`` (H, W) in [0, 1]; None trusts it everywhere.
+            static: (H, W) in [0, 1], 1 where the picture stands still (see
+                :func:`flowstyle.flow.reliability.static_weight`); there every band takes
+                at least ``alpha_static`` of the past. None: nothing is static.
         """
         h, w = stylized.shape[:2]
         if flow_bwd is None or self.prev is None or self.prev.shape[:2] != (h, w):
@@ -137,6 +141,16 @@ class MultiBandPropagation:
         s = stylized.astype(np.float32)
         d = cv2.subtract(warped, s)
         trust = np.ones((h, w), np.float32) if trust is None else trust.astype(np.float32, copy=False)
+        if static is not None:
+            # Issue #12, static-pixel flicker: where nothing moves the flow is snapped to
+            # exactly zero (static_weight), so the past is copied, not resampled. Nothing
+            # softens or drifts there, so the past can take a far larger share than where
+            # the texture is carried by sub-pixel warps. The trust still applies, so a
+            # lighting change (a photometric residual) comes through.
+            # Measured, encoded at crf 18, ratios to per-frame, chaplin/starry_night and
+            # bigbuckbunny/7: static flicker 1.11 -> 0.66 and 0.88 -> 0.65, E_warp (DIS)
+            # 0.49 -> 0.42 and 0.43 -> 0.42, Gram 0.92 -> 0.90 and 1.08 -> 1.11.
+            static = static.astype(np.float32, copy=False)
         # Laplacian pyramids of S and of D = W - S: band k of the blend is S_k + a c_k D_k.
         # Expanded bilinearly rather than with pyrUp: the collapse is exact with either
         # (each band is taken against the same expansion), quality measured the same
@@ -148,20 +162,26 @@ class MultiBandPropagation:
             bands.append((cv2.subtract(s, cv2.resize(s_small, size, interpolation=cv2.INTER_LINEAR)),
                           cv2.subtract(d, cv2.resize(d_small, size, interpolation=cv2.INTER_LINEAR)), size))
             s, d = s_small, d_small
-        out = cv2.add(s, cv2.multiply(d, self._weight(trust, s.shape, self.alpha_low)))
+        out = cv2.add(s, cv2.multiply(d, self._weight(trust, static, s.shape, self.alpha_low)))
         for k in reversed(range(len(bands))):
             s_band, d_band, size = bands[k]
-            band = cv2.add(s_band, cv2.multiply(d_band, self._weight(trust, s_band.shape, self.alpha_detail[k])))
+            band = cv2.add(s_band, cv2.multiply(d_band, self._weight(trust, static, s_band.shape, self.alpha_detail[k])))
             band = cv2.multiply(band, energy_gain(s_band, band, self.rho / 2**k, self.max_gain, finest=k == 0))
             out = cv2.add(cv2.resize(out, size, interpolation=cv2.INTER_LINEAR), band)
         np.clip(out, 0.0, 255.0, out=out)
         self.prev = out
         return cv2.add(out, 0.0, dtype=cv2.CV_8U)  # rounds
 
-    @staticmethod
-    def _weight(trust: np.ndarray, shape: tuple[int, ...], alpha: float) -> np.ndarray:
-        """``alpha * trust`` at a band's size, as (h, w, 3)."""
+    def _weight(self, trust: np.ndarray, static: np.ndarray | None, shape: tuple[int, ...],
+                alpha: float) -> np.ndarray:
+        """``alpha * trust`` at a band's size, as (h, w, 3); with a static map, ``alpha``
+        rises towards ``alpha_static`` where the picture stands still."""
         h, w = shape[:2]
         if trust.shape != (h, w):
             trust = cv2.resize(trust, (w, h), interpolation=cv2.INTER_AREA)
-        return cv2.cvtColor(trust * alpha, cv2.COLOR_GRAY2RGB)
+        if static is None or self.alpha_static <= alpha:
+            return cv2.cvtColor(trust * alpha, cv2.COLOR_GRAY2RGB)
+        if static.shape != (h, w):
+            static = cv2.resize(static, (w, h), interpolation=cv2.INTER_AREA)
+        weight = cv2.scaleAdd(static, self.alpha_static - alpha, np.full_like(static, alpha))
+        return cv2.cvtColor(cv2.multiply(trust, weight), cv2.COLOR_GRAY2RGB)

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..flow import FLOW_METHODS, make_flow_backend
 from ..flow.backends import FlowBackend
-from ..flow.reliability import photometric_mask, reliability_mask
+from ..flow.reliability import photometric_mask, reliability_mask, static_weight
 from ..scenes import CutOptions
 from .anchors import TextureAnchors
 from .blind import BlindStabilizer
@@ -55,6 +55,10 @@ class TemporalOptions:
         alpha_detail: ``flow``: weight of the warped past in each detail band, finest
             first (see :class:`~flowstyle.temporal.multiband.MultiBandPropagation`).
         alpha_low: ``flow``: the same for the coarse band (colour and lighting).
+        alpha_static: ``flow``: the least weight of the past in every band where the
+            picture stands still (static-pixel flicker, issue #12).
+        static_motion: ``flow``: motion (px at full size) below which a pixel counts
+            as (partly) still; 0 disables the static weighting.
         max_anchors: anchors kept by the ``anchors`` mode (bigbuckbunny E_warp 0.339 of
             per-frame with 8, 0.338 with 6, 0.351 with 4).
         track_sigma: scale (px) above which ``anchors`` follows the current stylization
@@ -74,6 +78,8 @@ class TemporalOptions:
     # Measured trade-off of E_warp against Gram style loss: MultiBandPropagation's docstring.
     alpha_detail: tuple[float, ...] = (0.5, 0.9)
     alpha_low: float = 0.8
+    alpha_static: float = 0.95
+    static_motion: float = 0.3
     max_anchors: int = 8
     track_sigma: float = 48.0
     blind_lambda: float = 0.15
@@ -84,8 +90,12 @@ class TemporalOptions:
             raise ConfigError("mode", f"unknown temporal mode '{self.mode}'; use one of {', '.join(TEMPORAL_MODES)}")
         if self.occlusion not in OCCLUSION_CHECKS:
             raise ConfigError("occlusion", f"unknown occlusion check '{self.occlusion}'; use one of {', '.join(OCCLUSION_CHECKS)}")
-        if not self.alpha_detail or not all(0.0 <= a < 1.0 for a in (*self.alpha_detail, self.alpha_low)):
-            raise ConfigError("alpha_detail", f"temporal weights must be in [0, 1), got {self.alpha_detail} and {self.alpha_low}")
+        if not self.alpha_detail or not all(0.0 <= a < 1.0 for a in (*self.alpha_detail, self.alpha_low,
+                                                                    self.alpha_static)):
+            raise ConfigError("alpha_detail", f"temporal weights must be in [0, 1), got {self.alpha_detail}, "
+                              f"{self.alpha_low} and {self.alpha_static}")
+        if self.static_motion < 0:
+            raise ConfigError("static_motion", f"must be >= 0 px, got {self.static_motion}")
         # Pure checks (the flow object itself is made per worker thread by the Stabilizer).
         if self.flow not in FLOW_METHODS:
             raise ConfigError("flow", f"unknown flow method '{self.flow}'; use one of {', '.join(FLOW_METHODS)}")
@@ -99,10 +109,12 @@ class Motion:
 
     flow_bwd: np.ndarray  # (H, W, 2) float32
     mask: np.ndarray  # (H, W) float32 in [0, 1], > 0.5 reliable (fractional where upsampled)
+    static: np.ndarray | None = None  # (H, W) float32 in [0, 1], 1 where the picture stands still
 
 
 def estimate_motion(prev_rgb: np.ndarray, rgb: np.ndarray, backend: FlowBackend,
-                    occlusion: str = "forward-backward", threshold: float = 0.1, softness: float = 0.0) -> Motion:
+                    occlusion: str = "forward-backward", threshold: float = 0.1, softness: float = 0.0,
+                    static_motion: float = 0.0) -> Motion:
     """Flow from ``rgb`` back to ``prev_rgb`` (uint8 frames) and where it can be trusted.
 
     ``occlusion`` picks the check: ``forward-backward`` (Ruder et al.; computes the
@@ -111,19 +123,25 @@ def estimate_motion(prev_rgb: np.ndarray, rgb: np.ndarray, backend: FlowBackend,
     flow was estimated, and its mask is upsampled with the flow: at 0.6 scale that is
     a third of the pixels (1.8 -> 0.7 ms at 640x360). ``softness`` > 0 makes that
     check's mask a soft trust (see :func:`~flowstyle.flow.reliability.photometric_mask`).
+    ``static_motion`` > 0 snaps near-zero vectors to zero and adds the map of still
+    pixels (:func:`~flowstyle.flow.reliability.static_weight`), at the flow's scale too.
     """
     prev_gray, gray = cv2.cvtColor(prev_rgb, cv2.COLOR_RGB2GRAY), cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     if occlusion == "photometric":
         small_prev, small = backend.shrink(prev_gray), backend.shrink(gray)
         bwd = backend.calc_small(small, small_prev)
-        mask = photometric_mask(bwd, small_prev, small, threshold, pixel_size=gray.shape[1] / small.shape[1],
-                                softness=softness)
+        pixel_size = gray.shape[1] / small.shape[1]
+        static = static_weight(bwd, static_motion, pixel_size) if static_motion > 0 else None
+        mask = photometric_mask(bwd, small_prev, small, threshold, pixel_size=pixel_size, softness=softness)
         h, w = gray.shape
         if mask.shape != (h, w):
             mask = cv2.resize(mask, (w, h), interpolation=cv2.INTER_LINEAR)
-        return Motion(flow_bwd=backend.grow(bwd, gray.shape), mask=mask)
+            if static is not None:
+                static = cv2.resize(static, (w, h), interpolation=cv2.INTER_LINEAR)
+        return Motion(flow_bwd=backend.grow(bwd, gray.shape), mask=mask, static=static)
     bwd = backend(gray, prev_gray)
-    return Motion(flow_bwd=bwd, mask=reliability_mask(bwd, backend(prev_gray, gray)))
+    static = static_weight(bwd, static_motion) if static_motion > 0 else None
+    return Motion(flow_bwd=bwd, mask=reliability_mask(bwd, backend(prev_gray, gray)), static=static)
 
 
 class Stabilizer:
@@ -139,7 +157,8 @@ class Stabilizer:
         self.active = options.mode != "none"
         self._flows = threading.local()  # OpenCV flow objects keep state: one per worker thread
         if options.mode == "flow":
-            self._step = MultiBandPropagation(options.alpha_detail, options.alpha_low)
+            self._step = MultiBandPropagation(options.alpha_detail, options.alpha_low,
+                                              alpha_static=options.alpha_static)
         elif options.mode == "anchors":
             self._step = TextureAnchors(options.max_anchors, options.track_sigma)
         elif options.mode == "blind":
@@ -155,8 +174,9 @@ class Stabilizer:
             if not hasattr(self._flows, "backend"):
                 self._flows.backend = make_flow_backend(o.flow, o.flow_scale)
             backend = self._flows.backend
-        softness = o.photometric_softness if o.mode == "flow" else 0.0
-        return estimate_motion(prev_rgb, rgb, backend, o.occlusion, o.photometric_threshold, softness)
+        flow_mode = o.mode == "flow"
+        return estimate_motion(prev_rgb, rgb, backend, o.occlusion, o.photometric_threshold,
+                               o.photometric_softness if flow_mode else 0.0, o.static_motion if flow_mode else 0.0)
 
     def __call__(self, stylized: np.ndarray, motion: Motion | None) -> np.ndarray:
         """``stylized``: uint8 (H, W, 3) per-frame result of this frame; returns the output frame."""
@@ -164,4 +184,6 @@ class Stabilizer:
             return stylized
         if motion is None:
             return self._step.step(stylized, None, None)
+        if isinstance(self._step, MultiBandPropagation):
+            return self._step.step(stylized, motion.flow_bwd, motion.mask, motion.static)
         return self._step.step(stylized, motion.flow_bwd, motion.mask)
