@@ -60,7 +60,7 @@ def _setup_logging(verbose: bool) -> None:
 
 # Config fields -> the flags that set them (ConfigError names fields; the CLI speaks flags).
 # Fields not listed map to --field-name.
-FLAGS = {"mode": "--temporal", "width": "--size", "height": "--size"}
+FLAGS = {"mode": "--temporal", "width": "--size", "height": "--size", "in_point": "--in", "out_point": "--out"}
 
 
 def flag(field: str) -> str:
@@ -125,8 +125,8 @@ def _parse_size(size: str | None) -> tuple[int | None, int | None]:
 
 @app.command()
 def render(
-    input: Annotated[Path, typer.Argument(help="Video to stylize.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output file (.mp4, .mov, .mkv).")],
+    input: Annotated[Path, typer.Argument(help="Video to stylize, or an image sequence (shot_%06d.png or a folder).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output file (.mp4, .mov, .mkv, .mxf, .ts) or image pattern (out/shot_%06d.png).")],
     style: Annotated[str, typer.Option("--style", "-s", help="Built-in style index or name, a blend like 3:0.6,17:0.4, or a painting file (any picture; blends a.jpg:0.6,b.jpg:0.4).")] = "blue-brush",
     strength: Annotated[float, typer.Option(help="1 fully stylized, 0 the input unchanged.")] = 1.0,
     style_scale: Annotated[float, typer.Option(help="Paintings: > 1 paints larger strokes, < 1 smaller (0.25-4).")] = 1.0,
@@ -134,6 +134,14 @@ def render(
     max_width: Annotated[Optional[int], typer.Option(help="Scale down to at most this width (keeps aspect).")] = None,
     size: Annotated[Optional[str], typer.Option(help="Output size: WIDTH, WIDTHxHEIGHT or xHEIGHT.")] = None,
     crf: Annotated[int, typer.Option(help="x264 quality, 0-51, lower is better.")] = 18,
+    codec: Annotated[Optional[str], typer.Option(help="h264, h265, prores, dnxhr or ffv1 (default: by extension; see the README).", rich_help_panel="Output and range")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="Codec profile, e.g. hq, 4444 (prores), dnxhr_hq, high10, main10.", rich_help_panel="Output and range")] = None,
+    pix_fmt: Annotated[Optional[str], typer.Option(help="Pixel format, e.g. yuv422p10le (default: the profile's first).", rich_help_panel="Output and range")] = None,
+    in_point: Annotated[Optional[str], typer.Option("--in", help="First frame to write: timecode (01:00:10:12), seconds (12.5s) or a frame number.", rich_help_panel="Output and range")] = None,
+    out_point: Annotated[Optional[str], typer.Option("--out", help="Frame after the last one written (same forms as --in).", rich_help_panel="Output and range")] = None,
+    preroll: Annotated[int, typer.Option(help="Frames before --in run through the temporal step but not written, so the first frame is steady.", rich_help_panel="Output and range")] = 12,
+    fps: Annotated[Optional[float], typer.Option(help="Frame rate of an image-sequence input (default 24).", rich_help_panel="Output and range")] = None,
+    allow_gaps: Annotated[bool, typer.Option("--allow-gaps", help="A gap in an image sequence's numbering holds the frame before (a warning, not an error).", rich_help_panel="Output and range")] = False,
     preset: Annotated[str, typer.Option(help="x264 preset (ultrafast ... veryslow): slower makes smaller files.")] = "veryfast",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     precision: Annotated[str, typer.Option(help="auto (bf16 on CPUs with native bf16, fp16 on CUDA), fp32, bf16, fp16.")] = "auto",
@@ -161,7 +169,9 @@ def render(
     keep_work: Annotated[bool, typer.Option("--keep-work", help="Keep the finished frames (PNG) after the render.", rich_help_panel="Gatys (--method gatys)")] = False,
 ) -> None:
     """Stylize INPUT into OUTPUT, keeping its timing, colours and audio."""
+    from .io.media import RangeOptions
     from .io.reader import SizePolicy
+    from .io.source import ReadOptions
     from .io.writer import EncodeOptions
     from .render import RenderConfig, render as run_render
     from .scenes import CutOptions
@@ -171,8 +181,10 @@ def render(
     _setup_logging(verbose)
     width, height = _parse_size(size)
     cuts = None if no_cuts else CutOptions()
-    encode = EncodeOptions(crf=crf, preset=preset)
+    encode = EncodeOptions(crf=crf, preset=preset, codec=codec, profile=profile, pix_fmt=pix_fmt)
     sizing = SizePolicy(width=width, height=height, max_width=max_width)
+    read = ReadOptions(fps=fps, allow_gaps=allow_gaps)
+    span = RangeOptions(in_point=in_point, out_point=out_point, preroll=preroll)
     if method == "gatys":
         _refuse_for_gatys(temporal=temporal, strength=strength, preserve_colour=preserve_colour)
         if temporal == "none":  # per-frame Gatys (issue #13): no temporal loss, each frame from its own content
@@ -183,7 +195,7 @@ def render(
             style_weight=style_weight, tv_weight=tv_weight, temporal_weight=temporal_weight,
             temporal_offsets=temporal_offsets, init=init, seed=seed), dict(
             encode=encode, size=sizing, device=device, precision=precision, copy_audio=not no_audio, cuts=cuts,
-            keep_work=keep_work))
+            keep_work=keep_work, read=read, span=span))
         return
     if method != "feedforward":
         raise ConfigError("method", f"unknown method '{method}'; use feedforward or gatys")
@@ -191,6 +203,7 @@ def render(
         style=StyleOptions(style=style, strength=strength, preserve_colour=preserve_colour, style_scale=style_scale),
         encode=encode, size=sizing, device=device, precision=precision, copy_audio=not no_audio,
         temporal=TemporalOptions(mode=temporal, flow=flow, flow_scale=flow_scale, occlusion=occlusion, cuts=cuts),
+        read=read, span=span,
     )
     bar = Bar(input.name, quiet)
     with _interruptible(output, bar):
@@ -271,7 +284,7 @@ def probe(
         typer.echo(json.dumps(asdict(info), default=str, indent=2))
         return
     dur = f"{info.duration:.3f} s" if info.duration is not None else "unknown"
-    typer.echo(f"{info.path}: {info.format}, duration {dur}")
+    typer.echo(f"{info.path}: {info.format}, duration {dur}" + (f", timecode {info.timecode}" if info.timecode else ""))
     for v in info.video:
         rate = f"{float(v.average_rate):.3f} fps ({v.average_rate})" if v.average_rate else "unknown fps"
         w, h = v.display_size
