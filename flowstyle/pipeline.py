@@ -186,4 +186,5 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
         encoder.cancel()
         sink.abort()
         raise
-    return RunResult(done, source.lost_frames)
+    # A range that stops early must not read as a truncated file (the source counts to its declared end).
+    return RunResult(done, source.lost_frames if frames is None or frames.stop is None else 0)

@@ -29,7 +29,7 @@ from .io.reader import SizePolicy
 from .io.source import FrameSource, ReadOptions
 from .io.writer import EncodeOptions
 from .losses import load_vgg16
-from .pipeline import CancelEvent, io_threads, run, stylize_workers, with_predecessors
+from .pipeline import CancelEvent, RunResult, io_threads, run, stylize_workers, with_predecessors
 from .progress import Progress, ProgressFn
 from .stylize.base import NetworkStylizer
 from .stylize.feedforward import make_stylizer
@@ -78,10 +78,10 @@ class RenderReport:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def _warn_lost(src: Path, source: FrameSource, done: int) -> None:
-    if source.lost_frames:
+def _warn_lost(src: Path, source: FrameSource, result: RunResult) -> None:
+    if result.lost_frames:
         log.warning("%s: %d of %d frames could not be decoded (damaged or truncated file); wrote the %d that did",
-                    src, source.lost_frames, source.frame_count, done)
+                    src, result.lost_frames, source.frame_count, result.frames)
 
 
 def render(input_path: str | Path, output_path: str | Path, config: RenderConfig = RenderConfig(),
@@ -107,7 +107,7 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
         log.debug("%s: %dx%d -> %s, %s on %s", src, *source.size, dst, str(dtype).removeprefix("torch."), device)
         result = run(source, stylizer, temporal, sink, cancel, progress, frames=io.frames, cuts=topts.cuts,
                      workers=stylize_workers(config.workers, device), preroll=config.span.preroll)
-    _warn_lost(src, source, result.frames)
+    _warn_lost(src, source, result)
     return RenderReport(input=src, output=dst, frames=result.frames, lost_frames=result.lost_frames,
                         seconds=time.perf_counter() - start, size=source.size, device=str(device),
                         dtype=str(dtype).removeprefix("torch."))
@@ -161,7 +161,7 @@ def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysC
             raise
     if not config.keep_work:
         work.remove()
-    _warn_lost(src, source, result.frames)
+    _warn_lost(src, source, result)
     return RenderReport(input=src, output=dst, frames=result.frames, lost_frames=result.lost_frames,
                         seconds=time.perf_counter() - start, size=source.size, device=str(device),
                         dtype=str(autocast or torch.float32).removeprefix("torch."))

@@ -251,7 +251,8 @@ class VideoWriter:
     def _mux(self, packets: list[av.Packet]) -> None:
         for packet in packets:
             if self.audio is not None and packet.pts is not None:
-                self.audio.mux_until(float(packet.pts * packet.time_base) + AUDIO_LEAD)
+                # A range render's end is known only at close: no audio is muxed ahead of the video then.
+                self.audio.mux_until(float(packet.pts * packet.time_base) + (0.0 if self.trim else AUDIO_LEAD))
             self.container.mux(packet)
 
     def close(self) -> None:
