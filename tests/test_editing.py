@@ -192,3 +192,36 @@ def test_preroll_warms_the_temporal_state(clip: Path, tmp_path: Path) -> None:
     log = cli(clip, "-o", out, "--in", "12", "--out", "16", "--preroll", "5", "--no-audio")
     assert len(frames_of(out)) == 4
     assert "warming the temporal state on 5 frames before frame 12" in log
+
+
+def test_preroll_makes_a_range_match_the_whole_render(media: Path, tmp_path: Path) -> None:
+    """Issue #13 target on a real clip (bigbuckbunny, one shot): the range's first frame has the
+    E_warp to the next frame of the same frames mid-shot in the whole render (within 1.2x), and
+    with the pre-roll it is closer to the whole render's frame than without (lossless encode)."""
+    from flowstyle.flow import make_flow_backend
+    from flowstyle.flow.remap import remap_flow
+    from flowstyle.metrics import masked_mse
+    from flowstyle.temporal import estimate_motion
+
+    clip = media / "videos" / "bigbuckbunny.mp4"
+    common = ["--style", "7", "--max-width", "160", "--crf", "0", "--no-audio"]
+    cli(clip, "-o", tmp_path / "whole.mp4", "--out", "84", *common)
+    whole = frames_of(tmp_path / "whole.mp4")
+    with av.open(str(clip)) as c:
+        orig = [f.to_ndarray(width=160, height=90, format="rgb24") for _, f in zip(range(62), c.decode(video=0))][60:]
+    motion = estimate_motion(orig[0], orig[1], make_flow_backend("dis-medium"))
+
+    def ewarp(a: np.ndarray, b: np.ndarray) -> float:
+        return masked_mse(b.astype(np.float32) / 255, remap_flow(a.astype(np.float32) / 255, motion.flow_bwd),
+                          motion.mask)
+
+    jumps = {}
+    for preroll in (0, 12):
+        out = tmp_path / f"range{preroll}.mp4"
+        cli(clip, "-o", out, "--in", "60", "--out", "84", "--preroll", str(preroll), *common)
+        got = frames_of(out)
+        assert len(got) == 24
+        jumps[preroll] = float(np.abs(got[0].astype(np.float32) - whole[60].astype(np.float32)).mean())
+        if preroll:
+            assert ewarp(got[0], got[1]) <= 1.2 * ewarp(whole[60], whole[61])
+    assert jumps[12] < jumps[0]
