@@ -260,6 +260,86 @@ def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, resta
                f"(gatys, {report.dtype} on {report.device})", err=True)
 
 
+def _job_config(style: str, strength: float, max_width: int | None, crf: int, codec: str | None,
+                profile: str | None, pix_fmt: str | None, handles_preroll: int, device: str):
+    """The RenderConfig of each job of ``batch`` and ``conform`` (the render options they share)."""
+    from .io.media import RangeOptions
+    from .io.reader import SizePolicy
+    from .io.writer import EncodeOptions
+    from .render import RenderConfig
+    from .stylize.options import StyleOptions
+
+    return RenderConfig(style=StyleOptions(style=style, strength=strength), size=SizePolicy(max_width=max_width),
+                        encode=EncodeOptions(crf=crf, codec=codec, profile=profile, pix_fmt=pix_fmt), device=device,
+                        span=RangeOptions(preroll=handles_preroll))
+
+
+def _summary(jobs: list) -> None:
+    """The table at the end of ``batch`` and ``conform``: one row per job; exit 1 if any failed."""
+    typer.echo(f"{'job':28s} {'frames':>6s}  result", err=True)
+    for job in jobs:
+        result = f"ok -> {job.output}" if job.ok else f"FAILED: {job.error}"
+        typer.echo(f"{job.name[:28]:28s} {job.frames:6d}  {result}", err=True)
+    failed = sum(not j.ok for j in jobs)
+    typer.echo(f"{len(jobs) - failed} of {len(jobs)} jobs rendered" + (f", {failed} failed" if failed else ""), err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def batch(
+    inputs: Annotated[list[str], typer.Argument(help="Videos, image sequences or globs ('clips/*.mov').")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Output template: {stem}, {name}, {ext}, {parent}, e.g. 'out/{stem}_styled.mov'.")],
+    style: Annotated[str, typer.Option("--style", "-s", help="As for render.")] = "blue-brush",
+    strength: Annotated[float, typer.Option(help="As for render.")] = 1.0,
+    max_width: Annotated[Optional[int], typer.Option(help="As for render.")] = None,
+    crf: Annotated[int, typer.Option(help="As for render.")] = 18,
+    codec: Annotated[Optional[str], typer.Option(help="As for render.")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="As for render.")] = None,
+    pix_fmt: Annotated[Optional[str], typer.Option(help="As for render.")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace outputs that exist.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Render every INPUT to the output template; a failed input does not stop the others (summary at the end)."""
+    from .conform import batch as run_batch
+
+    _setup_logging(verbose)
+    config = _job_config(style, strength, max_width, crf, codec, profile, pix_fmt, 12, device)
+    _summary(run_batch(inputs, output, config, overwrite=overwrite))
+
+
+@app.command()
+def conform(
+    timeline: Annotated[Path, typer.Argument(help="An OpenTimelineIO timeline (.otio) or a CMX3600 EDL (.edl).")],
+    media: Annotated[Path, typer.Option("--media", help="Folder holding the clips the timeline uses.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the renders and the new .otio.")],
+    handles: Annotated[int, typer.Option(help="Extra frames rendered before and after each event's range.")] = 0,
+    rate: Annotated[float, typer.Option(help="Frame rate of an EDL's timecodes (an EDL does not say).")] = 24.0,
+    extension: Annotated[str, typer.Option(help="Container of the renders (.mov, .mxf, .mkv, ...).")] = ".mov",
+    style: Annotated[str, typer.Option("--style", "-s", help="As for render.")] = "blue-brush",
+    strength: Annotated[float, typer.Option(help="As for render.")] = 1.0,
+    max_width: Annotated[Optional[int], typer.Option(help="As for render.")] = None,
+    crf: Annotated[int, typer.Option(help="As for render.")] = 18,
+    codec: Annotated[Optional[str], typer.Option(help="As for render.")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="As for render.")] = None,
+    pix_fmt: Annotated[Optional[str], typer.Option(help="As for render.")] = None,
+    preroll: Annotated[int, typer.Option(help="As for render: frames before each range that warm the temporal state.")] = 12,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace renders that exist.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+) -> None:
+    """Render the used range (+ handles) of every clip of TIMELINE, then write a timeline pointing at the renders."""
+    from .conform import conform as run_conform
+
+    _setup_logging(verbose)
+    config = _job_config(style, strength, max_width, crf, codec, profile, pix_fmt, preroll, device)
+    jobs, target = run_conform(timeline, media, output, handles, config, overwrite=overwrite, rate=rate,
+                               extension=extension)
+    typer.echo(f"{target}: timeline pointing at the renders", err=True)
+    _summary(jobs)
+
+
 @app.command()
 def probe(
     input: Annotated[Optional[Path], typer.Argument(help="Media file to describe.")] = None,

@@ -225,3 +225,72 @@ def test_preroll_makes_a_range_match_the_whole_render(media: Path, tmp_path: Pat
         if preroll:
             assert ewarp(got[0], got[1]) <= 1.2 * ewarp(whole[60], whole[61])
     assert jumps[12] < jumps[0]
+
+
+# -- batch and conform -----------------------------------------------------------
+EDL = """TITLE: conform test
+FCM: NON-DROP FRAME
+
+001  AX       V     C        00:00:00:00 00:00:00:12 00:00:00:00 00:00:00:12
+* FROM CLIP NAME: clip_a.mov
+002  AX       V     C        00:00:00:06 00:00:01:00 00:00:00:12 00:00:01:06
+* FROM CLIP NAME: clip_b.mov
+003  AX       V     C        00:00:01:00 00:00:01:12 00:00:01:06 00:00:01:18
+* FROM CLIP NAME: clip_a.mov
+"""
+
+
+def conform_cli(*args: str | Path) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["conform", *map(str, args), "--device", "cpu", "--strength", "0"])
+    return result.exit_code, result.output
+
+
+def test_conform_edl_three_events_over_two_clips(tmp_path: Path) -> None:
+    """Issue #13 target: 3 events over 2 clips give 3 renders and an .otio OpenTimelineIO reads back."""
+    import opentimelineio as otio
+
+    media, out = tmp_path / "media", tmp_path / "out"
+    media.mkdir()
+    out.mkdir()
+    rate = Fraction(24)
+    for name in ("clip_a.mov", "clip_b.mov"):
+        write_tagged_clip(media / name, 48, rate, size=(64, 48), codec="prores_ks", pix_fmt="yuv422p10le",
+                          timecode="00:00:00:00")
+    (tmp_path / "edit.edl").write_text(EDL)
+    code, output = conform_cli(tmp_path / "edit.edl", "--media", media, "-o", out, "--handles", "2")
+    assert code == 0, output
+    renders = sorted(p.name for p in out.glob("*.mov"))
+    assert renders == ["001_clip_a.mov", "002_clip_b.mov", "003_clip_a.mov"]
+    with av.open(str(out / "002_clip_b.mov")) as c:  # frames 6-24 plus 2 handles each side
+        assert c.streams.video[0].frames == 22 and str(read_timecode(c)) == "00:00:00:04"
+    timeline = otio.adapters.read_from_file(str(out / "edit_conformed.otio"))
+    clips = list(timeline.find_clips())
+    assert [c.source_range.duration.value for c in clips] == [12, 18, 12]
+    assert [Path(c.media_reference.target_url).name for c in clips] == renders
+    assert [c.media_reference.available_range.duration.value for c in clips] == [14, 22, 16]
+    assert "3 of 3 jobs rendered" in output
+
+
+def test_conform_missing_clip_is_named_and_the_others_render(tmp_path: Path) -> None:
+    media, out = tmp_path / "media", tmp_path / "out"
+    media.mkdir()
+    out.mkdir()
+    write_tagged_clip(media / "clip_a.mov", 48, Fraction(24), size=(64, 48), codec="prores_ks", pix_fmt="yuv422p10le")
+    (tmp_path / "edit.edl").write_text(EDL)
+    code, output = conform_cli(tmp_path / "edit.edl", "--media", media, "-o", out)
+    assert code == 1
+    assert "event 2: clip 'clip_b.mov' is not in" in output and "2 of 3 jobs rendered, 1 failed" in output
+    assert sorted(p.name for p in out.iterdir()) == ["001_clip_a.mov", "003_clip_a.mov", "edit_conformed.otio"]
+
+
+def test_batch_globs_and_template(clip: Path, tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        write_clip(tmp_path / f"{name}.mp4", list(range(4)), TB)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "bad.mp4").write_bytes(b"not a video")
+    result = CliRunner().invoke(app, ["batch", str(tmp_path / "*.mp4"), "-o", str(tmp_path / "out" / "{stem}_styled.mov"),
+                                      "--device", "cpu", "--strength", "0"])
+    assert result.exit_code == 1  # one input failed; the others were rendered
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_styled.mov", "b_styled.mov"]
+    assert "bad.mp4" in result.output and "not a readable media file" in result.output
+    assert "2 of 3 jobs rendered, 1 failed" in result.output
