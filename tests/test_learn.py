@@ -319,7 +319,7 @@ def test_cli_learns_lists_and_renders_a_style(media: Path, tmp_path: Path, home:
         (("learn-style", painting, "--name", "x", "--on", str(tmp_path / "nowhere")), "nowhere: no such file or folder"),
         (("learn-style", painting, "--name", "Bad Name", "--on", str(media / "photos")), "lower-case"),
         (("learn-style", painting, "--name", "cli-udnie", "--on", str(media / "photos"), "--seed", "4"), "--overwrite"),
-        (("learn-style", painting, "--name", "x", "--train", "some"), "train 'some'"),
+        (("learn-style", painting, "--name", "x", "--train", "some"), "--train: invalid 'some'"),
         (("render", str(clip), "-o", str(tmp_path / "o2.mp4"), "--style", "not-learned"), "unknown style 'not-learned'"),
     ):
         proc = run(*args)
