@@ -286,20 +286,24 @@ def _summary(jobs: list) -> None:
         raise typer.Exit(1)
 
 
+# The render options every job of batch and conform shares (typer reads them from these aliases).
+JobStyle = Annotated[str, typer.Option("--style", "-s", help="As for render.")]
+JobFloat = Annotated[float, typer.Option(help="As for render.")]
+JobInt = Annotated[int, typer.Option(help="As for render.")]
+JobMaybeInt = Annotated[Optional[int], typer.Option(help="As for render.")]
+JobMaybeStr = Annotated[Optional[str], typer.Option(help="As for render.")]
+JobDevice = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+JobOverwrite = Annotated[bool, typer.Option("--overwrite", help="Replace outputs that exist.")]
+JobVerbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
+
+
 @app.command()
 def batch(
     inputs: Annotated[list[str], typer.Argument(help="Videos, image sequences or globs ('clips/*.mov').")],
     output: Annotated[str, typer.Option("-o", "--output", help="Output template: {stem}, {name}, {ext}, {parent}, e.g. 'out/{stem}_styled.mov'.")],
-    style: Annotated[str, typer.Option("--style", "-s", help="As for render.")] = "blue-brush",
-    strength: Annotated[float, typer.Option(help="As for render.")] = 1.0,
-    max_width: Annotated[Optional[int], typer.Option(help="As for render.")] = None,
-    crf: Annotated[int, typer.Option(help="As for render.")] = 18,
-    codec: Annotated[Optional[str], typer.Option(help="As for render.")] = None,
-    profile: Annotated[Optional[str], typer.Option(help="As for render.")] = None,
-    pix_fmt: Annotated[Optional[str], typer.Option(help="As for render.")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace outputs that exist.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    style: JobStyle = "blue-brush", strength: JobFloat = 1.0, max_width: JobMaybeInt = None, crf: JobInt = 18,
+    codec: JobMaybeStr = None, profile: JobMaybeStr = None, pix_fmt: JobMaybeStr = None,
+    device: JobDevice = "auto", overwrite: JobOverwrite = False, verbose: JobVerbose = False,
 ) -> None:
     """Render every INPUT to the output template; a failed input does not stop the others (summary at the end)."""
     from .conform import batch as run_batch
@@ -317,17 +321,10 @@ def conform(
     handles: Annotated[int, typer.Option(help="Extra frames rendered before and after each event's range.")] = 0,
     rate: Annotated[float, typer.Option(help="Frame rate of an EDL's timecodes (an EDL does not say).")] = 24.0,
     extension: Annotated[str, typer.Option(help="Container of the renders (.mov, .mxf, .mkv, ...).")] = ".mov",
-    style: Annotated[str, typer.Option("--style", "-s", help="As for render.")] = "blue-brush",
-    strength: Annotated[float, typer.Option(help="As for render.")] = 1.0,
-    max_width: Annotated[Optional[int], typer.Option(help="As for render.")] = None,
-    crf: Annotated[int, typer.Option(help="As for render.")] = 18,
-    codec: Annotated[Optional[str], typer.Option(help="As for render.")] = None,
-    profile: Annotated[Optional[str], typer.Option(help="As for render.")] = None,
-    pix_fmt: Annotated[Optional[str], typer.Option(help="As for render.")] = None,
+    style: JobStyle = "blue-brush", strength: JobFloat = 1.0, max_width: JobMaybeInt = None, crf: JobInt = 18,
+    codec: JobMaybeStr = None, profile: JobMaybeStr = None, pix_fmt: JobMaybeStr = None,
     preroll: Annotated[int, typer.Option(help="As for render: frames before each range that warm the temporal state.")] = 12,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
-    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace renders that exist.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    device: JobDevice = "auto", overwrite: JobOverwrite = False, verbose: JobVerbose = False,
 ) -> None:
     """Render the used range (+ handles) of every clip of TIMELINE, then write a timeline pointing at the renders."""
     from .conform import conform as run_conform
