@@ -60,7 +60,7 @@ def _setup_logging(verbose: bool) -> None:
 
 # Config fields -> the flags that set them (ConfigError names fields; the CLI speaks flags).
 # Fields not listed map to --field-name.
-FLAGS = {"mode": "--temporal", "width": "--size", "height": "--size"}
+FLAGS = {"mode": "--temporal", "width": "--size", "height": "--size", "in_point": "--in", "out_point": "--out"}
 
 
 def flag(field: str) -> str:
@@ -125,8 +125,8 @@ def _parse_size(size: str | None) -> tuple[int | None, int | None]:
 
 @app.command()
 def render(
-    input: Annotated[Path, typer.Argument(help="Video to stylize.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="Output file (.mp4, .mov, .mkv).")],
+    input: Annotated[Path, typer.Argument(help="Video to stylize, or an image sequence (shot_%06d.png or a folder).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output file (.mp4, .mov, .mkv, .mxf, .ts) or image pattern (out/shot_%06d.png).")],
     style: Annotated[str, typer.Option("--style", "-s", help="Built-in style index or name, a blend like 3:0.6,17:0.4, or a painting file (any picture; blends a.jpg:0.6,b.jpg:0.4).")] = "blue-brush",
     strength: Annotated[float, typer.Option(help="1 fully stylized, 0 the input unchanged.")] = 1.0,
     style_scale: Annotated[float, typer.Option(help="Paintings: > 1 paints larger strokes, < 1 smaller (0.25-4).")] = 1.0,
@@ -134,6 +134,14 @@ def render(
     max_width: Annotated[Optional[int], typer.Option(help="Scale down to at most this width (keeps aspect).")] = None,
     size: Annotated[Optional[str], typer.Option(help="Output size: WIDTH, WIDTHxHEIGHT or xHEIGHT.")] = None,
     crf: Annotated[int, typer.Option(help="x264 quality, 0-51, lower is better.")] = 18,
+    codec: Annotated[Optional[str], typer.Option(help="h264, h265, prores, dnxhr or ffv1 (default: by extension; see the README).", rich_help_panel="Output and range")] = None,
+    profile: Annotated[Optional[str], typer.Option(help="Codec profile, e.g. hq, 4444 (prores), dnxhr_hq, high10, main10.", rich_help_panel="Output and range")] = None,
+    pix_fmt: Annotated[Optional[str], typer.Option(help="Pixel format, e.g. yuv422p10le (default: the profile's first).", rich_help_panel="Output and range")] = None,
+    in_point: Annotated[Optional[str], typer.Option("--in", help="First frame to write: timecode (01:00:10:12), seconds (12.5s) or a frame number.", rich_help_panel="Output and range")] = None,
+    out_point: Annotated[Optional[str], typer.Option("--out", help="Frame after the last one written (same forms as --in).", rich_help_panel="Output and range")] = None,
+    preroll: Annotated[int, typer.Option(help="Frames before --in run through the temporal step but not written, so the first frame is steady.", rich_help_panel="Output and range")] = 12,
+    fps: Annotated[Optional[float], typer.Option(help="Frame rate of an image-sequence input (default 24).", rich_help_panel="Output and range")] = None,
+    allow_gaps: Annotated[bool, typer.Option("--allow-gaps", help="A gap in an image sequence's numbering holds the frame before (a warning, not an error).", rich_help_panel="Output and range")] = False,
     preset: Annotated[str, typer.Option(help="x264 preset (ultrafast ... veryslow): slower makes smaller files.")] = "veryfast",
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
     precision: Annotated[str, typer.Option(help="auto (fp16 on CUDA, bf16 on CPUs with native bf16, int8 on other x86 CPUs where the network holds 35 dB against fp32, else fp32), fp32, bf16, fp16, int8.")] = "auto",
@@ -162,7 +170,9 @@ def render(
     keep_work: Annotated[bool, typer.Option("--keep-work", help="Keep the finished frames (PNG) after the render.", rich_help_panel="Gatys (--method gatys)")] = False,
 ) -> None:
     """Stylize INPUT into OUTPUT, keeping its timing, colours and audio."""
+    from .io.media import RangeOptions
     from .io.reader import SizePolicy
+    from .io.source import ReadOptions
     from .io.writer import EncodeOptions
     from .render import RenderConfig, render as run_render
     from .scenes import CutOptions
@@ -172,8 +182,10 @@ def render(
     _setup_logging(verbose)
     width, height = _parse_size(size)
     cuts = None if no_cuts else CutOptions()
-    encode = EncodeOptions(crf=crf, preset=preset)
+    encode = EncodeOptions(crf=crf, preset=preset, codec=codec, profile=profile, pix_fmt=pix_fmt)
     sizing = SizePolicy(width=width, height=height, max_width=max_width)
+    read = ReadOptions(fps=fps, allow_gaps=allow_gaps)
+    span = RangeOptions(in_point=in_point, out_point=out_point, preroll=preroll)
     if method == "gatys":
         _refuse_for_gatys(temporal=temporal, strength=strength, preserve_colour=preserve_colour)
         if temporal == "none":  # per-frame Gatys (issue #13): no temporal loss, each frame from its own content
@@ -184,7 +196,7 @@ def render(
             style_weight=style_weight, tv_weight=tv_weight, temporal_weight=temporal_weight,
             temporal_offsets=temporal_offsets, init=init, seed=seed), dict(
             encode=encode, size=sizing, device=device, precision=precision, copy_audio=not no_audio, cuts=cuts,
-            keep_work=keep_work))
+            keep_work=keep_work, read=read, span=span))
         return
     if method != "feedforward":
         raise ConfigError("method", f"unknown method '{method}'; use feedforward or gatys")
@@ -196,6 +208,7 @@ def render(
         style=StyleOptions(style=style, strength=strength, preserve_colour=preserve_colour, style_scale=style_scale),
         encode=encode, size=sizing, device=device, precision=precision, copy_audio=not no_audio,
         temporal=TemporalOptions(mode=temporal, flow=flow, flow_scale=flow_scale, occlusion=occlusion, cuts=cuts),
+        read=read, span=span,
     )
     bar = Bar(input.name, quiet)
     with _interruptible(output, bar):
@@ -252,6 +265,83 @@ def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, resta
                f"(gatys, {report.dtype} on {report.device})", err=True)
 
 
+def _job_config(style: str, strength: float, max_width: int | None, crf: int, codec: str | None,
+                profile: str | None, pix_fmt: str | None, handles_preroll: int, device: str):
+    """The RenderConfig of each job of ``batch`` and ``conform`` (the render options they share)."""
+    from .io.media import RangeOptions
+    from .io.reader import SizePolicy
+    from .io.writer import EncodeOptions
+    from .render import RenderConfig
+    from .stylize.options import StyleOptions
+
+    return RenderConfig(style=StyleOptions(style=style, strength=strength), size=SizePolicy(max_width=max_width),
+                        encode=EncodeOptions(crf=crf, codec=codec, profile=profile, pix_fmt=pix_fmt), device=device,
+                        span=RangeOptions(preroll=handles_preroll))
+
+
+def _summary(jobs: list) -> None:
+    """The table at the end of ``batch`` and ``conform``: one row per job; exit 1 if any failed."""
+    typer.echo(f"{'job':28s} {'frames':>6s}  result", err=True)
+    for job in jobs:
+        result = f"ok -> {job.output}" if job.ok else f"FAILED: {job.error}"
+        typer.echo(f"{job.name[:28]:28s} {job.frames:6d}  {result}", err=True)
+    failed = sum(not j.ok for j in jobs)
+    typer.echo(f"{len(jobs) - failed} of {len(jobs)} jobs rendered" + (f", {failed} failed" if failed else ""), err=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+# The render options every job of batch and conform shares (typer reads them from these aliases).
+JobStyle = Annotated[str, typer.Option("--style", "-s", help="As for render.")]
+JobFloat = Annotated[float, typer.Option(help="As for render.")]
+JobInt = Annotated[int, typer.Option(help="As for render.")]
+JobMaybeInt = Annotated[Optional[int], typer.Option(help="As for render.")]
+JobMaybeStr = Annotated[Optional[str], typer.Option(help="As for render.")]
+JobDevice = Annotated[str, typer.Option(help="auto, cpu or cuda.")]
+JobOverwrite = Annotated[bool, typer.Option("--overwrite", help="Replace outputs that exist.")]
+JobVerbose = Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")]
+
+
+@app.command()
+def batch(
+    inputs: Annotated[list[str], typer.Argument(help="Videos, image sequences or globs ('clips/*.mov').")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Output template: {stem}, {name}, {ext}, {parent}, e.g. 'out/{stem}_styled.mov'.")],
+    style: JobStyle = "blue-brush", strength: JobFloat = 1.0, max_width: JobMaybeInt = None, crf: JobInt = 18,
+    codec: JobMaybeStr = None, profile: JobMaybeStr = None, pix_fmt: JobMaybeStr = None,
+    device: JobDevice = "auto", overwrite: JobOverwrite = False, verbose: JobVerbose = False,
+) -> None:
+    """Render every INPUT to the output template; a failed input does not stop the others (summary at the end)."""
+    from .conform import batch as run_batch
+
+    _setup_logging(verbose)
+    config = _job_config(style, strength, max_width, crf, codec, profile, pix_fmt, 12, device)
+    _summary(run_batch(inputs, output, config, overwrite=overwrite))
+
+
+@app.command()
+def conform(
+    timeline: Annotated[Path, typer.Argument(help="An OpenTimelineIO timeline (.otio) or a CMX3600 EDL (.edl).")],
+    media: Annotated[Path, typer.Option("--media", help="Folder holding the clips the timeline uses.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the renders and the new .otio.")],
+    handles: Annotated[int, typer.Option(help="Extra frames rendered before and after each event's range.")] = 0,
+    rate: Annotated[float, typer.Option(help="Frame rate of an EDL's timecodes (an EDL does not say).")] = 24.0,
+    extension: Annotated[str, typer.Option(help="Container of the renders (.mov, .mxf, .mkv, ...).")] = ".mov",
+    style: JobStyle = "blue-brush", strength: JobFloat = 1.0, max_width: JobMaybeInt = None, crf: JobInt = 18,
+    codec: JobMaybeStr = None, profile: JobMaybeStr = None, pix_fmt: JobMaybeStr = None,
+    preroll: Annotated[int, typer.Option(help="As for render: frames before each range that warm the temporal state.")] = 12,
+    device: JobDevice = "auto", overwrite: JobOverwrite = False, verbose: JobVerbose = False,
+) -> None:
+    """Render the used range (+ handles) of every clip of TIMELINE, then write a timeline pointing at the renders."""
+    from .conform import conform as run_conform
+
+    _setup_logging(verbose)
+    config = _job_config(style, strength, max_width, crf, codec, profile, pix_fmt, preroll, device)
+    jobs, target = run_conform(timeline, media, output, handles, config, overwrite=overwrite, rate=rate,
+                               extension=extension)
+    typer.echo(f"{target}: timeline pointing at the renders", err=True)
+    _summary(jobs)
+
+
 @app.command()
 def probe(
     input: Annotated[Optional[Path], typer.Argument(help="Media file to describe.")] = None,
@@ -276,7 +366,7 @@ def probe(
         typer.echo(json.dumps(asdict(info), default=str, indent=2))
         return
     dur = f"{info.duration:.3f} s" if info.duration is not None else "unknown"
-    typer.echo(f"{info.path}: {info.format}, duration {dur}")
+    typer.echo(f"{info.path}: {info.format}, duration {dur}" + (f", timecode {info.timecode}" if info.timecode else ""))
     for v in info.video:
         rate = f"{float(v.average_rate):.3f} fps ({v.average_rate})" if v.average_rate else "unknown fps"
         w, h = v.display_size

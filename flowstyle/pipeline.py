@@ -32,6 +32,7 @@ from .scenes import CutDetector, CutOptions
 from .stylize.base import Stylizer
 from .temporal.base import TemporalStep
 from .temporal.stabilizer import Motion
+from .tensors import to_uint8
 from .threads import BackgroundWorker, Prefetcher, intra_op_threads, ordered_map
 
 log = logging.getLogger(__name__)
@@ -85,16 +86,36 @@ def with_predecessors(frames: Iterator[Frame], detector: CutDetector | None) -> 
     """Pair each frame with the previous input frame, or None at the start of a shot (scene cut)."""
     prev: np.ndarray | None = None
     for frame in frames:
-        if detector is not None and detector.is_cut(frame.rgb):
+        rgb = to_uint8(frame.rgb)  # cut detection and flow work on 8 bits; a no-op on the 8-bit path
+        if detector is not None and detector.is_cut(rgb):
             log.info("scene cut at frame %d (%.3f s): temporal state reset", frame.index, frame.time)
             prev = None
         yield frame, prev
-        prev = frame.rgb
+        prev = rgb
+
+
+def settle(temporal: TemporalStep, stylized: np.ndarray, motion: Motion | None) -> np.ndarray:
+    """``temporal(stylized, motion)``, keeping a deep (float) picture deep.
+
+    The temporal steps work on 8-bit pictures. For a float picture S the step runs on
+    its 8-bit rounding s and its correction (out - s) is added to S: where the step
+    changes nothing the float picture comes through untouched, so a 10-bit source keeps
+    its bits (issue #13; 8 bits cap PSNR near 53 dB, the float path reaches 68 dB).
+    """
+    if stylized.dtype == np.uint8:
+        return temporal(stylized, motion)
+    low = to_uint8(stylized)
+    out = temporal(low, motion)
+    if out is low:
+        return stylized
+    correction = (out.astype(np.float32) - low.astype(np.float32)) * np.float32(1 / 255)
+    return np.clip(stylized + correction, 0.0, 1.0)
 
 
 def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: FrameSink,
         cancel: CancelEvent | None = None, on_frame: ProgressFn | None = None, *,
-        frames: FrameRange | None = None, cuts: CutOptions | None = CutOptions(), workers: int = 1) -> RunResult:
+        frames: FrameRange | None = None, cuts: CutOptions | None = CutOptions(), workers: int = 1,
+        preroll: int = 0) -> RunResult:
     """Stylize ``source``'s frames (``frames``, default all) into ``sink``; close the sink on success.
 
     Args:
@@ -104,6 +125,9 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
         cuts: scene-cut detection, which resets the temporal state (None: off). Only
             run when something has temporal state.
         workers: frames stylized at once when the stylizer is not sequential.
+        preroll: up to this many frames before ``frames.start`` are decoded, stylized and
+            run through the temporal step but not written, so the first written frame is as
+            steady as one mid-shot (issue #13). Only used when something has temporal state.
 
     Raises:
         Cancelled: ``cancel`` was set. Any exception of the source, stylizer or sink
@@ -115,6 +139,9 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
     total = frames.length if frames is not None else None
     expected = total or source.frame_count or None
     stopped = threading.Event() if cancel is None else cancel
+    first = frames.start if frames is not None else 0
+    warm = min(preroll, first) if stateful else 0
+    decode = FrameRange(first - warm, frames.stop) if warm else frames
 
     def check() -> None:
         if stopped.is_set():
@@ -124,18 +151,30 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
         frame, prev = item
         check()
         rgb = stylizer.stylize(frame, prev is None)  # on a worker thread when parallel
-        motion = temporal.motion(prev, frame.rgb) if prev is not None and temporal.active else None
+        motion = temporal.motion(prev, to_uint8(frame.rgb)) if prev is not None and temporal.active else None
         return frame, rgb, motion
 
-    decoded = Prefetcher(with_predecessors(source.frames(frames), detector), depth=QUEUE_DEPTH, name="decode")
-    encoder: BackgroundWorker[tuple[np.ndarray, int]] = BackgroundWorker(lambda item: sink.write(*item),
-                                                                         depth=QUEUE_DEPTH, name="encode")
+    def write(item: tuple[np.ndarray, int, np.ndarray | None]) -> None:
+        rgb, pts, alpha = item
+        if alpha is None:
+            sink.write(rgb, pts)
+        else:  # the source's alpha, passed through unstylized (issue #13)
+            sink.write(rgb, pts, alpha)  # type: ignore[call-arg]
+
+    if warm:
+        log.info("warming the temporal state on %d frames before frame %d (not written)", warm, first)
+    decoded = Prefetcher(with_predecessors(source.frames(decode), detector), depth=QUEUE_DEPTH, name="decode")
+    encoder: BackgroundWorker[tuple[np.ndarray, int, np.ndarray | None]] = BackgroundWorker(
+        write, depth=QUEUE_DEPTH, name="encode")
     done = 0
     try:
         with intra_op_threads(1 if parallel > 1 else None):
             for frame, stylized, motion in ordered_map(stylize, iter(decoded), parallel):
                 check()
-                encoder.submit((temporal(stylized, motion), frame.pts))
+                out = settle(temporal, stylized, motion)
+                if frame.index < first:
+                    continue  # pre-roll: the temporal state is warmed, nothing written
+                encoder.submit((out, frame.pts, frame.alpha))
                 done += 1
                 if on_frame is not None:
                     fraction = done / total if total else source.fraction(frame)
@@ -147,4 +186,5 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
         encoder.cancel()
         sink.abort()
         raise
-    return RunResult(done, source.lost_frames)
+    # A range that stops early must not read as a truncated file (the source counts to its declared end).
+    return RunResult(done, source.lost_frames if frames is None or frames.stop is None else 0)

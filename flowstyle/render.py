@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,14 +24,12 @@ from .flow import make_flow_backend
 from .gatys.stylizer import FrameStylizer, GatysConfig, GatysStylizer, deterministic, render_key
 from .gatys.objective import StyleTarget
 from .gatys.workdir import WorkFolder, work_path
-from .io.atomic import check_paths
-from .io.formats import get_sink, get_source
+from .io.media import RangeOptions, RenderIO, open_render
 from .io.reader import SizePolicy
-from .io.sink import FrameSink
-from .io.source import FrameSource
+from .io.source import FrameSource, ReadOptions
 from .io.writer import EncodeOptions
 from .losses import load_vgg16
-from .pipeline import CancelEvent, io_threads, run, stylize_workers, with_predecessors
+from .pipeline import CancelEvent, RunResult, io_threads, run, stylize_workers, with_predecessors
 from .progress import Progress, ProgressFn
 from .stylize.base import NetworkStylizer
 from .stylize.feedforward import make_stylizer
@@ -61,6 +58,8 @@ class RenderConfig:
     temporal: TemporalOptions = field(default_factory=TemporalOptions)
     workers: int = 0  # frames stylized in parallel; 0 = auto (one per core on CPU, 1 on CUDA)
     io_threads: int = 0  # threads inside each of decode, scale and encode; 0 = auto (see io_threads())
+    read: ReadOptions = field(default_factory=ReadOptions)  # image-sequence fps and gaps (issue #13)
+    span: RangeOptions = field(default_factory=RangeOptions)  # --in/--out and the pre-roll (issue #13)
 
 
 @dataclass(frozen=True)
@@ -79,22 +78,10 @@ class RenderReport:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
-def _open(src: Path, dst: Path, size: SizePolicy, encode: EncodeOptions, threads: int,
-          copy_audio: bool) -> tuple[FrameSource, Callable[[], FrameSink]]:
-    """The source of a file-to-file render, and how to open its sink once the source is in a ``with``."""
-    encode = encode if encode.threads else dataclasses.replace(encode, threads=threads)
-    source = get_source(src, size, threads=threads)
-
-    def sink() -> FrameSink:
-        return get_sink(dst, source.spec, encode, audio_from=source.audio_path if copy_audio else None)
-
-    return source, sink
-
-
-def _warn_lost(src: Path, source: FrameSource, done: int) -> None:
-    if source.lost_frames:
+def _warn_lost(src: Path, source: FrameSource, result: RunResult) -> None:
+    if result.lost_frames:
         log.warning("%s: %d of %d frames could not be decoded (damaged or truncated file); wrote the %d that did",
-                    src, source.lost_frames, source.frame_count, done)
+                    src, result.lost_frames, source.frame_count, result.frames)
 
 
 def render(input_path: str | Path, output_path: str | Path, config: RenderConfig = RenderConfig(),
@@ -107,21 +94,20 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
             styles, missing weights or devices; no output file exists then.
     """
     src, dst = Path(input_path), Path(output_path)
-    check_paths(src, dst, overwrite)
     device = resolve_device(config.device)
     dtype = resolve_precision(config.precision, device)
     stylizer = NetworkStylizer(make_stylizer(config.style, device, dtype), device)
     topts = config.temporal
     temporal = Stabilizer(topts) if topts.mode != "none" else PerFrame()
     start = time.perf_counter()
-    source, open_sink = _open(src, dst, config.size, config.encode, io_threads(config.io_threads, device),
-                              config.copy_audio)
-    with source:
-        sink = open_sink()
+    io: RenderIO = open_render(src, dst, config.size, config.encode, config.read, config.span,
+                               io_threads(config.io_threads, device), config.copy_audio, overwrite)
+    with io.source as source:
+        sink = io.open_sink()
         log.debug("%s: %dx%d -> %s, %s on %s", src, *source.size, dst, str(dtype).removeprefix("torch."), device)
-        result = run(source, stylizer, temporal, sink, cancel, progress, cuts=topts.cuts,
-                     workers=stylize_workers(config.workers, device))
-    _warn_lost(src, source, result.frames)
+        result = run(source, stylizer, temporal, sink, cancel, progress, frames=io.frames, cuts=topts.cuts,
+                     workers=stylize_workers(config.workers, device), preroll=config.span.preroll)
+    _warn_lost(src, source, result)
     return RenderReport(input=src, output=dst, frames=result.frames, lost_frames=result.lost_frames,
                         seconds=time.perf_counter() - start, size=source.size, device=str(device),
                         dtype=str(dtype).removeprefix("torch."))
@@ -141,7 +127,6 @@ def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysC
             (``restart=True`` discards them). No output file exists then.
     """
     src, dst = Path(input_path), Path(output_path)
-    check_paths(src, dst, overwrite)
     o = config.gatys
     if not is_painting_spec(o.style):
         raise StyleError(f"gatys optimises toward a painting: give --style PAINTING.jpg ('{o.style}' is a built-in "
@@ -152,8 +137,10 @@ def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysC
     autocast = loss_network_dtype(config.precision, device)
     frames = FrameStylizer(o, StyleTarget(paintings, o.style_scale, vgg), vgg, device, autocast)
     start = time.perf_counter()
-    source, open_sink = _open(src, dst, config.size, config.encode, io_threads(0, device), config.copy_audio)
-    with source, deterministic(device):
+    # Gatys optimises 8-bit frames: its output is written at the container's depth, read 8-bit.
+    io = open_render(src, dst, config.size, config.encode, config.read, config.span, io_threads(0, device),
+                     config.copy_audio, overwrite, deep=False)
+    with io.source as source, deterministic(device):
         work = WorkFolder(work_path(dst), render_key(src, o, config, source.size, device), restart)
         if work.finished:
             log.info("%s: resuming after %d finished frames", work.path, work.finished)
@@ -164,16 +151,17 @@ def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysC
                 progress(dataclasses.replace(p, resumed=stylizer.resumed))
 
         try:
-            sink = open_sink()
+            sink = io.open_sink()
             log.debug("%s: %dx%d -> %s, gatys (%s) on %s", src, *source.size, dst, o.optimizer, device)
-            result = run(source, stylizer, PerFrame(), sink, cancel, on_frame, cuts=config.cuts)
+            result = run(source, stylizer, PerFrame(), sink, cancel, on_frame, frames=io.frames, cuts=config.cuts,
+                         preroll=config.span.preroll)
         except BaseException:
             if work.finished == 0:
                 work.remove()  # nothing to resume: leave no empty folder behind
             raise
     if not config.keep_work:
         work.remove()
-    _warn_lost(src, source, result.frames)
+    _warn_lost(src, source, result)
     return RenderReport(input=src, output=dst, frames=result.frames, lost_frames=result.lost_frames,
                         seconds=time.perf_counter() - start, size=source.size, device=str(device),
                         dtype=str(autocast or torch.float32).removeprefix("torch."))

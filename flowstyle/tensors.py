@@ -21,8 +21,22 @@ def rgb_to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 def frame_to_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
-    """A decoded frame as float (1, 3, H, W) in [0, 1] on ``device``."""
+    """A decoded frame as float (1, 3, H, W) in [0, 1] on ``device`` (a deep frame is float already)."""
+    if frame.rgb.dtype == np.float32:
+        return torch.from_numpy(np.ascontiguousarray(frame.rgb)).to(device).permute(2, 0, 1).unsqueeze(0)
     return rgb_to_tensor(frame.rgb, device)
+
+
+def tensor_to_float(t: torch.Tensor) -> np.ndarray:
+    """float (1, 3, H, W) -> float32 (H, W, 3) in [0, 1]: the deep output path (issue #13), no rounding to 8 bits."""
+    return t[0].float().clamp(0, 1).permute(1, 2, 0).contiguous().cpu().numpy()
+
+
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """uint8 as it is; float32 in [0, 1] rounded to uint8 (flow, cut detection and the temporal step take 8 bits)."""
+    if rgb.dtype == np.uint8:
+        return rgb
+    return (np.clip(rgb, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
 
 
 def tensor_to_rgb(t: torch.Tensor) -> np.ndarray:

@@ -239,3 +239,52 @@ def test_gatys_temporal_none_is_per_frame_gatys(tmp_path: Path, clip: Path, medi
     assert key["gatys"]["temporal_weight"] == 0 and key["gatys"]["init"] == "content" and key["size"] == [64, 28]
     with av.open(str(out)) as c:
         assert c.streams.video[0].frames == 6
+
+
+# -- issue #13: sequences, codecs, timecode and ranges ---------------------------------------------
+def _pngs(folder: Path, sizes: dict[int, tuple[int, int]]) -> Path:
+    folder.mkdir()
+    for n, (w, h) in sizes.items():
+        with av.open(str(folder / f"shot_{n:04d}.png"), "w", format="image2") as out:
+            s = out.add_stream("png", rate=24)
+            s.width, s.height, s.pix_fmt = w, h, "rgb24"
+            out.mux(s.encode(av.VideoFrame.from_ndarray(np.full((h, w, 3), 40 * n % 255, np.uint8), format="rgb24")))
+            out.mux(s.encode(None))
+    return folder / "shot_%04d.png"
+
+
+def test_sequence_with_a_gap_or_mixed_sizes_is_one_line(tmp_path: Path) -> None:
+    gap = _pngs(tmp_path / "gap", {1: (32, 24), 2: (32, 24), 4: (32, 24)})
+    out = tmp_path / "out.mp4"
+    assert_one_line_error(run_cli("render", str(gap), "-o", str(out)), "shot_0003.png", "missing frame 3", "--allow-gaps")
+    mixed = _pngs(tmp_path / "mixed", {1: (32, 24), 2: (32, 24), 3: (48, 24)})
+    # Found when the odd image is read: the sequence's INFO lines (rate, range) come before the one error line.
+    for dst in (out, tmp_path / "seq" / "f_%04d.png"):
+        proc = run_cli("render", str(mixed), "-o", str(dst), "--fps", "24")
+        errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("flowstyle: error")]
+        assert proc.returncode == 1 and len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert "shot_0003.png: is 48x24, but the sequence is 32x24" in errors[0] and "one size" in errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gap", "mixed"]  # nothing partial, no temporary folder
+
+
+@pytest.mark.parametrize("args,needles", [
+    (["--codec", "vp9"], ["out.mov", "unknown --codec 'vp9'"]),
+    (["--codec", "prores", "--profile", "ultra"], ["out.mov", "no profile 'ultra'"]),
+    (["--codec", "prores", "--pix-fmt", "yuv420p"], ["out.mov", "cannot carry --pix-fmt yuv420p"]),
+    (["--in", "01:00:xx:00"], ["--in", "'01:00:xx:00' is not a position"]),
+    (["--in", "00:00:00:30"], ["--in", "not a timecode at 25.000 fps"]),
+    (["--in", "4", "--out", "2"], ["clip.mp4", "--in 4 (frame 4) must come before --out 2 (frame 2)"]),
+    (["--in", "100"], ["clip.mp4", "--in 100 (frame 100) is past the clip's last frame (6 frames)"]),
+    (["--out", "7s"], ["clip.mp4", "--out 7s (frame 175) is past the clip's end"]),
+])
+def test_bad_codec_timecode_or_range_is_one_line(tmp_path: Path, clip: Path, args: list[str],
+                                                 needles: list[str]) -> None:
+    proc = run_cli("render", str(clip), "-o", str(tmp_path / "out.mov"), *args)
+    assert_one_line_error(proc, *needles)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_container_that_cannot_hold_the_codec_is_one_line(tmp_path: Path, clip: Path) -> None:
+    proc = run_cli("render", str(clip), "-o", str(tmp_path / "out.mp4"), "--codec", "prores")
+    assert_one_line_error(proc, "out.mp4", "cannot hold ProRes")
+    assert list(tmp_path.iterdir()) == []

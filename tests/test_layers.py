@@ -31,7 +31,7 @@ LAYERS: dict[str, int] = {
     # 6: the one render loop
     "pipeline": 6,
     # 7: the Python API that builds pipelines
-    "render": 7, "sheet": 7,
+    "render": 7, "sheet": 7, "conform": 7,
     # 8: front ends
     "cli": 8, "__main__": 8, "__init__": 8, "studio": 8,
 }

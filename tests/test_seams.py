@@ -22,7 +22,7 @@ from flowstyle.io.colour import ColourTags
 from flowstyle.io.formats import SINKS, SOURCES, get_sink, get_source
 from flowstyle.io.frames import Frame
 from flowstyle.io.sink import FrameSink
-from flowstyle.io.source import FrameRange, FrameSource, StreamSpec
+from flowstyle.io.source import FrameRange, FrameSource, ReadOptions, StreamSpec
 from flowstyle.pipeline import run
 from flowstyle.progress import Progress
 from flowstyle.stylize.base import Stylizer
@@ -46,10 +46,26 @@ def read_video(path: Path) -> list[Frame]:
         return list(source.frames())
 
 
+def write_sequence(folder: Path, pictures: list[np.ndarray]) -> Path:
+    """PNG images numbered from 1001 (film numbering), read back as a folder."""
+    pattern = folder / "shot" / "f_%04d.png"
+    sink = get_sink(pattern, StreamSpec(SIZE, TB, Fraction(25), ColourTags(1, 1, 1, 1), first_number=1001))
+    for i, rgb in enumerate(pictures):
+        sink.write(rgb, i)
+    sink.close()
+    return pattern.parent
+
+
+def read_sequence(path: Path) -> list[Frame]:
+    with get_source(path, options=ReadOptions(fps=25, allow_gaps=True)) as source:
+        return list(source.frames())
+
+
 # name in io.formats -> (write pictures in the format, output file name for sinks, read the output back)
-SOURCE_KINDS: dict[str, Callable[[Path, list[np.ndarray]], Path]] = {"video": write_video}
+SOURCE_KINDS: dict[str, Callable[[Path, list[np.ndarray]], Path]] = {"video": write_video, "sequence": write_sequence}
 SINK_KINDS: dict[str, tuple[str, Callable[[Path], list[Frame]], float]] = {
     "video": ("out.mp4", read_video, 4.0),  # yuv420p at crf 18: mean error in grey levels
+    "sequence": ("out/f_%06d.png", read_sequence, 0.0),  # PNG is lossless
 }
 
 
@@ -61,7 +77,7 @@ def test_every_registered_format_has_a_contract_fixture() -> None:
 @pytest.fixture(params=sorted(SOURCE_KINDS))
 def source(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[FrameSource]:
     path = SOURCE_KINDS[request.param](tmp_path_factory.mktemp("source"), PICTURES)
-    with get_source(path, format=request.param) as s:
+    with get_source(path, format=request.param, options=ReadOptions(fps=25)) as s:
         yield s
 
 
@@ -135,13 +151,14 @@ def test_sink_writes_frames_with_their_pts(tmp_path: Path, sink_kind: str) -> No
     pts = [0, 1, 2, 4, 5, 9]  # a gap: timing comes from the pts, not a rate
     for p in pts:
         sink.write(PICTURES[p], p)
-    assert not out.exists()  # appears only when closed
+    top = tmp_path / Path(name).parts[0]  # the file, or the folder of an image sequence
+    assert not top.exists()  # appears only when closed
     sink.close()
     frames = read(out)
     assert [f.time for f in frames] == pytest.approx([p / 25 for p in pts])
     for f, p in zip(frames, pts):
-        assert np.abs(f.rgb.astype(float) - PICTURES[p]).mean() < tolerance
-    assert sorted(x.name for x in tmp_path.iterdir()) == [name]
+        assert np.abs(f.rgb.astype(float) - PICTURES[p]).mean() <= tolerance
+    assert sorted(x.name for x in tmp_path.iterdir()) == [top.name]
 
 
 def test_sink_abort_leaves_nothing(tmp_path: Path, sink_kind: str) -> None:

@@ -27,7 +27,9 @@ from ..device import loss_network_dtype
 from ..errors import ConfigError
 from ..flow import FlowBackend
 from ..io.frames import Frame
+from ..io.media import RangeOptions
 from ..io.reader import SizePolicy
+from ..io.source import ReadOptions
 from ..io.writer import EncodeOptions
 from ..models.vgg import VGG16Features
 from ..progress import Progress, ProgressFn
@@ -57,6 +59,8 @@ class GatysConfig:
     copy_audio: bool = True
     cuts: CutOptions | None = field(default_factory=CutOptions)
     keep_work: bool = False  # keep the checkpoint folder after a successful render
+    read: ReadOptions = field(default_factory=ReadOptions)  # image-sequence fps and gaps (issue #13)
+    span: RangeOptions = field(default_factory=RangeOptions)  # --in/--out and the pre-roll (issue #13)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:

@@ -183,6 +183,8 @@ def resolve(path: str | Path, codec: str | None = None, profile: str | None = No
     ext = Path(path).suffix.lower()
     if codec is None:
         if ext not in DEFAULT_CODEC:
+            if ext[1:] not in av.formats_available:  # not a container libav knows by this name (.xyz)
+                raise OutputError(path, f"unknown container extension '{ext}'; use {_one_of(list(DEFAULT_CODEC))}")
             raise OutputError(path, f"the {ext or 'extension-less'} container cannot hold H.264 video; "
                               f"use {_one_of(list(DEFAULT_CODEC))}")
         codec = DEFAULT_CODEC[ext]

@@ -17,18 +17,19 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .reader import SizePolicy, VideoReader
+from .sequence import ImageSequenceWriter, SequenceSource, is_sequence
 from .sink import AtomicSink, FrameSink
-from .source import FrameSource, StreamSpec
+from .source import FrameSource, ReadOptions, StreamSpec
 from .writer import EncodeOptions, VideoWriter
 
 
 @dataclass(frozen=True)
 class SourceFormat:
-    """A kind of source: ``open(path, size, threads)`` when ``matches(path)``."""
+    """A kind of source: ``open(path, size, threads, options)`` when ``matches(path)``."""
 
     name: str
     matches: Callable[[Path], bool]
-    open: Callable[[Path, SizePolicy, int], FrameSource]
+    open: Callable[[Path, SizePolicy, int, ReadOptions], FrameSource]
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,29 @@ def _any(path: Path) -> bool:
 def _open_video_sink(path: Path, spec: StreamSpec, options: EncodeOptions, audio_from: Path | None) -> FrameSink:
     return AtomicSink(path, lambda tmp: VideoWriter(tmp, spec.size, spec.time_base, spec.frame_rate, spec.colour,
                                                     options, audio_source=audio_from, metadata=dict(spec.metadata),
-                                                    display_path=path))
+                                                    display_path=path, timecode=spec.timecode, trim=spec.trim))
 
 
-SOURCES: list[SourceFormat] = [SourceFormat("video", _any, lambda path, size, threads: VideoReader(path, size, threads))]
-SINKS: list[SinkFormat] = [SinkFormat("video", _any, _open_video_sink)]
+def _open_sequence_sink(path: Path, spec: StreamSpec, options: EncodeOptions, audio_from: Path | None) -> FrameSink:
+    # Images carry no audio and no timecode; the writer is atomic itself (a temporary folder).
+    # Existing images were refused (or allowed by --overwrite) by the caller's path check.
+    return ImageSequenceWriter(path, spec.size, spec.time_base, spec.frame_rate, spec.colour,
+                               first_number=spec.first_number, pix_fmt=options.pix_fmt, overwrite=True)
+
+
+def _open_sequence(path: Path, size: SizePolicy, threads: int, options: ReadOptions) -> FrameSource:
+    return SequenceSource(path, size, options.fps, options.allow_gaps, options.deep, threads)
+
+
+def _open_video(path: Path, size: SizePolicy, threads: int, options: ReadOptions) -> FrameSource:
+    return VideoReader(path, size, threads, deep=options.deep)
+
+
+# Image sequences (a printf pattern or a folder) first; the video entries match anything.
+SOURCES: list[SourceFormat] = [SourceFormat("sequence", is_sequence, _open_sequence),
+                               SourceFormat("video", _any, _open_video)]
+SINKS: list[SinkFormat] = [SinkFormat("sequence", is_sequence, _open_sequence_sink),
+                           SinkFormat("video", _any, _open_video_sink)]
 
 
 def register_source(fmt: SourceFormat) -> None:
@@ -82,10 +101,10 @@ def _choose(entries: list, path: Path, format: str | None, kind: str) -> SourceF
 
 
 def get_source(path: str | Path, size: SizePolicy = SizePolicy(), threads: int = 0,
-               format: str | None = None) -> FrameSource:
+               format: str | None = None, options: ReadOptions = ReadOptions()) -> FrameSource:
     """Open ``path`` as a frame source (``format`` by name, or chosen by the path)."""
     path = Path(path)
-    return _choose(SOURCES, path, format, "source").open(path, size, threads)
+    return _choose(SOURCES, path, format, "source").open(path, size, threads, options)
 
 
 def get_sink(path: str | Path, spec: StreamSpec, options: EncodeOptions = EncodeOptions(),

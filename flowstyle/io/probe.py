@@ -9,6 +9,7 @@ from pathlib import Path
 import av
 
 from ..errors import InputError
+from .timecode import read_timecode
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class MediaInfo:
     video: list[VideoInfo] = field(default_factory=list)
     audio: list[AudioInfo] = field(default_factory=list)
     other: list[str] = field(default_factory=list)
+    timecode: str | None = None  # start timecode of the first video stream (issue #13), drop-frame with ';'
 
 
 def open_input(path: str | Path) -> av.container.InputContainer:
@@ -101,7 +103,9 @@ def probe(path: str | Path) -> MediaInfo:
             else:
                 other.append(f"#{s.index} {s.type} {s.codec_context.name if s.codec_context else ''}".strip())
         duration = c.duration / 1_000_000 if c.duration else None
-        return MediaInfo(path=str(path), format=c.format.name, duration=duration, video=videos, audio=audios, other=other)
+        tc = read_timecode(c, first_video_stream(c)) if videos else None
+        return MediaInfo(path=str(path), format=c.format.name, duration=duration, video=videos, audio=audios, other=other,
+                         timecode=str(tc) if tc is not None else None)
 
 
 def _peek_rotation(path: str | Path, index: int) -> int:

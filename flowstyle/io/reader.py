@@ -21,9 +21,11 @@ from av.video.reformatter import Interpolation
 
 from ..errors import InputError
 from .colour import ColourTags, tags_from_frame
+from .depth import bit_depth, decode_float
 from .frames import Frame
 from .probe import first_video_stream, open_input
 from .source import FrameRange, FrameSource
+from .timecode import Timecode, read_timecode
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +117,13 @@ class VideoReader(FrameSource):
     ``reader.stats`` after iteration. Iterating the reader is ``frames()``.
     """
 
-    def __init__(self, path: str | Path, size: SizePolicy = SizePolicy(), threads: int = 0) -> None:
-        """``threads``: decoder and scaler threads; 0 lets libav choose (one per core)."""
+    def __init__(self, path: str | Path, size: SizePolicy = SizePolicy(), threads: int = 0, deep: bool = False) -> None:
+        """``threads``: decoder and scaler threads; 0 lets libav choose (one per core).
+        ``deep``: frames of a source with more than 8 bits come as float32 RGB in [0, 1], with
+        their alpha (issue #13); 8-bit sources stay uint8 (the fast path, unchanged)."""
         self.path = Path(path)
         self._threads = threads
+        self._want_deep = deep
         self._size_policy = size
         self._ready = False
         self.container = open_input(self.path)
@@ -133,6 +138,7 @@ class VideoReader(FrameSource):
             self._time_base: Fraction = stream.time_base or Fraction(1, 90000)
             self._rate: Fraction | None = stream.average_rate or stream.guessed_rate
             self._duration, self._start_time = self._timing()
+            self._timecode = read_timecode(self.container, stream)
             self.stats = DecodeStats(
                 expected=stream.frames or self._estimate_frames(),
                 declared_end=self._start_time + self._duration if self._duration else None,
@@ -196,6 +202,14 @@ class VideoReader(FrameSource):
     def lost_frames(self) -> int:
         return self.stats.lost
 
+    @property
+    def timecode(self) -> Timecode | None:
+        return self._timecode
+
+    @property
+    def pix_fmt(self) -> str | None:
+        return self._pix_fmt
+
     def _timing(self) -> tuple[float | None, float]:
         """(duration, start time) of the video stream in seconds, from the container."""
         s = self.stream
@@ -221,6 +235,8 @@ class VideoReader(FrameSource):
             log.warning("%s: rotation %s is not a multiple of 90 degrees; ignoring it", self.path, frame.rotation)
             self.rotation = 0
         self._colour: ColourTags = tags_from_frame(frame, frame.height)
+        self._pix_fmt = frame.format.name
+        self.deep = self._want_deep and bit_depth(frame.format) > 8
         sar = self.stream.codec_context.sample_aspect_ratio
         w = frame.width * float(sar) if sar and sar > 0 else frame.width
         disp = (frame.height, w) if self.rotation % 180 else (w, frame.height)
@@ -232,17 +248,25 @@ class VideoReader(FrameSource):
         # AREA averages all source pixels when shrinking (no aliasing); BICUBIC when enlarging.
         self._interp = Interpolation.AREA if shrinking else Interpolation.BICUBIC
 
+    def _to_frame(self, frame: av.VideoFrame, index: int, pts: int) -> Frame:
+        if not self.deep:
+            return Frame(index=index, pts=pts, time_base=self._time_base, rgb=self._to_rgb(frame))
+        rgb, alpha = decode_float(frame, self._colour, self._scale_to, self._interp, self._threads)
+        return Frame(index=index, pts=pts, time_base=self._time_base, rgb=self._rotate(rgb),
+                     alpha=None if alpha is None else self._rotate(alpha))
+
+    def _rotate(self, plane: np.ndarray) -> np.ndarray:
+        # frame.rotation is the counter-clockwise angle the display matrix turns
+        # the stored picture by (av_display_rotation_get); np.rot90 turns the same way.
+        return np.ascontiguousarray(np.rot90(plane, k=self.rotation // 90)) if self.rotation else plane
+
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         w, h = self._scale_to
         rgb = frame.to_ndarray(
             width=w, height=h, format="rgb24", interpolation=self._interp,
             src_colorspace=self._colour.matrix, src_color_range=self._colour.swscale_range, threads=self._threads,
         )
-        if self.rotation:
-            # frame.rotation is the counter-clockwise angle the display matrix turns
-            # the stored picture by (av_display_rotation_get); np.rot90 turns the same way.
-            rgb = np.ascontiguousarray(np.rot90(rgb, k=self.rotation // 90))
-        return rgb
+        return self._rotate(rgb)
 
     def _index_of(self, pts: int) -> int:
         """Index of the frame shown at ``pts`` after a seek: exact for constant-rate
@@ -277,7 +301,7 @@ class VideoReader(FrameSource):
                 last_pts = pts
                 if index is None:
                     index = self._index_of(pts)
-                out = Frame(index=index, pts=pts, time_base=self._time_base, rgb=self._to_rgb(frame))
+                out = self._to_frame(frame, index, pts)
                 index += 1
                 self.stats.decoded += 1
                 self.stats.last_time = out.time

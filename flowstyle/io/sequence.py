@@ -42,6 +42,7 @@ from .colour import ColourTags, tags_from_frame
 from .depth import bit_depth, decode_float, encode_frame, has_alpha
 from .frames import Frame
 from .reader import DecodeStats, SizePolicy
+from .source import FrameRange, FrameSource
 
 log = logging.getLogger(__name__)
 
@@ -395,3 +396,55 @@ class ImageSequenceWriter:
         """Remove everything written; the target folder is left as it was."""
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+
+
+class SequenceSource(FrameSource):
+    """:class:`ImageSequenceReader` as a :class:`~flowstyle.io.source.FrameSource` (registered by
+    :func:`is_sequence` in :mod:`flowstyle.io.formats`). Frame indices are positions in the
+    sequence; :meth:`number` gives the file number of each, so outputs keep the numbering."""
+
+    def __init__(self, path: str | Path, size: SizePolicy = SizePolicy(), fps: Fraction | float | None = None,
+                 allow_gaps: bool = False, deep: bool = False, threads: int = 0) -> None:
+        self.reader = ImageSequenceReader(path, size, fps, allow_gaps, deep, threads)
+        self.path = self.reader.pattern
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.reader.size
+
+    @property
+    def time_base(self) -> Fraction:
+        return self.reader.time_base
+
+    @property
+    def frame_rate(self) -> Fraction | None:
+        return self.reader.rate
+
+    @property
+    def colour(self) -> ColourTags:
+        return self.reader.colour
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.reader)
+
+    @property
+    def duration(self) -> float | None:
+        return float((self.reader.numbers[-1] - self.reader.start_number + 1) * self.reader.time_base)
+
+    @property
+    def pix_fmt(self) -> str | None:
+        return self.reader.pix_fmt
+
+    @property
+    def lost_frames(self) -> int:
+        return self.reader.stats.lost
+
+    def number(self, index: int) -> int:
+        return self.reader.numbers[index]
+
+    def frames(self, range: FrameRange | None = None) -> Iterator[Frame]:
+        return self.reader.frames(range.start, range.stop) if range is not None else self.reader.frames()
+
+    def close(self) -> None:
+        self.reader.close()

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from .colour import ColourTags
 from .frames import Frame
+from .timecode import Timecode
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,26 @@ class FrameRange:
 
 
 @dataclass(frozen=True)
+class ReadOptions:
+    """How a source is read, beyond its size (issue #13).
+
+    Attributes:
+        fps: frame rate of an image sequence (None: 24, said in a log line); videos carry their own.
+        allow_gaps: a gap in a sequence's numbering is a warning (the frame before is held), not an error.
+        deep: deliver float32 frames in [0, 1] (and alpha) when the source has more than 8 bits;
+            set when the output can hold them. 8-bit sources stay uint8 either way.
+    """
+
+    fps: float | None = None
+    allow_gaps: bool = False
+    deep: bool = False
+
+    def __post_init__(self) -> None:
+        if self.fps is not None and self.fps <= 0:
+            raise ConfigError("fps", f"must be positive, got {self.fps}")
+
+
+@dataclass(frozen=True)
 class StreamSpec:
     """What a sink needs to know of the pictures it will be given (see :func:`flowstyle.io.formats.get_sink`).
 
@@ -49,16 +70,22 @@ class StreamSpec:
         time_base: seconds per pts unit of the frames.
         frame_rate: nominal rate (rate control, container headers); timing comes from the pts.
         colour: the tags the pictures were decoded with and the output is tagged with.
-        timecode: SMPTE timecode of the first frame (``01:00:00:00``), or None.
+        timecode: SMPTE timecode of the first frame written (the source's, shifted by a range's in-point), or None.
         metadata: container metadata worth carrying over (title, creation time, ...).
+        first_number: the number of the first frame written, for outputs that number their
+            frames (image sequences): the source's own numbering, or a range's in-point.
+        trim: the output's clock starts at its first frame and audio is cut to the frames
+            written (a range render, issue #13); False keeps the source's timing as it is.
     """
 
     size: tuple[int, int]
     time_base: Fraction
     frame_rate: Fraction | None
     colour: ColourTags
-    timecode: str | None = None
+    timecode: Timecode | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    first_number: int = 0
+    trim: bool = False
 
 
 class FrameSource(ABC):
@@ -92,9 +119,18 @@ class FrameSource(ABC):
         """Colour tags of the pictures."""
 
     @property
-    def timecode(self) -> str | None:
+    def timecode(self) -> Timecode | None:
         """SMPTE timecode of the first frame, or None (not every source has one)."""
         return None
+
+    @property
+    def pix_fmt(self) -> str | None:
+        """The pixel format of the stored pictures (``yuv422p10le``), or None when unknown."""
+        return None
+
+    def number(self, index: int) -> int:
+        """The number a numbered source (an image sequence) gives frame ``index``; a video's is the index."""
+        return index
 
     @property
     @abstractmethod

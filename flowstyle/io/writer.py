@@ -35,11 +35,17 @@ PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "sl
 
 @dataclass(frozen=True)
 class EncodeOptions:
-    """H.264 settings. ``crf`` 0-51 (lower is better; 18 is visually lossless for most)."""
+    """Encoder settings. ``crf`` 0-51 (lower is better; 18 is visually lossless for most) and
+    ``preset`` apply to H.264/H.265; ``codec``, ``profile`` and ``pix_fmt`` (None: the default
+    for the output's extension) are checked against the container by :func:`~flowstyle.io.codecs.resolve`
+    when the output is opened, since the table needs the path (issue #13)."""
 
     crf: int = 18
     preset: str = "veryfast"
     threads: int = 0  # x264 and scaler threads; 0 lets libav choose (one per core)
+    codec: str | None = None
+    profile: str | None = None
+    pix_fmt: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.crf <= 51:
@@ -75,6 +81,10 @@ class AudioCopier:
     def __init__(self, source: Path, output: av.container.OutputContainer) -> None:
         self.input = av.open(str(source))
         self.output = output
+        # A range render (issue #13): only packets starting in [start, end) are kept, moved
+        # back by ``start`` (cut at packet boundaries: one AAC packet is 21 ms at 48 kHz).
+        self.start: float | None = None
+        self.end: float | None = None
         self.pairs: dict[int, av.stream.Stream] = {}
         self.transcoders: dict[int, _AacTranscoder] = {}
         for s in self.input.streams:
@@ -105,9 +115,18 @@ class AudioCopier:
             if packet.size == 0:  # demuxer flush marker, not data
                 continue
             t = float(packet.pts * packet.time_base) if packet.pts is not None else None
-            if seconds is not None and t is not None and t > seconds:
+            if seconds is not None and t is not None and t - (self.start or 0.0) > seconds:
                 self._pending = packet
                 return
+            if self.start is not None and t is not None:
+                if t < self.start - 1e-6:
+                    continue
+                if self.end is not None and t >= self.end - 1e-6:
+                    continue
+                shift = int(round(self.start / packet.time_base))
+                packet.pts -= shift
+                if packet.dts is not None:
+                    packet.dts -= shift
             index = packet.stream.index
             if index in self.transcoders:
                 self.transcoders[index].push(packet)
@@ -163,13 +182,15 @@ class VideoWriter:
         display_path: the name to use in error messages (the final output, not the temporary file).
         spec: codec, profile and pixel format (io/codecs.py); None: the default for the extension.
         timecode: the first frame's timecode, written on the video stream (a mov tmcd track).
+        trim: start the output's clock at the first frame written and cut the audio to the
+            frames written (a range render); False keeps the source's pts as they are.
     """
 
     def __init__(self, path: Path, size: tuple[int, int], time_base: Fraction, rate: Fraction | None,
                  colour: ColourTags, options: EncodeOptions = EncodeOptions(),
                  audio_source: Path | None = None, metadata: dict[str, str] | None = None,
                  display_path: Path | None = None, spec: EncodeSpec | None = None,
-                 timecode: Timecode | None = None) -> None:
+                 timecode: Timecode | None = None, trim: bool = False) -> None:
         width, height = size
         try:
             self.container = av.open(str(path), mode="w")
@@ -179,7 +200,7 @@ class VideoWriter:
             raise OutputError(display_path or path, f"cannot write this container ({exc})") from None
         try:
             # Issue #13: the codec table (io/codecs.py), not the muxer's codec list, decides what a container holds.
-            self.spec = spec = spec or resolve(display_path or path)
+            self.spec = spec = spec or resolve(display_path or path, options.codec, options.profile, options.pix_fmt)
             spec.check_size(size, display_path or path)
             self.colour = colour
             self.time_base = time_base
@@ -207,10 +228,21 @@ class VideoWriter:
             self.container.close()
             raise
         self.frames = 0
+        self.trim = trim
+        self.rate = rate
+        self._origin: int | None = None  # pts of the first frame when trimming
+        self._last_pts: int | None = None
 
     def write(self, rgb: np.ndarray, pts: int, alpha: np.ndarray | None = None) -> None:
         """Encode one frame shown at ``pts`` (in ``time_base`` units): uint8, or float32 in [0, 1] kept deep."""
         frame = encode_frame(rgb, self.spec.pix_fmt, self.colour, alpha, threads=self.threads)
+        if self.trim:
+            if self._origin is None:
+                self._origin = pts
+                if self.audio is not None:
+                    self.audio.start = float(pts * self.time_base)
+            self._last_pts = pts
+            pts -= self._origin
         frame.pts = pts
         frame.time_base = self.time_base
         self._mux(self.stream.encode(frame))
@@ -219,7 +251,8 @@ class VideoWriter:
     def _mux(self, packets: list[av.Packet]) -> None:
         for packet in packets:
             if self.audio is not None and packet.pts is not None:
-                self.audio.mux_until(float(packet.pts * packet.time_base) + AUDIO_LEAD)
+                # A range render's end is known only at close: no audio is muxed ahead of the video then.
+                self.audio.mux_until(float(packet.pts * packet.time_base) + (0.0 if self.trim else AUDIO_LEAD))
             self.container.mux(packet)
 
     def close(self) -> None:
@@ -227,6 +260,9 @@ class VideoWriter:
         try:
             self._mux(self.stream.encode(None))
             if self.audio is not None:
+                if self.trim and self._last_pts is not None:
+                    step = 1 / float(self.rate) if self.rate else 0.0
+                    self.audio.end = float(self._last_pts * self.time_base) + step
                 self.audio.close()
         finally:
             self.container.close()

@@ -16,12 +16,13 @@ import torch
 from torch import Tensor
 
 from ..io.frames import Frame
-from ..tensors import frame_to_tensor, tensor_to_rgb
+from ..tensors import frame_to_tensor, tensor_to_float, tensor_to_rgb
 
 
 @runtime_checkable
 class Stylizer(Protocol):
-    """Maps a decoded frame to its stylized picture, uint8 (H, W, 3) of the same size."""
+    """Maps a decoded frame to its stylized picture, uint8 (H, W, 3) of the same size
+    (float32 in [0, 1] for a deep frame, where the stylizer can keep it)."""
 
     #: True when frame t depends on earlier outputs: then frames come one at a time, in order.
     sequential: bool
@@ -46,4 +47,6 @@ class NetworkStylizer:
         self.device = device
 
     def stylize(self, frame: Frame, shot_start: bool) -> np.ndarray:
-        return tensor_to_rgb(self.net(frame_to_tensor(frame, self.device)))
+        out = self.net(frame_to_tensor(frame, self.device))
+        # A deep (float) frame gives a float picture: the network works in float (issue #13).
+        return tensor_to_float(out) if frame.rgb.dtype == np.float32 else tensor_to_rgb(out)
