@@ -98,6 +98,11 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     dtype = resolve_precision(config.precision, device)
     stylizer = NetworkStylizer(make_stylizer(config.style, device, dtype), device)
     topts = config.temporal
+    if config.style.strength == 0 and topts.mode != "none":
+        # Strength 0 is the input unchanged (issue #13: a 10-bit source comes back at
+        # >= 50 dB); a temporal step would only pull still pixels towards earlier frames.
+        log.info("strength 0: frames pass through unstylized, so the temporal step is off")
+        topts = dataclasses.replace(topts, mode="none")
     temporal = Stabilizer(topts) if topts.mode != "none" else PerFrame()
     start = time.perf_counter()
     io: RenderIO = open_render(src, dst, config.size, config.encode, config.read, config.span,

@@ -117,8 +117,8 @@ def test_render_round_trip_per_format(tmp_path: Path, name: str, args: list[str]
 def test_ten_bit_prores_is_held_through_the_render(tmp_path: Path) -> None:
     """Issue #13 target: a 10-bit ProRes 422 HQ source rendered at --strength 0 comes back 10-bit, PSNR >= 50 dB.
 
-    ``--temporal none``: at strength 0 the temporal step still does its job on the
-    (unstylized) frames, holding still pixels to the past, which is not the source.
+    With the default temporal mode: at strength 0 render() turns the temporal step
+    off (it would hold still pixels to the past, which is not the source).
     """
     size, n = (64, 48), 6
     src = tmp_path / "src.mov"
@@ -127,7 +127,7 @@ def test_ten_bit_prores_is_held_through_the_render(tmp_path: Path) -> None:
         writer.write(deep_picture(i, *size), i)
     writer.close()
     dst = tmp_path / "out.mov"
-    cli(src, "-o", dst, "--codec", "prores", "--profile", "hq", "--strength", "0", "--temporal", "none")
+    cli(src, "-o", dst, "--codec", "prores", "--profile", "hq", "--strength", "0")
     _, source = decoded(src)
     facts, frames = decoded(dst)
     assert facts["pix_fmt"] == "yuv422p10le" and facts["profile"] == "HQ" and len(frames) == n
