@@ -1,0 +1,59 @@
+"""Person masks from the native MediaPipe selfie segmentation port (issue #16).
+
+MediaPipe's selfie graph stretches the frame to the model's input (no letterbox)
+and resizes the mask back; so does this. Frames wider than tall use the landscape
+model (144x256), the others the square one (256x256): the closer aspect ratio
+distorts people less.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from ..models.selfie import LANDSCAPE_SIZE, PORTRAIT_SIZE, SelfieSegmenter
+from ..registry import load_state_dict
+
+
+def model_for(width: int, height: int) -> tuple[str, tuple[int, int]]:
+    """Manifest name and (H, W) input of the model for a ``width`` x ``height`` frame."""
+    if width > height:
+        return "selfie_segmentation_landscape", LANDSCAPE_SIZE
+    return "selfie_segmentation", PORTRAIT_SIZE
+
+
+def load_segmenter(name: str, device: torch.device) -> SelfieSegmenter:
+    """The converted selfie segmentation network ``name`` (a manifest entry), float32, eval mode."""
+    net = SelfieSegmenter()
+    net.load_state_dict(load_state_dict(name))
+    return net.eval().requires_grad_(False).to(device)
+
+
+def to_model_input(frames: Tensor, size: tuple[int, int]) -> Tensor:
+    """``frames`` (B, 3, H, W) in [0, 1] stretched to ``size`` (h, w), float32 (antialiased when shrinking)."""
+    return F.interpolate(frames.float(), size=size, mode="bilinear", align_corners=False, antialias=True)
+
+
+class PersonSegmenter:
+    """Person probability (B, 1, H, W) in [0, 1] for RGB frames (B, 3, H, W) in [0, 1], at the frames' size.
+
+    Runs in float32 (a 0.25 GFLOP network: bf16 would save little and move the edges).
+    """
+
+    def __init__(self, device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self._nets: dict[str, SelfieSegmenter] = {}
+
+    def net_for(self, width: int, height: int) -> tuple[SelfieSegmenter, tuple[int, int]]:
+        name, size = model_for(width, height)
+        if name not in self._nets:
+            self._nets[name] = load_segmenter(name, self.device)
+        return self._nets[name], size
+
+    @torch.inference_mode()
+    def __call__(self, frames: Tensor) -> Tensor:
+        h, w = frames.shape[-2:]
+        net, size = self.net_for(w, h)
+        mask = net(to_model_input(frames.to(self.device), size))
+        return F.interpolate(mask, size=(h, w), mode="bilinear", align_corners=False).to(frames.device)
