@@ -85,9 +85,8 @@ def test_tracker_with_its_own_flow_on_textured_frames() -> None:
     for t in range(N):
         m = np.float32([[1, 0, -(N + 10) + SPEED * t], [0, 1, 0]])
         frames.append(cv2.warpAffine(big, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
-    it = iter(raw)
-    tracker = MaskTracker(lambda rgb: next(it), carry=0.8)
-    stable = [tracker(f) for f in frames]
+    tracker = MaskTracker(carry=0.8)
+    stable = [tracker(f, m) for f, m in zip(frames, raw)]
     assert flicker_series(stable, truth) < 0.5 * flicker_series(raw, truth)
     assert np.mean([edge_error(stable[t], truth[t]) for t in range(10, N)]) < 1.0
 

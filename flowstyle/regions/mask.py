@@ -20,8 +20,6 @@ in :mod:`flowstyle.flow.reliability`: this runs on the CPU beside the flow.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import cv2
 import numpy as np
 
@@ -75,17 +73,15 @@ def mask_flicker(prev: np.ndarray, mask: np.ndarray, flow_bwd: np.ndarray, band:
 
 
 class MaskTracker:
-    """Stable masks of consecutive frames: segmentation, own flow, :func:`stabilize_mask`, :func:`feather`.
+    """Stable masks of consecutive frames: own flow, :func:`stabilize_mask`, then :func:`feather`.
 
-    The tracker computes its own backward flow (DIS) between consecutive frames so it
-    can serve any stylizer; a loop that already has the flow and its reliability passes
-    them to :meth:`step`. Not thread-safe: call it in frame order (a scene cut or a
-    seek calls :meth:`reset`).
+    The tracker computes its own backward flow (DIS, half size) between consecutive
+    frames so it can serve any stylizer; a loop that already has the flow and its
+    reliability calls :meth:`step` instead. Not thread-safe: call it in frame order
+    (a scene cut or a seek calls :meth:`reset`).
     """
 
-    def __init__(self, segment: Callable[[np.ndarray], np.ndarray], carry: float = DEFAULT_CARRY,
-                 feather_px: float = 0.0, flow: FlowBackend | None = None) -> None:
-        self.segment = segment
+    def __init__(self, carry: float = DEFAULT_CARRY, feather_px: float = 0.0, flow: FlowBackend | None = None) -> None:
         self.carry = carry
         self.feather_px = feather_px
         self.flow = flow or make_flow_backend("dis-fast", 0.5)
@@ -100,12 +96,13 @@ class MaskTracker:
         self._prev_stable = stabilize_mask(raw, self._prev_stable, flow_bwd, reliability, self.carry)
         return self._prev_stable
 
-    def __call__(self, rgb: np.ndarray) -> np.ndarray:
-        """Feathered stable mask (H, W) float32 of the uint8 RGB frame (H, W, 3) that follows the last one."""
+    def __call__(self, rgb: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Feathered stable mask (H, W) float32 of the uint8 RGB frame (H, W, 3) that follows the last one,
+        given the model's mask ``raw`` (H, W) of it."""
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
         flow = reliability = None
         if self._prev_gray is not None and self._prev_gray.shape == gray.shape:
             flow = self.flow(gray, self._prev_gray)  # frame t -> t-1
             reliability = photometric_mask(flow, self._prev_gray, gray, softness=0.5)
         self._prev_gray = gray
-        return feather(self.step(self.segment(rgb), flow, reliability), self.feather_px)
+        return feather(self.step(raw, flow, reliability), self.feather_px)

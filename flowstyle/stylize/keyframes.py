@@ -274,3 +274,11 @@ class KeyframedStylizer:
 def transition_seconds(keys: tuple[Key, ...]) -> list[tuple[float, float]]:
     """The (start, end) spans in which the style changes (between consecutive keys with different values)."""
     return [(a.time, b.time) for a, b in zip(keys, keys[1:]) if a.value != b.value and not math.isclose(a.time, b.time)]
+
+
+def make_keyframed_stylizer(options: KeyframeOptions, base: StyleOptions, device: torch.device, dtype: torch.dtype,
+                            rate: Fraction | float | None, duration: float | None) -> KeyframedStylizer:
+    """The keyed stylizer for a clip of frame ``rate`` and ``duration`` seconds (keys are checked against both)."""
+    return KeyframedStylizer(parse_keys(options.style_at, rate, duration, "--style-at"),
+                             parse_keys(options.strength_at, rate, duration, "--strength-at"),
+                             base, device, dtype, options.interpolation)
