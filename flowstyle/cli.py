@@ -95,6 +95,14 @@ def render(
     seed: Annotated[int, typer.Option(help="Seed of the noise initialisation.", rich_help_panel="Gatys (--method gatys)")] = 0,
     restart: Annotated[bool, typer.Option("--restart", help="Discard frames a previous, interrupted render left in OUTPUT.flowstyle-work.", rich_help_panel="Gatys (--method gatys)")] = False,
     keep_work: Annotated[bool, typer.Option("--keep-work", help="Keep the finished frames (PNG) after the render.", rich_help_panel="Gatys (--method gatys)")] = False,
+    region: Annotated[Optional[list[str]], typer.Option("--region", help="NAME=STYLE, NAME person or background, STYLE any style or none (as filmed); repeatable.", rich_help_panel="Regions and keyframes")] = None,
+    matte: Annotated[Optional[str], typer.Option(help="Matte video or image sequence (luma or alpha): --matte-style inside, --style outside.", rich_help_panel="Regions and keyframes")] = None,
+    matte_style: Annotated[Optional[str], typer.Option(help="Style inside the matte (none: as filmed).", rich_help_panel="Regions and keyframes")] = None,
+    matte_fit: Annotated[bool, typer.Option("--matte-fit", help="Scale a matte of another size to the frame.", rich_help_panel="Regions and keyframes")] = False,
+    feather: Annotated[float, typer.Option(help="Soften region edges over about this many pixels.", rich_help_panel="Regions and keyframes")] = 0.0,
+    style_at: Annotated[Optional[list[str]], typer.Option("--style-at", help="TIME=STYLE key (TIME: 4s, frame 100, or 00:00:04:12); repeatable, in time order.", rich_help_panel="Regions and keyframes")] = None,
+    strength_at: Annotated[Optional[list[str]], typer.Option("--strength-at", help="TIME=STRENGTH key; repeatable, in time order.", rich_help_panel="Regions and keyframes")] = None,
+    key_interpolation: Annotated[str, typer.Option(help="Between keys: linear or smooth.", rich_help_panel="Regions and keyframes")] = "linear",
 ) -> None:
     """Stylize INPUT into OUTPUT, keeping its timing, colours and audio."""
     from tqdm import tqdm
@@ -104,9 +112,13 @@ def render(
     from .render import Progress, RenderConfig, render as run_render
     from .scenes import CutOptions
     from .stylize.feedforward import StyleOptions
+    from .regions.composite import region_options
+    from .stylize.keyframes import KeyframeOptions
     from .temporal import TemporalOptions
 
     width, height = _parse_size(size)
+    if method == "gatys" and (region or matte or style_at or strength_at):
+        raise FlowstyleError("--region, --matte, --style-at and --strength-at work with --method feedforward only")
     if method == "gatys":
         _render_gatys(input, output, overwrite, quiet, restart, dict(
             style=style, style_scale=style_scale, flow=flow, iterations=iterations,
@@ -126,6 +138,8 @@ def render(
         device=device, precision=precision, copy_audio=not no_audio,
         temporal=TemporalOptions(mode=temporal, flow=flow, flow_scale=flow_scale, occlusion=occlusion,
                                  cuts=None if no_cuts else CutOptions()),
+        regions=region_options(region or (), matte, matte_style, feather, matte_fit),
+        keys=KeyframeOptions(tuple(style_at or ()), tuple(strength_at or ()), key_interpolation),
     )
     bars: list[tqdm] = []
 

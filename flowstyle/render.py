@@ -27,6 +27,9 @@ from .io.reader import SizePolicy, VideoReader
 from .io.writer import EncodeOptions, VideoWriter
 from .stylize.feedforward import StyleOptions, make_stylizer
 from .flow import make_flow_backend
+from .regions.build import make_render_stylizer
+from .regions.composite import RegionOptions
+from .stylize.keyframes import KeyframeOptions
 from .scenes import CutDetector
 from .temporal import Motion, Stabilizer, TemporalOptions
 from .threads import BackgroundWorker, Prefetcher, intra_op_threads, ordered_map
@@ -65,6 +68,8 @@ class RenderConfig:
     temporal: TemporalOptions = field(default_factory=TemporalOptions)
     workers: int = 0  # frames stylized in parallel; 0 = auto (one per core on CPU, 1 on CUDA)
     io_threads: int = 0  # threads inside each of decode, scale and encode; 0 = auto (see io_threads())
+    regions: RegionOptions = field(default_factory=RegionOptions)  # issue #16
+    keys: KeyframeOptions = field(default_factory=KeyframeOptions)  # issue #16
 
 
 def io_threads(requested: int, device: torch.device) -> int:
@@ -150,7 +155,8 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     check_paths(src, dst, overwrite)
     device = resolve_device(config.device)
     dtype = resolve_precision(config.precision, device)
-    stylizer = make_stylizer(config.style, device, dtype)
+    timed = config.regions.active or config.keys.active  # issue #16: stylizer(frames, t), built once the clip is open
+    stylizer = None if timed else make_stylizer(config.style, device, dtype)
     start = time.perf_counter()
     threads = io_threads(config.io_threads, device)
     encode = config.encode if config.encode.threads else dataclasses.replace(config.encode, threads=threads)
@@ -159,17 +165,22 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
                              encode, audio_source=src if config.copy_audio else None,
                              metadata=dict(reader.container.metadata), display_path=dst)
         log.info("%s: %dx%d -> %s, %s on %s", src, *reader.size, dst, str(dtype).removeprefix("torch."), device)
+        if timed:  # keys need the clip's rate and duration, a matte its size and length
+            stylizer = make_render_stylizer(config.style, config.regions, config.keys, device, dtype, reader.size,
+                                            reader.rate, reader.duration, reader.stats.expected or None)
         topts = config.temporal
         detector = CutDetector(topts.cuts) if topts.cuts is not None and topts.mode != "none" else None
         frames = Prefetcher(with_predecessors(iter(reader), detector), depth=4, name="decode")
         encoder: BackgroundWorker[tuple[np.ndarray, int]] = BackgroundWorker(lambda item: writer.write(*item), depth=4, name="encode")
-        workers = stylize_workers(config.workers, device)
+        # The region mask is carried from frame to frame: one worker keeps it in frame order.
+        workers = 1 if config.regions.active else stylize_workers(config.workers, device)
         stabilizer = Stabilizer(topts)
         flows = threading.local()  # OpenCV flow objects keep state: one per worker thread
 
         def stylize(item: tuple[Frame, np.ndarray | None]) -> tuple[Frame, np.ndarray, Motion | None]:
             frame, prev = item
-            rgb = tensor_to_rgb(stylizer(frame_to_tensor(frame, device)))  # on the parallel worker
+            x = frame_to_tensor(frame, device)
+            rgb = tensor_to_rgb(stylizer(x, frame.time - reader.start_time) if timed else stylizer(x))  # on the parallel worker
             motion = None
             if prev is not None and topts.mode != "none":
                 if not hasattr(flows, "backend"):

@@ -123,7 +123,10 @@ class SelfieSegmenter(nn.Module):
         h = F.relu(self.head(h)) * self.head_gate(h.mean((2, 3), keepdim=True)).sigmoid()
         for stage, skip in zip(self.decoder, (s8, s4, s2)):
             h = stage(h, skip)
-        return self.segment(h).sigmoid()
+        # Logits below -60 would give probabilities in float32's denormal range (< 1.2e-38),
+        # where CPU arithmetic on the mask (resize, warp, blur) runs many times slower;
+        # clamping changes them by < 1e-26.
+        return self.segment(h).clamp(min=-60.0).sigmoid()
 
 
 def keras_layer_names(net: SelfieSegmenter) -> dict[str, str]:

@@ -70,7 +70,7 @@ class RegionOptions:
     matte: str | None = None
     matte_style: str | None = None
     feather: float = 0.0
-    carry: float = 0.8
+    carry: float = 0.9
     matte_fit: bool = False
 
     def __post_init__(self) -> None:
@@ -86,6 +86,14 @@ class RegionOptions:
     @property
     def active(self) -> bool:
         return bool(self.person or self.background or self.matte)
+
+
+def region_options(regions: Sequence[str] = (), matte: str | None = None, matte_style: str | None = None,
+                   feather: float = 0.0, matte_fit: bool = False) -> RegionOptions:
+    """The options of the CLI's ``--region NAME=STYLE`` (repeatable), ``--matte``, ``--matte-style``, ``--feather``."""
+    named = parse_regions(regions)
+    return RegionOptions(person=named.get("person"), background=named.get("background"), matte=matte,
+                         matte_style=matte_style, feather=feather, matte_fit=matte_fit)
 
 
 def compose(inside: Tensor, outside: Tensor, mask: Tensor) -> Tensor:
@@ -135,7 +143,7 @@ class RegionStylizer:
         return compose(run_stylizer(self.inside, frames, t), run_stylizer(self.outside, frames, t), mask)
 
 
-def person_masks(segment: Callable[[Tensor], Tensor], feather_px: float = 0.0, carry: float = 0.8) -> MaskFn:
+def person_masks(segment: Callable[[Tensor], Tensor], feather_px: float = 0.0, carry: float = 0.9) -> MaskFn:
     """Flow-carried, feathered person masks of consecutive frames (``segment``: frames -> (B, 1, H, W))."""
     from .mask import MaskTracker
 
