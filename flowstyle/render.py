@@ -28,7 +28,7 @@ from .io.writer import EncodeOptions, VideoWriter
 from .stylize.feedforward import StyleOptions, make_stylizer
 from .flow import make_flow_backend
 from .regions.build import make_render_stylizer
-from .regions.composite import RegionOptions
+from .regions.composite import RegionOptions, RegionStylizer
 from .stylize.keyframes import KeyframeOptions
 from .scenes import CutDetector
 from .temporal import Motion, Stabilizer, TemporalOptions
@@ -170,17 +170,21 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
                                             reader.rate, reader.duration, reader.stats.expected or None)
         topts = config.temporal
         detector = CutDetector(topts.cuts) if topts.cuts is not None and topts.mode != "none" else None
-        frames = Prefetcher(with_predecessors(iter(reader), detector), depth=4, name="decode")
+        pairs = with_predecessors(iter(reader), detector)
+        if isinstance(stylizer, RegionStylizer):  # issue #16: masks follow the flow in frame order, on the decode thread
+            pairs = stylizer.masked(pairs, device)
+        frames = Prefetcher(pairs, depth=4, name="decode")
         encoder: BackgroundWorker[tuple[np.ndarray, int]] = BackgroundWorker(lambda item: writer.write(*item), depth=4, name="encode")
-        # The region mask is carried from frame to frame: one worker keeps it in frame order.
-        workers = 1 if config.regions.active else stylize_workers(config.workers, device)
+        workers = stylize_workers(config.workers, device)
         stabilizer = Stabilizer(topts)
         flows = threading.local()  # OpenCV flow objects keep state: one per worker thread
 
         def stylize(item: tuple[Frame, np.ndarray | None]) -> tuple[Frame, np.ndarray, Motion | None]:
             frame, prev = item
             x = frame_to_tensor(frame, device)
-            rgb = tensor_to_rgb(stylizer(x, frame.time - reader.start_time) if timed else stylizer(x))  # on the parallel worker
+            t = frame.time - reader.start_time
+            out = stylizer(x, t, key=frame.index) if isinstance(stylizer, RegionStylizer) else stylizer(x, t) if timed else stylizer(x)
+            rgb = tensor_to_rgb(out)  # on the parallel worker
             motion = None
             if prev is not None and topts.mode != "none":
                 if not hasattr(flows, "backend"):

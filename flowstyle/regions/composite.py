@@ -9,14 +9,19 @@ edges inherit its consistency; the mask itself is carried along the flow
 
 :class:`RegionStylizer` has the stylizers' call shape, ``stylizer(frames) ->
 stylized`` (plus an optional time for keyed styles), so a render loop uses it as
-it uses any stylizer. It keeps the mask's state between frames: call it in frame
-order (one worker).
+it uses any stylizer. The mask of a frame depends only on the input frames (the
+model's mask and the flow between input frames), so a loop that stylizes frames
+in parallel computes the masks in frame order where it decodes
+(:meth:`RegionStylizer.masked`) and the workers pick them up by frame index; a
+caller that goes frame by frame just calls the stylizer.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -132,10 +137,33 @@ class RegionStylizer:
 
     def __init__(self, inside: Stylize | None, outside: Stylize | None, masks: MaskFn) -> None:
         self.inside, self.outside, self.masks = inside, outside, masks
+        self._ready: dict[int, Tensor] = {}  # masks made ahead by masked(), by frame index
+        self._lock = threading.Lock()
+
+    def masked(self, items: Iterator[tuple[Any, ...]], device: torch.device) -> Iterator[tuple[Any, ...]]:
+        """Pass ``items`` (tuples whose first element is a :class:`~flowstyle.io.frames.Frame`) through,
+        computing each frame's mask in order on the way; the stylizer call with ``key=frame.index`` uses it."""
+        if device.type == "cpu":
+            # This runs on the loop's decode thread beside one stylize worker per core: one
+            # thread here (torch's count is per thread, and new threads start from the last set).
+            torch.set_num_threads(1)
+        for item in items:
+            frame = item[0]
+            x = torch.from_numpy(frame.rgb).to(device).permute(2, 0, 1)[None].float().div_(255.0)
+            with torch.inference_mode():
+                mask = self.masks(x)
+            with self._lock:
+                self._ready[frame.index] = mask
+            yield item
 
     @torch.inference_mode()
-    def __call__(self, frames: Tensor, t: float | None = None) -> Tensor:
-        mask = self.masks(frames)
+    def __call__(self, frames: Tensor, t: float | None = None, key: int | None = None) -> Tensor:
+        """Stylize ``frames`` (1, 3, H, W); ``t`` (seconds) for keyed styles, ``key`` the frame index when
+        :meth:`masked` made the mask ahead (else it is made now: call in frame order)."""
+        with self._lock:
+            mask = self._ready.pop(key, None) if key is not None else None
+        if mask is None:
+            mask = self.masks(frames)
         if float(mask.max()) <= 1e-3:
             return run_stylizer(self.outside, frames, t)
         if float(mask.min()) >= 1.0 - 1e-3:

@@ -14,7 +14,6 @@ from torch import Tensor
 
 from ..models.selfie import LANDSCAPE_SIZE, PORTRAIT_SIZE, SelfieSegmenter
 from ..registry import load_state_dict
-from ..threads import intra_op_threads
 
 
 def model_for(width: int, height: int) -> tuple[str, tuple[int, int]]:
@@ -59,6 +58,13 @@ class PersonSegmenter:
     def __call__(self, frames: Tensor) -> Tensor:
         h, w = frames.shape[-2:]
         net, size = self.net_for(w, h)
-        with intra_op_threads(1 if self.device.type == "cpu" else None):
+        # torch's thread count belongs to the calling thread (OpenMP): this does not slow
+        # the stylize workers; OpenCV's, which is global, is left alone.
+        before = torch.get_num_threads()
+        if self.device.type == "cpu":
+            torch.set_num_threads(1)
+        try:
             mask = net(to_model_input(frames.to(self.device), size))
             return F.interpolate(mask, size=(h, w), mode="bilinear", align_corners=False).to(frames.device)
+        finally:
+            torch.set_num_threads(before)
