@@ -13,8 +13,11 @@
    E_warp (Lai et al. 2018; flow and forward-backward mask from the original frames)
    in the 9 px band around the person mask edge, region render / plain render
    (issue target <= 1.2), and mean |out - in| inside the mask / outside (target <= 0.25).
+5. With --keys: the clip rendered with --style-at 1s=7 --style-at 3s=3 (a 2 s transition)
+   and E_warp (whole frame) during the transition / in the steady parts (target <= 1.2),
+   and the time against the plain render.
 
-Usage: python scripts/bench_regions.py [--frames 120] [--render]
+Usage: python scripts/bench_regions.py [--frames 120] [--render] [--keys]
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from flowstyle.flow import make_flow_backend, reliability_mask  # noqa: E402
 from flowstyle.metrics import masked_mse  # noqa: E402
 from flowstyle.flow.remap import remap_flow  # noqa: E402
-from flowstyle.regions.mask import MaskTracker, edge_band, mask_flicker  # noqa: E402
+from flowstyle.regions.mask import MaskTracker, edge_band, levels, mask_flicker  # noqa: E402
 from flowstyle.regions.segment import PersonSegmenter, load_segmenter, model_for, to_model_input  # noqa: E402
 from flowstyle.system import bench_header  # noqa: E402
 
@@ -102,9 +105,10 @@ def port_agreement(frames: list[np.ndarray]) -> None:
 
 def flicker(frames: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     seg = PersonSegmenter()
-    raw = [seg(as_tensor(f))[0, 0].numpy() for f in frames]
+    probs = [seg(as_tensor(f))[0, 0].numpy() for f in frames]
     tracker = MaskTracker()
-    stable = [tracker(f, m) for f, m in zip(frames, raw)]
+    stable = [tracker(f, m) for f, m in zip(frames, probs)]
+    raw = [levels(p) for p in probs]  # the per-frame alpha the composite would use without the carry
     scorer = make_flow_backend("dis-medium")
     flows = [scorer(frames[t], frames[t - 1]) for t in range(1, len(frames))]
     r, s = [], []
@@ -117,41 +121,71 @@ def flicker(frames: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray
     return raw, stable, flows
 
 
-def band_ewarp(out: list[np.ndarray], frames: list[np.ndarray], masks: list[np.ndarray]) -> float:
-    """E_warp (Lai et al. 2018) restricted to the 9 px band around the mask edge."""
+def ewarp_series(out: list[np.ndarray], frames: list[np.ndarray], masks: list[np.ndarray] | None = None) -> list[float]:
+    """E_warp (Lai et al. 2018) of each frame t >= 1, in the 9 px band around the mask edge when ``masks`` are given."""
     scorer = make_flow_backend("dis-medium")
     errs = []
     for t in range(1, min(len(out), len(frames))):
         bwd, fwd = scorer(frames[t], frames[t - 1]), scorer(frames[t - 1], frames[t])
-        c = reliability_mask(bwd, fwd) * edge_band(masks[t], 9)
+        c = reliability_mask(bwd, fwd) * (edge_band(masks[t], 9) if masks is not None else 1.0)
         o, p = out[t].astype(np.float32) / 255.0, out[t - 1].astype(np.float32) / 255.0
         errs.append(masked_mse(o, remap_flow(p, bwd), c))
-    return float(np.mean(errs))
+    return errs
+
+
+def band_ewarp(out: list[np.ndarray], frames: list[np.ndarray], masks: list[np.ndarray]) -> float:
+    return float(np.mean(ewarp_series(out, frames, masks)))
+
+
+def lossless_clip(frames: list[np.ndarray], path: Path) -> list[np.ndarray]:
+    """``frames`` written losslessly to ``path`` at 25 fps, decoded back (what the renders will read)."""
+    with av.open(str(path), "w") as dst:
+        s = dst.add_stream("libx264", rate=25, options={"qp": "0"})
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv444p"
+        for rgb in frames:
+            dst.mux(s.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        dst.mux(s.encode())
+    return decode(path, len(frames))
+
+
+def timed_render(clip: Path, out: Path, cfg) -> tuple[float, list[np.ndarray]]:
+    from flowstyle.render import render
+
+    t = time.perf_counter()
+    render(clip, out, cfg, overwrite=True)
+    return time.perf_counter() - t, decode(out, 10**6)
+
+
+def keys(frames: list[np.ndarray]) -> None:
+    from flowstyle.render import RenderConfig
+    from flowstyle.stylize.feedforward import StyleOptions
+    from flowstyle.stylize.keyframes import KeyframeOptions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        frames = lossless_clip(frames, Path(tmp) / "in.mp4")
+        tp, _ = timed_render(Path(tmp) / "in.mp4", Path(tmp) / "plain.mp4", RenderConfig(style=StyleOptions(style="7")))
+        tk, out = timed_render(Path(tmp) / "in.mp4", Path(tmp) / "keys.mp4",
+                               RenderConfig(style=StyleOptions(style="7"), keys=KeyframeOptions(("1s=7", "3s=3"))))
+        e = ewarp_series(out, frames)
+        times = [t / 25 for t in range(1, len(e) + 1)]
+        during = [x for x, t in zip(e, times) if 1.0 < t <= 3.0]
+        steady = [x for x, t in zip(e, times) if t <= 1.0 or t > 3.0]
+        print(f"keys 1s=7 -> 3s=3, {len(frames)} frames: E_warp during the transition {np.mean(during):.5f}, "
+              f"steady {np.mean(steady):.5f} ({np.mean(during) / np.mean(steady):.2f}x; target <= 1.2); "
+              f"time {tk:.1f} s vs plain {tp:.1f} s ({tk / tp - 1:+.0%})")
 
 
 def renders(frames: list[np.ndarray], masks: list[np.ndarray]) -> None:
     from flowstyle.regions.composite import RegionOptions
-    from flowstyle.render import RenderConfig, render
+    from flowstyle.render import RenderConfig
     from flowstyle.stylize.feedforward import StyleOptions
 
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "in.mp4"
-        with av.open(str(CLIP)) as src, av.open(str(clip), "w") as dst:  # the first frames, re-encoded losslessly
-            s = dst.add_stream("libx264", rate=25, options={"qp": "0"})
-            s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv444p"
-            for rgb in frames:
-                dst.mux(s.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
-            dst.mux(s.encode())
-        frames = decode(clip, len(frames))
-        results = {}
-        for name, cfg in (("plain", RenderConfig(style=StyleOptions(style="7"))),
-                          ("regions", RenderConfig(style=StyleOptions(style="7"),
-                                                   regions=RegionOptions(person="none", background="7", feather=2)))):
-            out = Path(tmp) / f"{name}.mp4"
-            t = time.perf_counter()
-            render(clip, out, cfg, overwrite=True)
-            results[name] = (time.perf_counter() - t, decode(out, len(frames)))
-        (tp, plain), (tr, region) = results["plain"], results["regions"]
+        frames = lossless_clip(frames, clip)
+        tp, plain = timed_render(clip, Path(tmp) / "plain.mp4", RenderConfig(style=StyleOptions(style="7")))
+        tr, region = timed_render(clip, Path(tmp) / "regions.mp4", RenderConfig(
+            style=StyleOptions(style="7"), regions=RegionOptions(person="none", background="7", feather=2)))
         print(f"render {len(frames)} frames 640x360: plain {tp:.1f} s, regions {tr:.1f} s ({tr / tp - 1:+.0%})")
         ep, er = band_ewarp(plain, frames, masks), band_ewarp(region, frames, masks)
         print(f"E_warp in the 9 px mask-edge band: plain {ep:.5f}, regions {er:.5f} ({er / ep:.2f}x; target <= 1.2)")
@@ -168,6 +202,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--render", action="store_true", help="also render plain and with regions (slow on CPU)")
+    ap.add_argument("--keys", action="store_true", help="also render a 2 s style transition")
     args = ap.parse_args()
     print(bench_header())
     frames = decode(CLIP, args.frames)
@@ -177,6 +212,8 @@ def main() -> None:
     _, stable, _ = flicker(frames)
     if args.render:
         renders(frames, stable)
+    if args.keys:
+        keys(frames)
 
 
 if __name__ == "__main__":
