@@ -134,3 +134,13 @@ def test_matte_style_inside_style_outside(tmp_path: Path) -> None:
     out = s(x, 0.0)
     torch.testing.assert_close(out[..., :30], x[..., :30])
     assert (out[..., 34:] - x[..., 34:]).abs().mean() > 0.1
+
+
+def test_image_sequence_matte(tmp_path: Path) -> None:
+    """A numbered PNG sequence works as a matte pattern (PyAV's image2 demuxer)."""
+    from PIL import Image
+
+    for i in range(3):
+        Image.fromarray(np.full((48, 64), 80 * i, np.uint8)).save(tmp_path / f"m_{i:04d}.png")
+    with MatteReader(tmp_path / "m_%04d.png", (64, 48), frames=3) as read:
+        assert [round(float(read()[0, 0]) * 255) for _ in range(3)] == [0, 80, 160]

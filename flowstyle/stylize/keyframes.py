@@ -23,7 +23,6 @@ and after the last the style holds.
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from torch import Tensor
 from ..errors import StyleError
 from ..io.images import load_rgb
 from ..models.multistyle import NUM_STYLES, SIZE_MULTIPLE
+from .arbitrary import load_predictor, load_transformer, predict_style
 from .colour import mix_strength, preserve_colour
 from .feedforward import StyleOptions, load_multistyle, pad_to_multiple
 from .paintings import is_painting_spec, parse_paintings
@@ -210,10 +210,7 @@ class KeyframedStylizer:
                             for i, (k, p) in enumerate(zip(self.keys, self.painting)) if not p}
         self.vectors: dict[int, Tensor] = {}
         if any(self.painting):
-            from .arbitrary import load_predictor, load_transformer, predict_style
-
             self.predictor, self.transformer = load_predictor(), load_transformer(device, dtype)
-            self._predict = predict_style
             for i, (k, p) in enumerate(zip(self.keys, self.painting)):
                 if p:
                     self.vectors[i] = sum(w * predict_style(self.predictor, load_rgb(path), base.style_scale)
@@ -245,7 +242,7 @@ class KeyframedStylizer:
         with self._lock:
             if self._own is None:
                 rgb = (frames[0].permute(1, 2, 0).float().cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
-                self._own = self._predict(self.predictor, rgb)
+                self._own = predict_style(self.predictor, rgb)
             return self._own
 
     @torch.inference_mode()
@@ -262,18 +259,13 @@ class KeyframedStylizer:
             vector = self.style_vector_at(t)
             if strength < 1.0:  # Magenta's strength: toward the content's own style vector
                 vector = strength * vector + (1.0 - strength) * self._own_vector(frames)
-            params = [(g, b) for g, b in self.transformer.norm_params(vector.to(self.device, self.dtype))]
+            params = self.transformer.norm_params(vector.to(self.device, self.dtype))
             painted = self.transformer(padded, params)[..., :h, :w]
             # Between a built-in key and a painting key there is no shared style space: mix the outputs.
             out = painted if out is None else out.lerp(painted, share)
         if self.base.preserve_colour:
             out = preserve_colour(out, frames.float())
         return out
-
-
-def transition_seconds(keys: tuple[Key, ...]) -> list[tuple[float, float]]:
-    """The (start, end) spans in which the style changes (between consecutive keys with different values)."""
-    return [(a.time, b.time) for a, b in zip(keys, keys[1:]) if a.value != b.value and not math.isclose(a.time, b.time)]
 
 
 def make_keyframed_stylizer(options: KeyframeOptions, base: StyleOptions, device: torch.device, dtype: torch.dtype,
