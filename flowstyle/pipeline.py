@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -92,6 +92,17 @@ def with_predecessors(frames: Iterator[Frame], detector: CutDetector | None) -> 
         prev = frame.rgb
 
 
+def prepared(pairs: Iterator[tuple[Frame, np.ndarray | None]], prepare: Callable[[Frame, bool], None]
+             ) -> Iterator[tuple[Frame, np.ndarray | None]]:
+    """Call the stylizer's optional ``prepare(frame, shot_start)`` hook on each frame in order, on the decode
+    thread, before the frame goes to the (parallel) stylize workers: per-frame state that depends only on the
+    input frames but carries over from frame to frame, such as the region masks of issue #16
+    (docs/architecture.md, "Seams")."""
+    for frame, prev in pairs:
+        prepare(frame, prev is None)
+        yield frame, prev
+
+
 def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: FrameSink,
         cancel: CancelEvent | None = None, on_frame: ProgressFn | None = None, *,
         frames: FrameRange | None = None, cuts: CutOptions | None = CutOptions(), workers: int = 1) -> RunResult:
@@ -127,7 +138,11 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
         motion = temporal.motion(prev, frame.rgb) if prev is not None and temporal.active else None
         return frame, rgb, motion
 
-    decoded = Prefetcher(with_predecessors(source.frames(frames), detector), depth=QUEUE_DEPTH, name="decode")
+    pairs = with_predecessors(source.frames(frames), detector)
+    prepare = getattr(stylizer, "prepare", None)
+    if prepare is not None:
+        pairs = prepared(pairs, prepare)
+    decoded = Prefetcher(pairs, depth=QUEUE_DEPTH, name="decode")
     encoder: BackgroundWorker[tuple[np.ndarray, int]] = BackgroundWorker(lambda item: sink.write(*item),
                                                                          depth=QUEUE_DEPTH, name="encode")
     done = 0

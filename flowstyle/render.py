@@ -34,8 +34,11 @@ from .io.writer import EncodeOptions
 from .losses import load_vgg16
 from .pipeline import CancelEvent, io_threads, run, stylize_workers, with_predecessors
 from .progress import Progress, ProgressFn
+from .regions.build import make_render_stylizer
+from .regions.composite import RegionOptions
 from .stylize.base import NetworkStylizer
 from .stylize.feedforward import make_stylizer
+from .stylize.keyframes import KeyframeOptions
 from .stylize.options import StyleOptions
 from .stylize.paintings import is_painting_spec, parse_paintings
 from .temporal import PerFrame, Stabilizer, TemporalOptions
@@ -61,6 +64,8 @@ class RenderConfig:
     temporal: TemporalOptions = field(default_factory=TemporalOptions)
     workers: int = 0  # frames stylized in parallel; 0 = auto (one per core on CPU, 1 on CUDA)
     io_threads: int = 0  # threads inside each of decode, scale and encode; 0 = auto (see io_threads())
+    regions: RegionOptions = field(default_factory=RegionOptions)  # issue #16
+    keys: KeyframeOptions = field(default_factory=KeyframeOptions)  # issue #16
 
 
 @dataclass(frozen=True)
@@ -110,7 +115,8 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     check_paths(src, dst, overwrite)
     device = resolve_device(config.device)
     dtype = resolve_precision(config.precision, device)
-    stylizer = NetworkStylizer(make_stylizer(config.style, device, dtype), device)
+    timed = config.regions.active or config.keys.active  # issue #16: built once the clip is open
+    stylizer = None if timed else NetworkStylizer(make_stylizer(config.style, device, dtype), device)
     topts = config.temporal
     temporal = Stabilizer(topts) if topts.mode != "none" else PerFrame()
     start = time.perf_counter()
@@ -119,6 +125,10 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     with source:
         sink = open_sink()
         log.debug("%s: %dx%d -> %s, %s on %s", src, *source.size, dst, str(dtype).removeprefix("torch."), device)
+        if stylizer is None:  # keys need the clip's rate, duration and timecode, a matte its size and length
+            stylizer = make_render_stylizer(config.style, config.regions, config.keys, device, dtype, source.size,
+                                            source.frame_rate, source.duration, source.frame_count or None,
+                                            start_time=source.start_time, timecode=source.timecode)
         result = run(source, stylizer, temporal, sink, cancel, progress, cuts=topts.cuts,
                      workers=stylize_workers(config.workers, device))
     _warn_lost(src, source, result.frames)
