@@ -163,7 +163,7 @@ def render(
     restart: Annotated[bool, typer.Option("--restart", help="Discard frames a previous, interrupted render left in OUTPUT.flowstyle-work.", rich_help_panel="Gatys (--method gatys)")] = False,
     keep_work: Annotated[bool, typer.Option("--keep-work", help="Keep the finished frames (PNG) after the render.", rich_help_panel="Gatys (--method gatys)")] = False,
     region: Annotated[Optional[list[str]], typer.Option("--region", help="NAME=STYLE, NAME person or background, STYLE any style or none (as filmed); repeatable.", rich_help_panel="Regions and keyframes")] = None,
-    matte: Annotated[Optional[str], typer.Option(help="Matte video or image sequence (luma or alpha): --matte-style inside, --style outside.", rich_help_panel="Regions and keyframes")] = None,
+    matte: Annotated[Optional[str], typer.Option(help="Matte video or image sequence (luma or alpha), or alpha (the input's own alpha channel): --matte-style inside, --style outside.", rich_help_panel="Regions and keyframes")] = None,
     matte_style: Annotated[Optional[str], typer.Option(help="Style inside the matte (none: as filmed).", rich_help_panel="Regions and keyframes")] = None,
     matte_fit: Annotated[bool, typer.Option("--matte-fit", help="Scale a matte of another size to the frame.", rich_help_panel="Regions and keyframes")] = False,
     feather: Annotated[float, typer.Option(help="Soften region edges over about this many pixels.", rich_help_panel="Regions and keyframes")] = 0.0,

@@ -128,7 +128,8 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
         if stylizer is None:  # keys need the clip's rate, duration and timecode, a matte its size and length
             stylizer = make_render_stylizer(config.style, config.regions, config.keys, device, dtype, source.size,
                                             source.frame_rate, source.duration, source.frame_count or None,
-                                            start_time=source.start_time, timecode=source.timecode)
+                                            start_time=source.start_time, timecode=source.timecode,
+                                            input_name=str(src))
         result = run(source, stylizer, temporal, sink, cancel, progress, cuts=topts.cuts,
                      workers=stylize_workers(config.workers, device))
     _warn_lost(src, source, result.frames)

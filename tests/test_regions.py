@@ -150,3 +150,25 @@ def test_image_sequence_matte(tmp_path: Path) -> None:
         Image.fromarray(np.full((48, 64), 80 * i, np.uint8)).save(tmp_path / f"m_{i:04d}.png")
     with MatteReader(tmp_path / "m_%04d.png", (64, 48), frames=3) as read:
         assert [round(float(read()[0, 0]) * 255) for _ in range(3)] == [0, 80, 160]
+
+
+def test_matte_alpha_is_the_inputs_own_alpha(tmp_path: Path) -> None:
+    """--matte alpha: opaque pixels keep the picture (matte-style none), transparent ones are stylized; an input
+    without alpha is refused in one line naming it, and nothing is written."""
+    from flowstyle.render import RenderConfig, render
+
+    s = make_render_stylizer(StyleOptions(style="7"), RegionOptions(matte="alpha", matte_style="none"),
+                             KeyframeOptions(), CPU, torch.float32, (64, 48), Fraction(25), 1.0)
+    rgb = np.random.default_rng(1).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    alpha = np.zeros((48, 64), np.uint8)
+    alpha[:, :32] = 255
+    f = Frame(index=0, pts=0, time_base=Fraction(1, 25), rgb=rgb, alpha=alpha)
+    s.prepare(f, True)
+    out = s.stylize(f, True)
+    np.testing.assert_array_equal(out[:, :30], rgb[:, :30])
+    assert np.abs(out[:, 34:].astype(float) - rgb[:, 34:]).mean() > 25
+    opaque = write_matte(tmp_path / "opaque.mkv", [rgb] * 2, fmt="rgb24", pix_fmt="yuv444p")
+    config = RenderConfig(style=StyleOptions(style="7"), regions=RegionOptions(matte="alpha", matte_style="none"))
+    with pytest.raises(InputError, match=r"opaque.mkv: --matte alpha: the input has no alpha channel"):
+        render(opaque, tmp_path / "o.mp4", config)
+    assert not (tmp_path / "o.mp4").exists()

@@ -21,7 +21,7 @@ from ..stylize.base import NetworkStylizer, Stylizer
 from ..stylize.feedforward import make_stylizer
 from ..stylize.keyframes import KeyframeOptions, make_keyframed_stylizer
 from ..stylize.options import StyleOptions
-from .composite import ORIGINAL, RegionOptions, RegionStylizer, matte_masks, person_masks
+from .composite import INPUT_ALPHA, ORIGINAL, RegionOptions, RegionStylizer, alpha_masks, matte_masks, person_masks
 from .matte import MatteReader
 from .segment import PersonSegmenter
 
@@ -39,7 +39,7 @@ def region_style(spec: str | None, default: Stylizer, base: StyleOptions, device
 def make_render_stylizer(style: StyleOptions, regions: RegionOptions, keys: KeyframeOptions, device: torch.device,
                          dtype: torch.dtype, size: tuple[int, int], rate: Fraction | float | None,
                          duration: float | None, frames: int | None = None, *, start_time: float = 0.0,
-                         timecode: str | None = None) -> Stylizer:
+                         timecode: str | None = None, input_name: str = "input") -> Stylizer:
     """The stylizer for ``style`` with optional keyframes (the ``--style`` track) and regions.
 
     Args:
@@ -48,6 +48,7 @@ def make_render_stylizer(style: StyleOptions, regions: RegionOptions, keys: Keyf
         frames: the clip's frame count when known (a matte of another length is refused up front).
         start_time: the clip's first presentation time (keys count from it).
         timecode: the clip's start timecode (keys given as timecode count from it, like ``--in``).
+        input_name: the input's path, named by the error when ``--matte alpha`` meets an input without alpha.
     """
     base: Stylizer
     if keys.active:
@@ -58,8 +59,10 @@ def make_render_stylizer(style: StyleOptions, regions: RegionOptions, keys: Keyf
     if not regions.active:
         return base
     if regions.matte:
-        reader = MatteReader(regions.matte, size, frames, regions.matte_fit)
         inside = region_style(regions.matte_style, base, style, device, dtype)
+        if regions.matte.strip().lower() == INPUT_ALPHA:
+            return RegionStylizer(inside, base, alpha_masks(input_name, regions.feather))
+        reader = MatteReader(regions.matte, size, frames, regions.matte_fit)
         return RegionStylizer(inside, base, matte_masks(reader, regions.feather))
     inside = region_style(regions.person, base, style, device, dtype)
     outside = region_style(regions.background, base, style, device, dtype)

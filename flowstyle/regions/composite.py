@@ -27,12 +27,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
 from ..io.frames import Frame
 from ..stylize.base import Stylizer
 
 REGION_NAMES = ("person", "background")
 ORIGINAL = "none"  # a region left as the input frame
+INPUT_ALPHA = "alpha"  # --matte alpha: the input's own alpha channel is the matte
 
 #: A frame's mask (H, W) float32 in [0, 1] from the frame and whether a shot starts there; called in frame order.
 MaskFn = Callable[[Frame, bool], np.ndarray]
@@ -185,3 +186,22 @@ def matte_masks(read: Callable[[int], np.ndarray], feather_px: float = 0.0) -> M
     from .mask import feather
 
     return lambda frame, shot_start: np.ascontiguousarray(feather(read(frame.index), feather_px))
+
+
+def alpha_masks(input_name: str, feather_px: float = 0.0) -> MaskFn:
+    """``--matte alpha``: each frame's own alpha channel (sources that deliver it, e.g. RGBA PNG sequences), feathered.
+
+    Raises (on the first frame):
+        InputError: the input has no alpha channel.
+    """
+    from .mask import feather
+
+    def masks(frame: Frame, shot_start: bool) -> np.ndarray:
+        if frame.alpha is None:
+            raise InputError(input_name, "--matte alpha: the input has no alpha channel; give a matte file instead")
+        a = frame.alpha.astype(np.float32)
+        if frame.alpha.dtype == np.uint8:
+            a *= np.float32(1.0 / 255.0)
+        return np.ascontiguousarray(feather(a, feather_px))
+
+    return masks
