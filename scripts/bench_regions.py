@@ -7,7 +7,7 @@
 3. Mask edge flicker on chaplin.mp4 (people, static camera): mean |m_t - warp(m_{t-1})|
    in a 9 px band around the mask edge, raw per-frame masks vs flow-carried ones. It is
    scored with a second flow (DIS medium at full size) from the ORIGINAL frames, not
-   the DIS-fast half-size flow the tracker follows (DESIGN.md: score with a second flow).
+   the DIS-fast half-size flow the tracker follows (docs/architecture.md, "Algorithms": score with a second flow).
 4. With --render: the same clip rendered plainly (--style 7) and with
    --region person=none --region background=7, through render(): time of each, and
    E_warp (Lai et al. 2018; flow and forward-backward mask from the original frames)
@@ -158,7 +158,7 @@ def timed_render(clip: Path, out: Path, cfg) -> tuple[float, list[np.ndarray]]:
 
 def keys(frames: list[np.ndarray]) -> None:
     from flowstyle.render import RenderConfig
-    from flowstyle.stylize.feedforward import StyleOptions
+    from flowstyle.stylize.options import StyleOptions
     from flowstyle.stylize.keyframes import KeyframeOptions
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -178,7 +178,7 @@ def keys(frames: list[np.ndarray]) -> None:
 def renders(frames: list[np.ndarray], masks: list[np.ndarray]) -> None:
     from flowstyle.regions.composite import RegionOptions
     from flowstyle.render import RenderConfig
-    from flowstyle.stylize.feedforward import StyleOptions
+    from flowstyle.stylize.options import StyleOptions
 
     with tempfile.TemporaryDirectory() as tmp:
         clip = Path(tmp) / "in.mp4"

@@ -10,7 +10,7 @@ blended with the model's new mask, weighted by the flow's reliability,
     stable_t = c * a * warp(stable_{t-1}, flow_bwd) + (1 - c * a) * raw_t,
 
 with ``a`` the carry (how much of the past is kept) and ``c`` the reliability
-(DESIGN.md section 2). Where the flow holds, the edge moves with the content and
+(docs/architecture.md, "Conventions"). Where the flow holds, the edge moves with the content and
 the model's per-frame noise is averaged over about (1 + a) / (1 - a) frames;
 where it fails (disocclusion, a cut) the new mask is taken as it is.
 

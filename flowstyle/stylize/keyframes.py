@@ -2,7 +2,7 @@
 
 Between two keys the style itself is interpolated, not the output pixels: mixing
 two stylized pictures that do not line up averages two textures into mush (the
-trap DESIGN.md section 3 measured for temporal blends). The feed-forward networks
+trap measured for temporal blends; docs/architecture.md, "Algorithms"). The feed-forward networks
 have a style space to move in instead:
 
 * multi-style network: a style IS its conditional instance norm rows (Dumoulin et
