@@ -60,7 +60,10 @@ def _setup_logging(verbose: bool) -> None:
 
 # Config fields -> the flags that set them (ConfigError names fields; the CLI speaks flags).
 # Fields not listed map to --field-name.
-FLAGS = {"mode": "--temporal", "width": "--size", "height": "--size", "in_point": "--in", "out_point": "--out"}
+FLAGS = {"mode": "--temporal", "width": "--size", "height": "--size", "in_point": "--in", "out_point": "--out",
+         # issue #16: RegionOptions / KeyframeOptions fields
+         "regions": "--region", "person": "--region", "background": "--region", "carry": "--region",
+         "interpolation": "--key-interpolation"}
 
 
 def flag(field: str) -> str:
@@ -168,6 +171,14 @@ def render(
     seed: Annotated[int, typer.Option(help="Seed of the noise initialisation.", rich_help_panel="Gatys (--method gatys)")] = 0,
     restart: Annotated[bool, typer.Option("--restart", help="Discard frames a previous, interrupted render left in OUTPUT.flowstyle-work.", rich_help_panel="Gatys (--method gatys)")] = False,
     keep_work: Annotated[bool, typer.Option("--keep-work", help="Keep the finished frames (PNG) after the render.", rich_help_panel="Gatys (--method gatys)")] = False,
+    region: Annotated[Optional[list[str]], typer.Option("--region", help="NAME=STYLE, NAME person or background, STYLE any style or none (as filmed); repeatable.", rich_help_panel="Regions and keyframes")] = None,
+    matte: Annotated[Optional[str], typer.Option(help="Matte video or image sequence (luma or alpha), or alpha (the input's own alpha channel): --matte-style inside, --style outside.", rich_help_panel="Regions and keyframes")] = None,
+    matte_style: Annotated[Optional[str], typer.Option(help="Style inside the matte (none: as filmed).", rich_help_panel="Regions and keyframes")] = None,
+    matte_fit: Annotated[bool, typer.Option("--matte-fit", help="Scale a matte of another size to the frame.", rich_help_panel="Regions and keyframes")] = False,
+    feather: Annotated[float, typer.Option(help="Soften region edges over about this many pixels.", rich_help_panel="Regions and keyframes")] = 0.0,
+    style_at: Annotated[Optional[list[str]], typer.Option("--style-at", help="TIME=STYLE key (TIME: 4s, frame 100, or 00:00:04:12); repeatable, in time order.", rich_help_panel="Regions and keyframes")] = None,
+    strength_at: Annotated[Optional[list[str]], typer.Option("--strength-at", help="TIME=STRENGTH key; repeatable, in time order.", rich_help_panel="Regions and keyframes")] = None,
+    key_interpolation: Annotated[str, typer.Option(help="Between keys: linear or smooth.", rich_help_panel="Regions and keyframes")] = "linear",
 ) -> None:
     """Stylize INPUT into OUTPUT, keeping its timing, colours and audio."""
     from .io.media import RangeOptions
@@ -176,6 +187,8 @@ def render(
     from .io.writer import EncodeOptions
     from .render import RenderConfig, render as run_render
     from .scenes import CutOptions
+    from .regions.composite import region_options
+    from .stylize.keyframes import KeyframeOptions
     from .stylize.options import StyleOptions
     from .temporal import TemporalOptions
 
@@ -186,6 +199,8 @@ def render(
     sizing = SizePolicy(width=width, height=height, max_width=max_width)
     read = ReadOptions(fps=fps, allow_gaps=allow_gaps)
     span = RangeOptions(in_point=in_point, out_point=out_point, preroll=preroll)
+    if method == "gatys" and (region or matte or style_at or strength_at):
+        raise ConfigError("method", "--region, --matte, --style-at and --strength-at work with --method feedforward only")
     if method == "gatys":
         _refuse_for_gatys(temporal=temporal, strength=strength, preserve_colour=preserve_colour)
         if temporal == "none":  # per-frame Gatys (issue #13): no temporal loss, each frame from its own content
@@ -209,6 +224,8 @@ def render(
         encode=encode, size=sizing, device=device, precision=precision, copy_audio=not no_audio,
         temporal=TemporalOptions(mode=temporal, flow=flow, flow_scale=flow_scale, occlusion=occlusion, cuts=cuts),
         read=read, span=span,
+        regions=region_options(region or (), matte, matte_style, feather, matte_fit),
+        keys=KeyframeOptions(tuple(style_at or ()), tuple(strength_at or ()), key_interpolation),
     )
     bar = Bar(input.name, quiet)
     with _interruptible(output, bar):

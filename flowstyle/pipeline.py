@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -112,6 +112,17 @@ def settle(temporal: TemporalStep, stylized: np.ndarray, motion: Motion | None) 
     return np.clip(stylized + correction, 0.0, 1.0)
 
 
+def prepared(pairs: Iterator[tuple[Frame, np.ndarray | None]], prepare: Callable[[Frame, bool], None]
+             ) -> Iterator[tuple[Frame, np.ndarray | None]]:
+    """Call the stylizer's optional ``prepare(frame, shot_start)`` hook on each frame in order, on the decode
+    thread, before the frame goes to the (parallel) stylize workers: per-frame state that depends only on the
+    input frames but carries over from frame to frame, such as the region masks of issue #16
+    (docs/architecture.md, "Seams")."""
+    for frame, prev in pairs:
+        prepare(frame, prev is None)
+        yield frame, prev
+
+
 def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: FrameSink,
         cancel: CancelEvent | None = None, on_frame: ProgressFn | None = None, *,
         frames: FrameRange | None = None, cuts: CutOptions | None = CutOptions(), workers: int = 1,
@@ -163,7 +174,11 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
 
     if warm:
         log.info("warming the temporal state on %d frames before frame %d (not written)", warm, first)
-    decoded = Prefetcher(with_predecessors(source.frames(decode), detector), depth=QUEUE_DEPTH, name="decode")
+    pairs = with_predecessors(source.frames(decode), detector)
+    prepare = getattr(stylizer, "prepare", None)
+    if prepare is not None:
+        pairs = prepared(pairs, prepare)
+    decoded = Prefetcher(pairs, depth=QUEUE_DEPTH, name="decode")
     encoder: BackgroundWorker[tuple[np.ndarray, int, np.ndarray | None]] = BackgroundWorker(
         write, depth=QUEUE_DEPTH, name="encode")
     done = 0

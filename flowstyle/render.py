@@ -31,8 +31,11 @@ from .io.writer import EncodeOptions
 from .losses import load_vgg16
 from .pipeline import CancelEvent, RunResult, io_threads, run, stylize_workers, with_predecessors
 from .progress import Progress, ProgressFn
+from .regions.build import make_render_stylizer
+from .regions.composite import RegionOptions
 from .stylize.base import NetworkStylizer
 from .stylize.feedforward import make_stylizer
+from .stylize.keyframes import KeyframeOptions
 from .stylize.options import StyleOptions
 from .stylize.paintings import is_painting_spec, parse_paintings
 from .temporal import PerFrame, Stabilizer, TemporalOptions
@@ -60,6 +63,8 @@ class RenderConfig:
     io_threads: int = 0  # threads inside each of decode, scale and encode; 0 = auto (see io_threads())
     read: ReadOptions = field(default_factory=ReadOptions)  # image-sequence fps and gaps (issue #13)
     span: RangeOptions = field(default_factory=RangeOptions)  # --in/--out and the pre-roll (issue #13)
+    regions: RegionOptions = field(default_factory=RegionOptions)  # issue #16
+    keys: KeyframeOptions = field(default_factory=KeyframeOptions)  # issue #16
 
 
 @dataclass(frozen=True)
@@ -96,7 +101,8 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     src, dst = Path(input_path), Path(output_path)
     device = resolve_device(config.device)
     dtype = resolve_precision(config.precision, device)
-    stylizer = NetworkStylizer(make_stylizer(config.style, device, dtype), device)
+    timed = config.regions.active or config.keys.active  # issue #16: built once the clip is open
+    stylizer = None if timed else NetworkStylizer(make_stylizer(config.style, device, dtype), device)
     topts = config.temporal
     if config.style.strength == 0 and topts.mode != "none":
         # Strength 0 is the input unchanged (issue #13: a 10-bit source comes back at
@@ -110,6 +116,11 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     with io.source as source:
         sink = io.open_sink()
         log.debug("%s: %dx%d -> %s, %s on %s", src, *source.size, dst, str(dtype).removeprefix("torch."), device)
+        if stylizer is None:  # keys need the clip's rate, duration and timecode, a matte its size and length
+            stylizer = make_render_stylizer(config.style, config.regions, config.keys, device, dtype, source.size,
+                                            source.frame_rate, source.duration, source.frame_count or None,
+                                            start_time=source.start_time, timecode=source.timecode,
+                                            input_name=str(src))
         result = run(source, stylizer, temporal, sink, cancel, progress, frames=io.frames, cuts=topts.cuts,
                      workers=stylize_workers(config.workers, device), preroll=config.span.preroll)
     _warn_lost(src, source, result)

@@ -19,7 +19,9 @@ from flowstyle.errors import ConfigError, InputError
 from flowstyle.gatys import GatysConfig, GatysOptions
 from flowstyle.io.reader import SizePolicy
 from flowstyle.io.writer import EncodeOptions
+from flowstyle.regions.composite import RegionOptions
 from flowstyle.scenes import CutOptions
+from flowstyle.stylize.keyframes import KeyframeOptions
 from flowstyle.stylize.options import StyleOptions
 from flowstyle.temporal import TemporalOptions
 from flowstyle.train import LearnOptions
@@ -36,16 +38,21 @@ def round_trip(config: object) -> object:
     RenderConfig(style=StyleOptions("3:0.6,17:0.4", strength=0.5, preserve_colour=True), encode=EncodeOptions(crf=23),
                  size=SizePolicy(max_width=320), temporal=TemporalOptions(mode="anchors", alpha_detail=(0.4, 0.8, 0.9),
                                                                           cuts=None), workers=2),
+    RenderConfig(regions=RegionOptions(person="none", background="7", feather=2.5, carry=0.8),
+                 keys=KeyframeOptions(style_at=("0s=7", "00:00:04:00=starry_night.jpg"), strength_at=("0=1", "2s=0.5"),
+                                      interpolation="smooth")),
+    RenderConfig(regions=RegionOptions(matte="matte_%04d.png", matte_style="none", matte_fit=True)),
     GatysConfig(GatysOptions("a.jpg:0.5,b.jpg:0.5", temporal_offsets=(1, 4), style_layer_weights=(1, 2, 3, 4, 5)),
                 cuts=CutOptions(threshold=20.0), keep_work=True),
     LearnOptions(painting="p.jpg", name="x", sources=("a.mp4", "b"), scales=(1.0,), minutes=2.5),
-], ids=["render-default", "render", "gatys", "learn"])
+], ids=["render-default", "render", "render-regions-keys", "render-matte", "gatys", "learn"])
 def test_configs_round_trip_through_json(config: object) -> None:
     assert round_trip(config) == config
 
 
 def test_configs_touch_no_files() -> None:
     """Files named by a config are resolved when the render is built, not when the config is made."""
+    RegionOptions(matte="/nowhere/matte.mov", matte_style="/nowhere/p.jpg")  # issue #16: opened by the builder
     options = StyleOptions("/nowhere/painting.jpg")
     assert options.is_painting
     GatysConfig(GatysOptions("/nowhere/painting.jpg"))

@@ -235,6 +235,31 @@ def test_stylizer_failure_propagates_once_and_aborts(source: FrameSource, tmp_pa
     assert list(tmp_path.iterdir()) == []  # no partial output, no temporary file
 
 
+class Prepared(Invert):
+    """A stylizer with the ordered ``prepare`` hook (as the region masks of issue #16): records the order."""
+
+    def __init__(self, fail: int | None = None) -> None:
+        super().__init__(slow=0.002)
+        self.prepared: list[tuple[int, bool]] = []
+        self.prepare_fail = fail
+
+    def prepare(self, frame: Frame, shot_start: bool) -> None:
+        if frame.index == self.prepare_fail:
+            raise RuntimeError(f"prepare failed at frame {frame.index}")
+        self.prepared.append((frame.index, shot_start))
+
+
+def test_prepare_runs_in_frame_order_before_parallel_stylize(source: FrameSource, tmp_path: Path) -> None:
+    stylizer = Prepared()
+    result = run(source, stylizer, PerFrame(), Recorder(get_sink(tmp_path / "out.mp4", source.spec)), workers=3)
+    assert result.frames == N and stylizer.calls == N
+    assert stylizer.prepared == [(i, i == 0) for i in range(N)]
+    sink = Recorder(get_sink(tmp_path / "bad.mp4", source.spec))
+    with pytest.raises(RuntimeError, match="prepare failed at frame 5"):
+        run(source, Prepared(fail=5), PerFrame(), sink, workers=2)
+    assert sink.aborted == 1 and not (tmp_path / "bad.mp4").exists()
+
+
 def test_sink_failure_propagates_and_aborts(source: FrameSource, tmp_path: Path) -> None:
     class Full(Recorder):
         def write(self, rgb: np.ndarray, pts: int) -> None:

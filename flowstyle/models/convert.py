@@ -211,3 +211,63 @@ def arbitrary_transformer_state_dict_from_onnx(data: bytes) -> dict[str, torch.T
     from .arbitrary import ArbitraryTransformer
 
     return _qdq_state_dict(data, ArbitraryTransformer(), _transformer_names())
+
+
+# --- MediaPipe selfie segmentation (TFLite, float16 constants) ------------------------
+
+
+def tflite_constants(data: bytes) -> dict[str, torch.Tensor]:
+    """Every constant tensor of a .tflite model as float32, keyed by tensor name (``conv2d_3/Kernel``).
+
+    Read with the ``tflite`` flatbuffer bindings only: no interpreter runs.
+    """
+    import numpy as np
+    import tflite
+
+    try:
+        model = tflite.Model.GetRootAsModel(data, 0)
+        graph = model.Subgraphs(0)
+    except Exception as exc:  # flatbuffers raises struct errors on garbage
+        raise WeightsError(f"not a readable TFLite model ({exc})") from None
+    dtypes = {tflite.TensorType.FLOAT16: np.float16, tflite.TensorType.FLOAT32: np.float32}
+    out = {}
+    for i in range(graph.TensorsLength()):
+        t = graph.Tensors(i)
+        raw = model.Buffers(t.Buffer()).DataAsNumpy()
+        if isinstance(raw, int) or t.Type() not in dtypes:  # no data (an activation) or an int shape constant
+            continue
+        values = raw.view(dtypes[t.Type()]).reshape(t.ShapeAsNumpy()).astype(np.float32)
+        out[t.Name().decode()] = torch.from_numpy(values)
+    return out
+
+
+def selfie_state_dict_from_tflite(data: bytes) -> dict[str, torch.Tensor]:
+    """``selfie_segmentation[_landscape].tflite`` -> :class:`~flowstyle.models.selfie.SelfieSegmenter`.
+
+    TFLite kernels are OHWI (convs), 1HWC (depthwise) and OHWI for the transposed
+    conv; torch wants OIHW, C1HW and IOHW.
+    """
+    from .selfie import SelfieSegmenter, keras_layer_names
+
+    consts = tflite_constants(data)
+    net = SelfieSegmenter()
+    state: dict[str, torch.Tensor] = {}
+    used = set()
+    for path, layer in keras_layer_names(net).items():
+        if layer == "segment" and "segment/Kernel" not in consts:
+            layer = "conv2d_transpose"  # the landscape file's name for the same layer
+        kernel, bias = consts.get(f"{layer}/Kernel"), consts.get(f"{layer}/Bias")
+        if kernel is None or bias is None:
+            raise WeightsError(f"TFLite graph has no {layer}/Kernel and /Bias: not the selfie segmentation model")
+        used |= {f"{layer}/Kernel", f"{layer}/Bias"}
+        if layer.startswith("depthwise"):
+            kernel = kernel.permute(3, 0, 1, 2)
+        elif layer in ("segment", "conv2d_transpose"):
+            kernel = kernel.permute(3, 0, 1, 2)  # (O=1, H, W, I) -> (I, O, H, W)
+        else:
+            kernel = kernel.permute(0, 3, 1, 2)
+        state[f"{path}.weight"], state[f"{path}.bias"] = kernel.contiguous(), bias
+    unused = {k for k in consts if k.endswith(("/Kernel", "/Bias"))} - used
+    if unused:
+        raise WeightsError(f"TFLite weights not used by the port: {sorted(unused)}")
+    return checked_state(state, net.state_dict(), "SelfieSegmenter")

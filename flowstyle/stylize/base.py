@@ -22,7 +22,13 @@ from ..tensors import frame_to_tensor, tensor_to_float, tensor_to_rgb
 @runtime_checkable
 class Stylizer(Protocol):
     """Maps a decoded frame to its stylized picture, uint8 (H, W, 3) of the same size
-    (float32 in [0, 1] for a deep frame, where the stylizer can keep it)."""
+    (float32 in [0, 1] for a deep frame, where the stylizer can keep it).
+
+    Optional hook (not part of the protocol's required members): ``prepare(frame, shot_start)``,
+    which :func:`flowstyle.pipeline.run` calls for every frame in frame order on its decode
+    thread, before the frame reaches the parallel ``stylize`` calls: for state carried from
+    frame to frame that depends only on the input (the region masks of issue #16).
+    """
 
     #: True when frame t depends on earlier outputs: then frames come one at a time, in order.
     sequential: bool

@@ -1,0 +1,207 @@
+"""Region composite: one stylization per region, mixed by a soft mask, before the temporal step (issue #16).
+
+``--region person=none --region background=7`` keeps the people as filmed and
+paints the rest; ``--matte FILE --matte-style 3`` paints the matte's white with
+style 3 and the rest with ``--style``. The composite is made per frame, before
+the temporal step, so the temporal step sees one stylization and the region
+edges inherit its consistency; the mask itself is carried along the flow
+(:mod:`flowstyle.regions.mask`) so the edges do not boil.
+
+:class:`RegionStylizer` is a :class:`~flowstyle.stylize.base.Stylizer` that wraps
+one stylizer per region (``NetworkStylizer``, ``KeyframedStylizer``: a region's
+style may have keys) and mixes their pictures by the mask. The mask of a frame
+depends only on the input frames (the model's mask and the flow between input
+frames) but carries state from frame to frame, so it is made in frame order by
+the pipeline's ordered hook, ``prepare(frame, shot_start)``, on the decode thread
+(docs/architecture.md, "Seams"); the stylize workers stay parallel and pick the
+mask up by frame index. A caller that goes frame by frame may skip ``prepare``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import ConfigError, InputError
+from ..io.frames import Frame
+from ..stylize.base import Stylizer
+
+REGION_NAMES = ("person", "background")
+ORIGINAL = "none"  # a region left as the input frame
+INPUT_ALPHA = "alpha"  # --matte alpha: the input's own alpha channel is the matte
+
+#: A frame's mask (H, W) float32 in [0, 1] from the frame and whether a shot starts there; called in frame order.
+MaskFn = Callable[[Frame, bool], np.ndarray]
+
+
+def parse_regions(items: Sequence[str]) -> dict[str, str]:
+    """``["person=none", "background=7"]`` -> ``{"person": "none", "background": "7"}``.
+
+    Raises:
+        ConfigError: (field ``regions``) a malformed item, an unknown or repeated region name.
+    """
+    regions: dict[str, str] = {}
+    for item in items:
+        name, sep, style = item.partition("=")
+        name, style = name.strip().lower(), style.strip()
+        if not sep or not style:
+            raise ConfigError("regions", f"'{item}': expected NAME=STYLE, e.g. background=7 (STYLE may be 'none')")
+        if name not in REGION_NAMES:
+            raise ConfigError("regions", f"'{item}': unknown region '{name}'; regions are {', '.join(REGION_NAMES)}")
+        if name in regions:
+            raise ConfigError("regions", f"'{item}': region '{name}' is given twice")
+        regions[name] = style
+    return regions
+
+
+@dataclass(frozen=True)
+class RegionOptions:
+    """Per-region styles (unresolved specs; files are opened when the render is built).
+
+    Attributes:
+        person: style of the people (``none`` = as filmed); None = ``--style``.
+        background: style of the rest; None = ``--style``.
+        matte: matte video or image-sequence pattern (instead of the person mask).
+        matte_style: style inside the matte (``none`` allowed); None = ``--style``.
+        feather: soften the mask edge over about this many pixels.
+        carry: how much of the previous (flow-warped) mask each frame keeps, 0 to < 1.
+        matte_fit: scale a matte of another size to the frame.
+    """
+
+    person: str | None = None
+    background: str | None = None
+    matte: str | None = None
+    matte_style: str | None = None
+    feather: float = 0.0
+    carry: float = 0.9
+    matte_fit: bool = False
+
+    def __post_init__(self) -> None:
+        if self.feather < 0:
+            raise ConfigError("feather", f"must be >= 0 pixels, got {self.feather:g}")
+        if not 0.0 <= self.carry < 1.0:
+            raise ConfigError("carry", f"must be in [0, 1), got {self.carry:g}")
+        if self.matte and (self.person or self.background):
+            raise ConfigError("matte", "cannot be combined with person/background regions: the matte decides the regions")
+        if self.matte_style and not self.matte:
+            raise ConfigError("matte_style", "needs a matte (--matte FILE)")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.person or self.background or self.matte)
+
+
+def region_options(regions: Sequence[str] = (), matte: str | None = None, matte_style: str | None = None,
+                   feather: float = 0.0, matte_fit: bool = False) -> RegionOptions:
+    """The options of the CLI's ``--region NAME=STYLE`` (repeatable), ``--matte``, ``--matte-style``, ``--feather``."""
+    named = parse_regions(regions)
+    return RegionOptions(person=named.get("person"), background=named.get("background"), matte=matte,
+                         matte_style=matte_style, feather=feather, matte_fit=matte_fit)
+
+
+def compose(inside: np.ndarray, outside: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """``outside`` where ``mask`` is 0, ``inside`` where it is 1, mixed between: uint8 (H, W, 3) with mask (H, W)."""
+    out = outside.astype(np.float32)
+    out += mask[..., None] * (inside.astype(np.float32) - out)
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def frame_rgb(frame: Frame) -> np.ndarray:
+    """The frame's picture as uint8 (H, W, 3) for OpenCV and the masks (a deep source's float in [0, 1] rounded)."""
+    if frame.rgb.dtype == np.uint8:
+        return frame.rgb
+    return (np.clip(frame.rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+class RegionStylizer:
+    """Stylize with ``inside`` where the mask is 1 and ``outside`` where it is 0 (None = the original frame).
+
+    ``masks`` makes a frame's mask; it may keep state between frames (the flow-carried
+    mask), so it is called in frame order: from :meth:`prepare` (the pipeline's ordered
+    hook) or, without it, from :meth:`stylize`. A region whose mask is empty in a frame
+    is not stylized at all.
+    """
+
+    def __init__(self, inside: Stylizer | None, outside: Stylizer | None, masks: MaskFn) -> None:
+        self.inside, self.outside, self.masks = inside, outside, masks
+        # A sequential region stylizer (none today) makes the composite sequential.
+        self.sequential = any(s is not None and s.sequential for s in (inside, outside))
+        self._ready: dict[int, np.ndarray] = {}  # masks made by prepare(), waiting for their frame's stylize()
+        self._lock = threading.Lock()
+
+    def prepare(self, frame: Frame, shot_start: bool) -> None:
+        """Make ``frame``'s mask; called by the pipeline in frame order on its decode thread."""
+        mask = self.masks(frame, shot_start)
+        with self._lock:
+            self._ready[frame.index] = mask
+
+    def mask(self, frame: Frame, shot_start: bool) -> np.ndarray:
+        with self._lock:
+            mask = self._ready.pop(frame.index, None)
+        return mask if mask is not None else self.masks(frame, shot_start)
+
+    def _region(self, stylizer: Stylizer | None, frame: Frame, shot_start: bool) -> np.ndarray:
+        return frame_rgb(frame) if stylizer is None else stylizer.stylize(frame, shot_start)
+
+    def stylize(self, frame: Frame, shot_start: bool) -> np.ndarray:
+        mask = self.mask(frame, shot_start)
+        if float(mask.max()) <= 1e-3:
+            return self._region(self.outside, frame, shot_start)
+        if float(mask.min()) >= 1.0 - 1e-3:
+            return self._region(self.inside, frame, shot_start)
+        return compose(self._region(self.inside, frame, shot_start), self._region(self.outside, frame, shot_start),
+                       mask)
+
+
+def person_masks(segment: Callable[[Tensor], Tensor], feather_px: float = 0.0, carry: float = 0.9) -> MaskFn:
+    """Flow-carried, feathered person masks of consecutive frames (``segment``: frames (B, 3, H, W) -> (B, 1, H, W)).
+
+    The tracker computes its own flow (DIS medium at half size) rather than reuse the
+    temporal step's: the mask is needed before a frame is stylized, and the temporal
+    step's motion is made afterwards, on the workers (docs/regions.md).
+    """
+    from .mask import MaskTracker
+
+    tracker = MaskTracker(carry=carry, feather_px=feather_px)
+
+    def masks(frame: Frame, shot_start: bool) -> np.ndarray:
+        if shot_start:  # a scene cut: the previous mask says nothing about this shot
+            tracker.reset()
+        rgb = frame_rgb(frame)
+        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div_(255.0)
+        with torch.inference_mode():
+            raw = segment(x)[0, 0].float().cpu().numpy()
+        return tracker(rgb, raw)
+
+    return masks
+
+
+def matte_masks(read: Callable[[int], np.ndarray], feather_px: float = 0.0) -> MaskFn:
+    """The user's matte frame for each input frame (by index), feathered."""
+    from .mask import feather
+
+    return lambda frame, shot_start: np.ascontiguousarray(feather(read(frame.index), feather_px))
+
+
+def alpha_masks(input_name: str, feather_px: float = 0.0) -> MaskFn:
+    """``--matte alpha``: each frame's own alpha channel (sources that deliver it, e.g. RGBA PNG sequences), feathered.
+
+    Raises (on the first frame):
+        InputError: the input has no alpha channel.
+    """
+    from .mask import feather
+
+    def masks(frame: Frame, shot_start: bool) -> np.ndarray:
+        if frame.alpha is None:
+            raise InputError(input_name, "--matte alpha: the input has no alpha channel; give a matte file instead")
+        a = frame.alpha.astype(np.float32)
+        if frame.alpha.dtype == np.uint8:
+            a *= np.float32(1.0 / 255.0)
+        return np.ascontiguousarray(feather(a, feather_px))
+
+    return masks

@@ -1,0 +1,277 @@
+"""Style keyframes: ``--style-at 0s=7 --style-at 4s=starry_night.jpg --style-at 9s=3:0.5,17:0.5`` (issue #16).
+
+Between two keys the style itself is interpolated, not the output pixels: mixing
+two stylized pictures that do not line up averages two textures into mush (the
+trap measured for temporal blends; docs/architecture.md, "Algorithms"). The feed-forward networks
+have a style space to move in instead:
+
+* multi-style network: a style IS its conditional instance norm rows (Dumoulin et
+  al. 2017), and a blend is a weight vector over the rows, so the network gets the
+  interpolated weight vector (half way from style 7 to style 3: 50/50);
+* arbitrary network: a painting is a 100-d style vector (Ghiasi et al. 2017), and
+  the norm parameters are linear in it, so the network gets the interpolated vector.
+
+Only between a built-in key and a painting key, which drive two different
+networks with no shared style space, are the two outputs mixed.
+
+Times are what ``--in``/``--out`` accept, read by the project's one position
+parser, :func:`flowstyle.io.timecode.parse_position`: seconds (``4s``, ``2.5s``,
+rounded to the nearest frame), frame numbers (``100``) or timecode
+(``01:00:04:12``, counted from the clip's own start timecode like ``--in``;
+``;`` for drop-frame at 29.97/59.94). Between keys the weight moves linearly or with a
+smoothstep (``3u^2 - 2u^3``: no jump in speed at the keys); before the first key
+and after the last the style holds.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..errors import ConfigError, InputError, StyleError
+from ..io.frames import Frame
+from ..io.images import load_rgb
+from ..io.timecode import Timecode, parse_position
+from ..tensors import frame_to_tensor, tensor_to_rgb
+from ..models.multistyle import NUM_STYLES, SIZE_MULTIPLE
+from .arbitrary import load_predictor, load_transformer, predict_style
+from .colour import mix_strength, preserve_colour
+from .feedforward import load_multistyle
+from .network import pad_to_multiple
+from .options import StyleOptions
+from .paintings import is_painting_spec, parse_paintings
+from .styles import StyleMix, resolve_style
+
+INTERPOLATIONS = ("linear", "smooth")
+
+
+def parse_time(text: str, rate: Fraction | float | None, start: Timecode | None = None, field: str = "style_at") -> float:
+    """Seconds from the clip start for ``4s``, ``100`` (a frame number) or a timecode (from the clip's ``start``).
+
+    Raises:
+        ConfigError: ``field`` and the problem: text that is no position, or no frame rate to count frames with.
+    """
+    if not rate:
+        raise ConfigError(field, f"time '{text}': the clip's frame rate is unknown, so keys cannot be placed")
+    rate = Fraction(rate).limit_denominator(1_000_000)
+    try:
+        return parse_position(text.strip(), rate, start, what=field) / rate
+    except InputError as exc:  # parse_position names its `what`; configs name fields
+        raise ConfigError(field, exc.problem) from None
+
+
+@dataclass(frozen=True)
+class Key:
+    """One keyframe: at ``time`` seconds from the clip start, ``value`` (a style spec or a strength)."""
+
+    time: float
+    value: str
+
+
+def parse_keys(items: tuple[str, ...] | list[str], rate: Fraction | float | None, duration: float | None,
+               field: str = "style_at", start: Timecode | None = None) -> tuple[Key, ...]:
+    """Parse ``TIME=VALUE`` items given in time order and inside the clip (``start``: its first frame's timecode).
+
+    Raises:
+        ConfigError: ``field`` and a malformed item, keys out of order, or a key past the clip's end.
+    """
+    keys: list[Key] = []
+    for item in items:
+        when, sep, value = item.partition("=")
+        if not sep or not value.strip():
+            raise ConfigError(field, f"'{item}': expected TIME=VALUE, e.g. 4s=7")
+        key = Key(float(parse_time(when, rate, start, field)), value.strip())
+        if keys and key.time <= keys[-1].time:
+            raise ConfigError(field, f"'{item}': keys out of order ({key.time:g} s after {keys[-1].time:g} s); "
+                                     f"give them in increasing time")
+        if duration is not None and key.time > duration + 1e-6:
+            raise ConfigError(field, f"'{item}': {key.time:g} s is outside the clip ({duration:g} s long)")
+        keys.append(key)
+    return tuple(keys)
+
+
+def ease(u: float, interpolation: str = "linear") -> float:
+    """``u`` in [0, 1] mapped by the interpolation: linear, or smoothstep ``3u^2 - 2u^3``."""
+    u = min(1.0, max(0.0, u))
+    if interpolation == "smooth":
+        return u * u * (3.0 - 2.0 * u)
+    if interpolation != "linear":
+        raise StyleError(f"unknown interpolation '{interpolation}'; use {' or '.join(INTERPOLATIONS)}")
+    return u
+
+
+def key_weights(times: tuple[float, ...] | list[float], t: float, interpolation: str = "linear") -> list[tuple[int, float]]:
+    """Which keys are active at ``t`` and how much: one ``(i, 1.0)`` at or outside the keys, else two summing to 1."""
+    if not times:
+        raise StyleError("no keys")
+    if t <= times[0]:
+        return [(0, 1.0)]
+    if t >= times[-1]:
+        return [(len(times) - 1, 1.0)]
+    i = next(k for k in range(len(times) - 1) if times[k] <= t < times[k + 1])
+    u = ease((t - times[i]) / (times[i + 1] - times[i]), interpolation)
+    return [(i, 1.0 - u), (i + 1, u)] if u > 0.0 else [(i, 1.0)]
+
+
+def interpolate(values: list[Tensor] | list[float], times: list[float], t: float, interpolation: str = "linear"):
+    """The keyed ``values`` (tensors or numbers) interpolated at ``t``."""
+    return sum(w * values[i] for i, w in key_weights(times, t, interpolation))
+
+
+def strength_at(keys: tuple[Key, ...], t: float, interpolation: str = "linear", default: float = 1.0) -> float:
+    """The keyed strength at ``t`` (``default`` without keys)."""
+    if not keys:
+        return default
+    values = []
+    for k in keys:
+        try:
+            v = float(k.value)
+        except ValueError:
+            raise ConfigError("strength_at", f"{k.time:g}s={k.value}: the strength must be a number") from None
+        if not 0.0 <= v <= 1.0:
+            raise ConfigError("strength_at", f"{k.time:g}s={k.value}: the strength must be between 0 and 1")
+        values.append(v)
+    return float(interpolate(values, [k.time for k in keys], t, interpolation))
+
+
+def embed_weights(mix: StyleMix, learned_names: list[str]) -> Tensor:
+    """``mix``'s weight vector over the rows of a network holding ``learned_names`` after the 26 built-in styles."""
+    out = torch.zeros(NUM_STYLES + len(learned_names))
+    out[:NUM_STYLES] = mix.weights[:NUM_STYLES]
+    for j, style in enumerate(mix.learned):
+        out[NUM_STYLES + learned_names.index(style.name)] = mix.weights[NUM_STYLES + j]
+    return out
+
+
+@dataclass(frozen=True)
+class KeyframeOptions:
+    """Keyed styles and strengths (unparsed: times become seconds when the clip's rate is known).
+
+    Attributes:
+        style_at: ``TIME=STYLE`` items, e.g. ``("0s=7", "4s=starry_night.jpg")``.
+        strength_at: ``TIME=STRENGTH`` items, e.g. ``("0s=1", "2s=0.3")``.
+        interpolation: ``linear`` or ``smooth``.
+    """
+
+    style_at: tuple[str, ...] = ()
+    strength_at: tuple[str, ...] = ()
+    interpolation: str = "linear"
+
+    def __post_init__(self) -> None:
+        if self.interpolation not in INTERPOLATIONS:
+            raise ConfigError("interpolation", f"unknown interpolation '{self.interpolation}'; "
+                                               f"use {' or '.join(INTERPOLATIONS)}")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.style_at or self.strength_at)
+
+
+class KeyframedStylizer:
+    """Stylize frames with a style (and strength) that changes over time: ``stylizer(frames, t)`` on tensors,
+    or as a :class:`~flowstyle.stylize.base.Stylizer` (``stylize(frame, shot_start)``, ``t`` from the frame's
+    pts less ``start_time``, the clip's first presentation time). Stateless: frames may come in any order.
+
+    Built-in keys share one multi-style network holding every learned style any key
+    names; painting keys share one arbitrary-style network, each painting's vector
+    predicted once. ``base`` gives the style when there are no style keys, the
+    preserve-colour and style-scale options, and the strength without strength keys.
+    """
+
+    def __init__(self, keys: tuple[Key, ...], strength_keys: tuple[Key, ...], base: StyleOptions,
+                 device: torch.device, dtype: torch.dtype, interpolation: str = "linear", start_time: float = 0.0) -> None:
+        self.start_time = start_time
+        self.keys = keys or (Key(0.0, base.style),)
+        self.strength_keys = strength_keys
+        strength_at(strength_keys, 0.0)  # refuse a bad strength key before the render starts, not mid-render
+        self.base = base
+        self.device, self.dtype = device, dtype
+        self.interpolation = interpolation
+        self.times = [k.time for k in self.keys]
+        self.painting = [is_painting_spec(k.value) for k in self.keys]
+        builtin = [k.value for k, p in zip(self.keys, self.painting) if not p]
+        self.net = self.weights = None
+        if builtin:
+            union = resolve_style(",".join(builtin))  # one network with every row any key uses
+            names = [s.name for s in union.learned]
+            self.net = load_multistyle(device, dtype, union)
+            self.weights = {i: embed_weights(resolve_style(k.value), names).to(device)
+                            for i, (k, p) in enumerate(zip(self.keys, self.painting)) if not p}
+        self.vectors: dict[int, Tensor] = {}
+        if any(self.painting):
+            self.predictor, self.transformer = load_predictor(), load_transformer(device, dtype)
+            for i, (k, p) in enumerate(zip(self.keys, self.painting)):
+                if p:
+                    self.vectors[i] = sum(w * predict_style(self.predictor, load_rgb(path), base.style_scale)
+                                          for path, w in parse_paintings(k.value))
+        self._own: Tensor | None = None  # the content's own style vector (arbitrary strength < 1)
+        self._lock = threading.Lock()
+
+    def style_weights_at(self, t: float) -> Tensor | None:
+        """The multi-style network's weight vector at ``t`` (the built-in keys' share only), or None."""
+        active = [(i, w) for i, w in key_weights(self.times, t, self.interpolation) if not self.painting[i]]
+        if not active:
+            return None
+        total = sum(w for _, w in active)
+        return sum(w / total * self.weights[i] for i, w in active)
+
+    def style_vector_at(self, t: float) -> Tensor | None:
+        """The arbitrary network's 100-d style vector at ``t`` (the painting keys' share only), or None."""
+        active = [(i, w) for i, w in key_weights(self.times, t, self.interpolation) if self.painting[i]]
+        if not active:
+            return None
+        total = sum(w for _, w in active)
+        return sum(w / total * self.vectors[i] for i, w in active)
+
+    def painting_share(self, t: float) -> float:
+        """How much of the output at ``t`` comes from the arbitrary network (0 or 1 except between kinds)."""
+        return sum(w for i, w in key_weights(self.times, t, self.interpolation) if self.painting[i])
+
+    def _own_vector(self, frames: Tensor) -> Tensor:
+        with self._lock:
+            if self._own is None:
+                rgb = (frames[0].permute(1, 2, 0).float().cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+                self._own = predict_style(self.predictor, rgb)
+            return self._own
+
+    sequential = False
+
+    def stylize(self, frame: Frame, shot_start: bool) -> np.ndarray:
+        return tensor_to_rgb(self(frame_to_tensor(frame, self.device), frame.time - self.start_time))
+
+    @torch.inference_mode()
+    def __call__(self, frames: Tensor, t: float) -> Tensor:
+        """Stylize ``frames`` (B, 3, H, W) in [0, 1] as keyed at ``t`` seconds from the clip start; float32."""
+        strength = strength_at(self.strength_keys, t, self.interpolation, self.base.strength)
+        share = self.painting_share(t)
+        padded, (h, w) = pad_to_multiple(frames, SIZE_MULTIPLE)
+        out = None
+        if share < 1.0:
+            out = self.net(padded, self.style_weights_at(t))[..., :h, :w]
+            out = mix_strength(out, frames.float(), strength)
+        if share > 0.0:
+            vector = self.style_vector_at(t)
+            if strength < 1.0:  # Magenta's strength: toward the content's own style vector
+                vector = strength * vector + (1.0 - strength) * self._own_vector(frames)
+            params = self.transformer.norm_params(vector.to(self.device, self.dtype))
+            painted = self.transformer(padded, params)[..., :h, :w]
+            # Between a built-in key and a painting key there is no shared style space: mix the outputs.
+            out = painted if out is None else out.lerp(painted, share)
+        if self.base.preserve_colour:
+            out = preserve_colour(out, frames.float())
+        return out
+
+
+def make_keyframed_stylizer(options: KeyframeOptions, base: StyleOptions, device: torch.device, dtype: torch.dtype,
+                            rate: Fraction | float | None, duration: float | None, start_time: float = 0.0,
+                            timecode: Timecode | None = None) -> KeyframedStylizer:
+    """The keyed stylizer for a clip of frame ``rate`` and ``duration`` seconds (keys are checked against both);
+    ``start_time`` is its first frame's presentation time, ``timecode`` that frame's label (keys given as timecode)."""
+    return KeyframedStylizer(parse_keys(options.style_at, rate, duration, "style_at", timecode),
+                             parse_keys(options.strength_at, rate, duration, "strength_at", timecode),
+                             base, device, dtype, options.interpolation, start_time)

