@@ -159,6 +159,9 @@ def render(
     seed: Annotated[int, typer.Option(help="Seed of the noise initialisation.", rich_help_panel="Gatys (--method gatys)")] = 0,
     restart: Annotated[bool, typer.Option("--restart", help="Discard frames a previous, interrupted render left in OUTPUT.flowstyle-work.", rich_help_panel="Gatys (--method gatys)")] = False,
     keep_work: Annotated[bool, typer.Option("--keep-work", help="Keep the finished frames (PNG) after the render.", rich_help_panel="Gatys (--method gatys)")] = False,
+    workers: Annotated[int, typer.Option(help="Render segments on a local Dask cluster of this many worker processes (0: in-process).", rich_help_panel="Distributed (issue #14)")] = 0,
+    scheduler: Annotated[Optional[str], typer.Option(help="Render segments on an existing Dask cluster, e.g. tcp://HOST:8786 (see README).", rich_help_panel="Distributed (issue #14)")] = None,
+    segment_seconds: Annotated[float, typer.Option(help="Split shots longer than this into segments (one task each).", rich_help_panel="Distributed (issue #14)")] = 10.0,
 ) -> None:
     """Stylize INPUT into OUTPUT, keeping its timing, colours and audio."""
     from .io.reader import SizePolicy
@@ -193,6 +196,18 @@ def render(
         temporal=TemporalOptions(mode=temporal, flow=flow, flow_scale=flow_scale, occlusion=occlusion, cuts=cuts),
     )
     bar = Bar(input.name, quiet)
+    if workers or scheduler:
+        from .distributed.engine import DistributedOptions, render_distributed
+
+        options = DistributedOptions(workers=workers, scheduler=scheduler, segment_seconds=segment_seconds,
+                                     keep_work=keep_work)
+        hint = f". Finished segments are kept in {output.name}.flowstyle-segments: run the same command again to continue."
+        with _interruptible(output, bar, hint):
+            report = render_distributed(input, output, config, options, overwrite=overwrite, restart=restart,
+                                        progress=bar)
+        typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in "
+                   f"{report.seconds:.1f} s ({report.fps:.1f} frames/s, distributed)", err=True)
+        return
     with _interruptible(output, bar):
         report = run_render(input, output, config, overwrite=overwrite, progress=bar)
         bar.finish()
@@ -245,6 +260,16 @@ def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, resta
         report = render_gatys(input, output, gatys_config, overwrite=overwrite, restart=restart, progress=bar)
     typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in {report.seconds:.1f} s "
                f"(gatys, {report.dtype} on {report.device})", err=True)
+
+
+@app.command()
+def status(
+    output: Annotated[Path, typer.Argument(help="The OUTPUT of a render started with --workers or --scheduler.")],
+) -> None:
+    """Say what a distributed render of OUTPUT has done: segments rendered and missing."""
+    from .distributed.engine import status_lines
+
+    typer.echo("\n".join(status_lines(output)))
 
 
 @app.command()
