@@ -176,6 +176,8 @@ def render(
     cuts = None if no_cuts else CutOptions()
     encode = EncodeOptions(crf=crf, preset=preset)
     sizing = SizePolicy(width=width, height=height, max_width=max_width)
+    if method == "gatys" and (workers or scheduler):
+        raise ConfigError("workers", "--method gatys does not run distributed yet (issue #14); render it in-process")
     if method == "gatys":
         _refuse_for_gatys(temporal=temporal, strength=strength, preserve_colour=preserve_colour)
         if temporal == "none":  # per-frame Gatys (issue #13): no temporal loss, each frame from its own content
