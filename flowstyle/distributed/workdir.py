@@ -22,8 +22,8 @@ import os
 import shutil
 from pathlib import Path
 
-from ..errors import FlowstyleError, OutputError
-from ..gatys.workdir import changed_settings
+from ..errors import OutputError
+from ..gatys.workdir import claim
 from .plan import Plan, Segment
 
 log = logging.getLogger(__name__)
@@ -61,24 +61,11 @@ class SegmentFolder:
         if key is None:
             return
         key = {"format": FORMAT, **json.loads(json.dumps(key))}  # JSON-normalised (tuples -> lists)
-        key_file = self.path / "key.json"
         try:
             if restart and self.path.exists():
                 shutil.rmtree(self.path)
             self.path.mkdir(exist_ok=True)
-            if key_file.exists():
-                try:
-                    old = json.loads(key_file.read_text())
-                except (OSError, ValueError):
-                    old = {}
-                if old != key:
-                    changed = ", ".join(changed_settings(old, key)) or "unreadable key.json"
-                    raise FlowstyleError(
-                        f"{self.path}: holds {len(self.finished())} segments rendered with other settings "
-                        f"(changed: {changed}); run the same command with --restart to discard them, "
-                        "or use another output name")
-            else:
-                _write_json(key_file, key)
+            claim(self.path, key, lambda: f"{len(self.finished())} segments")
             for stale in self.path.glob(".*.part*"):
                 stale.unlink(missing_ok=True)  # a segment in flight when its process died
         except OSError as exc:
