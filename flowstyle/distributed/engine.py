@@ -30,6 +30,7 @@ from pathlib import Path
 from ..errors import ConfigError, FlowstyleError, OutputError
 from ..gatys.workdir import file_sha256
 from ..io.atomic import check_paths
+from ..io.formats import get_source
 from ..progress import Progress, ProgressFn
 from ..render import RenderConfig, RenderReport
 from .finish import join
@@ -143,11 +144,9 @@ def render_distributed(input_path: str | Path, output_path: str | Path, config: 
     join([work.file(s) for s in plan.segments], dst, src if config.copy_audio else None)
     if not options.keep_work:
         work.remove()
-    with contextlib.suppress(Exception):
-        from ..io.formats import get_source
-
-        with get_source(src, config.size) as source:
-            size = source.size
+    size = (0, 0)
+    with contextlib.suppress(FlowstyleError, OSError), get_source(src, config.size) as source:
+        size = source.size  # for the report only
     return RenderReport(input=src, output=dst, frames=plan.frames, lost_frames=0,
                         seconds=time.perf_counter() - start, size=size, device=config.device, dtype=config.precision)
 

@@ -48,7 +48,14 @@ def join(segments: Sequence[Path], output: Path, audio_from: Path | None = None)
                                 audio.mux_until(float(packet.pts * packet.time_base) + AUDIO_LEAD)
                             dts = packet.dts
                             if last_dts is not None and dts <= last_dts:
-                                raise OutputError(path, f"segment overlaps the one before it (dts {dts} <= {last_dts})")
+                                # x264 starts each file's dts one reorder delay before its first pts, and
+                                # after uneven pts (a loop, VFR) that can reach into the previous segment:
+                                # move it just past, which stays valid while dts <= pts.
+                                dts = last_dts + 1
+                                if packet.pts is not None and dts > packet.pts:
+                                    raise OutputError(path, f"segment overlaps the one before it (dts {packet.dts} "
+                                                            f"<= {last_dts})")
+                                packet.dts = dts
                             last_dts = dts
                             packet.stream = stream
                             out.mux(packet)
