@@ -179,6 +179,9 @@ def render(
     style_at: Annotated[Optional[list[str]], typer.Option("--style-at", help="TIME=STYLE key (TIME: 4s, frame 100, or 00:00:04:12); repeatable, in time order.", rich_help_panel="Regions and keyframes")] = None,
     strength_at: Annotated[Optional[list[str]], typer.Option("--strength-at", help="TIME=STRENGTH key; repeatable, in time order.", rich_help_panel="Regions and keyframes")] = None,
     key_interpolation: Annotated[str, typer.Option(help="Between keys: linear or smooth.", rich_help_panel="Regions and keyframes")] = "linear",
+    workers: Annotated[int, typer.Option(help="Render segments on a local Dask cluster of this many worker processes (0: in-process).", rich_help_panel="Distributed (issue #14)")] = 0,
+    scheduler: Annotated[Optional[str], typer.Option(help="Render segments on an existing Dask cluster, e.g. tcp://HOST:8786 (see README).", rich_help_panel="Distributed (issue #14)")] = None,
+    segment_seconds: Annotated[float, typer.Option(help="Split shots longer than this into segments (one task each).", rich_help_panel="Distributed (issue #14)")] = 10.0,
 ) -> None:
     """Stylize INPUT into OUTPUT, keeping its timing, colours and audio."""
     from .io.media import RangeOptions
@@ -201,6 +204,12 @@ def render(
     span = RangeOptions(in_point=in_point, out_point=out_point, preroll=preroll)
     if method == "gatys" and (region or matte or style_at or strength_at):
         raise ConfigError("method", "--region, --matte, --style-at and --strength-at work with --method feedforward only")
+    if method == "gatys" and (workers or scheduler):
+        raise ConfigError("workers", "--method gatys does not run distributed yet (issue #14); render it in-process")
+    if (workers or scheduler) and (in_point is not None or out_point is not None or region or matte or style_at
+                                   or strength_at):
+        raise ConfigError("workers", "--workers/--scheduler render whole clips with one style; --in/--out, "
+                          "--region, --matte and keys run in-process for now (issue #14)")
     if method == "gatys":
         _refuse_for_gatys(temporal=temporal, strength=strength, preserve_colour=preserve_colour)
         if temporal == "none":  # per-frame Gatys (issue #13): no temporal loss, each frame from its own content
@@ -228,6 +237,18 @@ def render(
         keys=KeyframeOptions(tuple(style_at or ()), tuple(strength_at or ()), key_interpolation),
     )
     bar = Bar(input.name, quiet)
+    if workers or scheduler:
+        from .distributed.engine import DistributedOptions, render_distributed
+
+        options = DistributedOptions(workers=workers, scheduler=scheduler, segment_seconds=segment_seconds,
+                                     keep_work=keep_work)
+        hint = f". Finished segments are kept in {output.name}.flowstyle-segments: run the same command again to continue."
+        with _interruptible(output, bar, hint):
+            report = render_distributed(input, output, config, options, overwrite=overwrite, restart=restart,
+                                        progress=bar)
+        typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in "
+                   f"{report.seconds:.1f} s ({report.fps:.1f} frames/s, distributed)", err=True)
+        return
     with _interruptible(output, bar):
         report = run_render(input, output, config, overwrite=overwrite, progress=bar)
         bar.finish()
@@ -357,6 +378,16 @@ def conform(
                                extension=extension)
     typer.echo(f"{target}: timeline pointing at the renders", err=True)
     _summary(jobs)
+
+
+@app.command()
+def status(
+    output: Annotated[Path, typer.Argument(help="The OUTPUT of a render started with --workers or --scheduler.")],
+) -> None:
+    """Say what a distributed render of OUTPUT has done: segments rendered and missing."""
+    from .distributed.engine import status_lines
+
+    typer.echo("\n".join(status_lines(output)))
 
 
 @app.command()

@@ -36,6 +36,8 @@ LAYERS: dict[str, int] = {
     "render": 7, "sheet": 7, "conform": 7,
     # 8: front ends
     "cli": 8, "__main__": 8, "__init__": 8, "studio": 8,
+    # 8: segment tasks on a cluster (issue #14), beside the CLI that starts them
+    "distributed": 8,
 }
 
 

@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -55,32 +56,38 @@ def changed_settings(old: dict, new: dict, prefix: str = "") -> list[str]:
     return names
 
 
+def claim(path: Path, key: dict, holds: Callable[[], str]) -> None:
+    """Write ``key`` into ``path``/key.json, or check it is the one already there (``holds``: what the folder
+    holds, for the error). Shared with the distributed render's segment folder (issue #14)."""
+    key_file = path / "key.json"
+    if key_file.exists():
+        try:
+            old = json.loads(key_file.read_text())
+        except (OSError, ValueError):
+            old = {}
+        if old != key:
+            changed = ", ".join(changed_settings(old, key)) or "unreadable key.json"
+            raise FlowstyleError(
+                f"{path}: holds {holds()} rendered with other settings (changed: {changed}); "
+                "run the same command with --restart to discard them, or use another output name")
+    else:
+        tmp = key_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(key, indent=1, sort_keys=True))
+        os.replace(tmp, key_file)
+
+
 class WorkFolder:
     """Finished frames of one render; refuses to mix frames rendered with other settings."""
 
     def __init__(self, path: Path, key: dict, restart: bool = False) -> None:
         self.path = path
         key = {"format": FORMAT, **json.loads(json.dumps(key))}  # JSON-normalised (tuples -> lists)
-        key_file = path / "key.json"
         try:
             if restart and path.exists():
                 log.info("%s: --restart: discarding %d finished frames", path, self._count_files())
                 shutil.rmtree(path)
             path.mkdir(exist_ok=True)
-            if key_file.exists():
-                try:
-                    old = json.loads(key_file.read_text())
-                except (OSError, ValueError):
-                    old = {}
-                if old != key:
-                    changed = ", ".join(changed_settings(old, key)) or "unreadable key.json"
-                    raise FlowstyleError(
-                        f"{path}: holds {self._count_files()} frames rendered with other settings (changed: {changed}); "
-                        "run the same command with --restart to discard them, or use another output name")
-            else:
-                tmp = key_file.with_suffix(".tmp")
-                tmp.write_text(json.dumps(key, indent=1, sort_keys=True))
-                os.replace(tmp, key_file)
+            claim(path, key, lambda: f"{self._count_files()} frames")
         except OSError as exc:
             raise OutputError(path, f"cannot use the resume folder ({exc.strerror})") from None
         self.finished = self._count_finished()

@@ -1,0 +1,186 @@
+"""Issue #14: a render as segment tasks on a real Dask LocalCluster (2 worker processes), resumable.
+
+The clip is made in-process: 96x54, 25 frames/s, 5 s with audio; shot A (frames
+0-49) and shot B (50-124) are two different synthetic scenes, so there is one
+cut, at 50. With 1 s segments the plan is A: [0, 25) [25, 50), B: [50, 75)
+[75, 100) [100, 125): one seam on the cut, three inside shots. Everything is
+encoded losslessly (crf 0), so decoded frames show the stylized frames themselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from flowstyle.distributed.engine import DistributedOptions, render_distributed, status_lines
+from flowstyle.distributed.plan import Segment, make_plan, split
+from flowstyle.io.reader import SizePolicy
+from flowstyle.io.writer import EncodeOptions
+from flowstyle.metrics import evaluate
+from flowstyle.render import RenderConfig, render
+from flowstyle.threads import intra_op_threads
+
+from synth import picture, write_clip
+
+ROOT = Path(__file__).resolve().parent.parent
+# Not 64x36: there the temporal flow works at 42x23, where OpenCV's DIS keeps state from
+# call to call (flow of the same pair differs by 1.7 px after other pairs), so no render
+# of a later shot could match; from 62x35 up (96x54 here) it does not.
+SIZE = (96, 54)
+CUT = 50
+FRAMES = 125
+CONFIG = RenderConfig(encode=EncodeOptions(crf=0))
+
+
+def scene_b(i: int) -> np.ndarray:
+    """A second scene: the first one's colours inverted and turned, the square moving the other way."""
+    return np.ascontiguousarray(255 - picture(FRAMES - i, *SIZE)[::-1])
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("dist") / "two_shots.mp4"
+    frames = [picture(i, *SIZE) if i < CUT else scene_b(i) for i in range(FRAMES)]
+    return write_clip(path, range(FRAMES), Fraction(1, 25), size=SIZE, rate=Fraction(25), frames=frames,
+                      audio_seconds=FRAMES / 25, options={"crf": "0"})
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def single(clip: Path) -> Path:
+    # One stylize thread of one torch thread, as in each task: the network's sums in another
+    # order change a level here and there, and the temporal state carries that on (4 levels).
+    with intra_op_threads(1):
+        return render(clip, clip.with_name("single.mp4"), dataclasses.replace(CONFIG, workers=1)).output
+
+
+@pytest.fixture(scope="module")
+def distributed_1s(clip: Path, cluster) -> Path:
+    options = DistributedOptions(scheduler=cluster.scheduler_address, segment_seconds=1.0)
+    return render_distributed(clip, clip.with_name("dist.mp4"), CONFIG, options).output
+
+
+def decoded(path: Path) -> tuple[list[int], np.ndarray]:
+    with av.open(str(path)) as c:
+        frames = [(f.pts, f.to_ndarray(format="rgb24")) for f in c.decode(video=0)]
+    return [p for p, _ in frames], np.stack([f for _, f in frames]).astype(np.int16)
+
+
+def audio_packets(path: Path) -> list[tuple[int, bytes]]:
+    with av.open(str(path)) as c:
+        return [(p.pts, bytes(p)) for p in c.demux(audio=0) if p.size]
+
+
+def test_split_puts_cuts_on_segment_starts_and_prerolls_inside_shots() -> None:
+    segments = split(125, (50,), 25, preroll=12)
+    assert [(s.start, s.stop, s.preroll) for s in segments] == [
+        (0, 25, 0), (25, 50, 12), (50, 75, 0), (75, 100, 12), (100, 125, 12)]
+    assert split(125, (50,), 25, split_shots=False) == (Segment(0, 0, 50), Segment(1, 50, 125))  # Gatys shots
+    assert [s.frames for s in split(10, (), 4)] == [3, 4, 3]  # equal parts, not a short tail
+
+
+def test_plan_finds_the_cut(clip: Path) -> None:
+    plan = make_plan(clip, SizePolicy(), CONFIG.temporal.cuts, 1.0)
+    assert plan.frames == FRAMES and plan.cuts == (CUT,)
+    assert [s.start for s in plan.segments] == [0, 25, 50, 75, 100]
+
+
+def test_same_as_single_process_at_cuts_and_steady_at_other_seams(clip: Path, single: Path,
+                                                                  distributed_1s: Path) -> None:
+    pts_a, a = decoded(single)
+    pts_b, b = decoded(distributed_1s)
+    assert pts_a == pts_b and len(pts_a) == FRAMES
+    assert audio_packets(single) == audio_packets(distributed_1s)
+    # Segments that start on a shot start (0 and the cut): frame for frame the single-process render.
+    for start, stop in ((0, 25), (CUT, 75)):
+        assert np.abs(a[start:stop] - b[start:stop]).max() <= 1
+    # Seams inside a shot (pre-rolled): the pair across the seam as steady as mid-segment pairs.
+    ewarp = evaluate(clip, distributed_1s, loss_every=0).per_frame["ewarp"]  # pair (t-1, t) of one shot
+    ewarp = ewarp[:CUT - 1] + [float("nan")] + ewarp[CUT - 1:]  # pair index t-1 -> list position t-1
+    seams = [25, 75, 100]
+    mid = np.nanmean([ewarp[t - 1] for t in range(1, FRAMES) if t not in seams and t != CUT])
+    for t in seams:
+        assert ewarp[t - 1] <= 1.2 * mid, (t, ewarp[t - 1], mid)
+
+
+def test_worker_killed_mid_render_is_retried(clip: Path, cluster, distributed_1s: Path, tmp_path: Path) -> None:
+    from distributed import Client
+
+    with Client(cluster) as client:
+        pids = client.run(os.getpid)
+    killed: list[int] = []
+
+    def kill_one(result) -> None:
+        if not killed:  # first segment back: the other worker is mid-task
+            pid = next(p for p in pids.values() if not result.worker.endswith(f":{p}"))
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+
+    options = DistributedOptions(scheduler=cluster.scheduler_address, segment_seconds=1.0)
+    out = render_distributed(clip, tmp_path / "out.mp4", CONFIG, options, on_segment=kill_one).output
+    assert killed
+    assert np.array_equal(decoded(out)[1], decoded(distributed_1s)[1])
+
+
+def _flowstyle(*args: str, **kw) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-m", "flowstyle", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True, **kw)
+
+
+def test_kill_9_of_the_client_then_resume_renders_only_missing_segments(clip: Path, cluster,
+                                                                         tmp_path: Path) -> None:
+    args = ["render", str(clip), "--crf", "0", "--segment-seconds", "0.4", "--quiet"]  # 13 segments
+    work = tmp_path / "out.mp4.flowstyle-segments"
+    first = _flowstyle(*args, "-o", str(tmp_path / "out.mp4"), "--workers", "2")
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(work.glob("0*.mp4"))) < 3 and first.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert first.poll() is None, first.communicate()[0]
+        os.kill(first.pid, signal.SIGKILL)
+    finally:
+        first.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(first.pid, signal.SIGKILL)  # the cluster it started (its own session), if still there
+    done = len(list(work.glob("0*.mp4")))
+    assert not (tmp_path / "out.mp4").exists() and 3 <= done < 13
+    assert f"{done} of 13 segments rendered" in status_lines(tmp_path / "out.mp4")[0]
+    # The same command again (on the test's cluster rather than a second fresh one: the plan
+    # and the segments do not depend on where they run, and it saves starting one).
+    second = _flowstyle(*args, "-o", str(tmp_path / "out.mp4"), "--scheduler", cluster.scheduler_address)
+    log = second.communicate(timeout=120)[0]
+    assert second.returncode == 0, log
+    assert f"{done} already rendered, {13 - done} to render" in log
+    assert log.count("flowstyle: segment ") == 13 - done
+    options = DistributedOptions(scheduler=cluster.scheduler_address, segment_seconds=0.4)
+    whole = render_distributed(clip, tmp_path / "whole.mp4", CONFIG, options).output
+    assert decoded(tmp_path / "out.mp4")[1].tolist() == decoded(whole)[1].tolist()
+    assert status_lines(tmp_path / "out.mp4") == [f"{tmp_path / 'out.mp4'}: complete"]
+
+
+def test_unreachable_scheduler_is_one_line(clip: Path, tmp_path: Path) -> None:
+    p = _flowstyle("render", str(clip), "-o", str(tmp_path / "o.mp4"), "--scheduler", "tcp://127.0.0.1:9")
+    out = p.communicate(timeout=60)[0]
+    assert p.returncode == 1
+    assert out.strip().splitlines()[-1].startswith("flowstyle: error: --scheduler tcp://127.0.0.1:9: cannot reach")
+    assert not (tmp_path / "o.mp4").exists()
