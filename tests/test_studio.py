@@ -262,8 +262,11 @@ def test_page_in_chromium(server, clip, painting, long_clip, tmp_path):
             page.wait_for_function(f"() => {{ const i = document.getElementById('preview');"
                                    f" return i.src !== '{first}' && i.complete && i.naturalWidth > 0; }}")
             page.fill("#width", "64")
+            # Jobs of earlier tests are listed too (the page loads them first): wait for this one.
+            before = page.eval_on_selector_all(".job", "els => els.length")
             page.click("#render")
-            job = page.wait_for_selector(".job")
+            page.wait_for_function(f"document.querySelectorAll('.job').length > {before}")
+            job = page.query_selector(".job")  # the newest is prepended
             page.wait_for_function("document.querySelector('.job').dataset.state === 'done'", timeout=60000)
             assert page.eval_on_selector(".job progress", "e => e.value") == 1
             with page.expect_download() as dl:
