@@ -102,7 +102,6 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     device = resolve_device(config.device)
     dtype = resolve_precision(config.precision, device)
     timed = config.regions.active or config.keys.active  # issue #16: built once the clip is open
-    stylizer = None if timed else NetworkStylizer(make_stylizer(config.style, device, dtype), device)
     topts = config.temporal
     if config.style.strength == 0 and topts.mode != "none":
         # Strength 0 is the input unchanged (issue #13: a 10-bit source comes back at
@@ -114,6 +113,9 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     io: RenderIO = open_render(src, dst, config.size, config.encode, config.read, config.span,
                                io_threads(config.io_threads, device), config.copy_audio, overwrite)
     with io.source as source:
+        # The input is checked (open_render) before the stylizer is built: a bad path is one
+        # line at once, not after loading weights or an int8 calibration.
+        stylizer = None if timed else NetworkStylizer(make_stylizer(config.style, device, dtype), device)
         sink = io.open_sink()
         log.debug("%s: %dx%d -> %s, %s on %s", src, *source.size, dst, str(dtype).removeprefix("torch."), device)
         if stylizer is None:  # keys need the clip's rate, duration and timecode, a matte its size and length

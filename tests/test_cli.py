@@ -79,11 +79,11 @@ def test_probe_system_describes_this_machine() -> None:
     assert cpu_info().summary in lines
     assert any(line.startswith("cuda: ") for line in lines)
     assert any(line.startswith("network precision auto: ") for line in lines)
-    if "avx2" in cpu_info().flags:  # torch run as an AVX2 machine says so, and picks int8 on the CPU (issue #17)
+    if "avx2" in cpu_info().flags:  # torch run as an AVX2 machine says so, and picks fp32 on the CPU (issue #17)
         text = cli("probe", "--system", env={"ATEN_CPU_CAPABILITY": "avx2"}).stdout
         assert "(torch capability AVX2; native bf16: no)" in text
         if not torch.cuda.is_available():  # auto is then the CPU
-            assert "network precision auto: int8 on cpu" in text
+            assert "network precision auto: float32 on cpu" in text
 
 
 def test_probe_needs_an_input_or_system() -> None:

@@ -99,9 +99,9 @@ print(json.dumps(dict(capability=cpu_info().torch_capability, summary=cpu_info()
 
 
 @pytest.mark.skipif("avx2" not in cpu_info().flags, reason="torch can only be lowered to AVX2 on a CPU that has it")
-def test_simulated_avx2_machine_picks_int8() -> None:
+def test_simulated_avx2_machine_picks_fp32() -> None:
     """ATEN_CPU_CAPABILITY=avx2 makes torch an AVX2 machine; flowstyle must then choose as on a real one
-    (int8 for the network, issue #17; fp32 for the loss network, which has no int8 path)."""
+    (fp32: no native bf16, and int8 is not yet fast enough there to be auto's choice, issue #17)."""
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2"}
     proc = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -109,4 +109,4 @@ def test_simulated_avx2_machine_picks_int8() -> None:
     assert seen["capability"] == "AVX2"
     assert "(torch capability AVX2; native bf16: no)" in seen["summary"]
     assert seen["fast_bf16"] is False
-    assert seen["precision"] == "torch.qint8" and seen["loss"] == "None"  # None: the loss network runs fp32
+    assert seen["precision"] == "torch.float32"

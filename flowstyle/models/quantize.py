@@ -305,7 +305,7 @@ def quantize(net: nn.Module, run: Callable[[nn.Module, Tensor], Tensor], frames:
     cached = load_calibration(path, key)
     if cached is not None:
         calibration, quality = cached
-        log.info("int8 calibration from the cache %s (worst frame %.1f dB against fp32)", path, quality)
+        log.debug("int8 calibration from the cache %s (worst frame %.1f dB against fp32)", path, quality)
         return (apply_int8(net, calibration) if quality >= min_psnr else net), quality
     real = frames()
     with torch.inference_mode():
