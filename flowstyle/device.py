@@ -84,7 +84,7 @@ def resolve_precision(name: str, device: torch.device, strict: bool = False) -> 
         if strict:
             raise DeviceError(f"--precision int8: {why}; use --precision auto or fp32")
         chosen = _auto_float(device)
-        log.warning("--precision int8: %s; using %s instead", why, str(chosen).removeprefix("torch."))
+        log.warning("--precision int8: %s; using %s instead", why, precision_name(chosen))
         return chosen
     if name == "fp32":
         return torch.float32

@@ -166,11 +166,7 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
         return frame, rgb, motion
 
     def write(item: tuple[np.ndarray, int, np.ndarray | None]) -> None:
-        rgb, pts, alpha = item
-        if alpha is None:
-            sink.write(rgb, pts)
-        else:  # the source's alpha, passed through unstylized (issue #13)
-            sink.write(rgb, pts, alpha)  # type: ignore[call-arg]
+        sink.write(*item)  # alpha: the source's, passed through unstylized (issue #13)
 
     if warm:
         log.info("warming the temporal state on %d frames before frame %d (not written)", warm, first)

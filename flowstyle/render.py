@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from .device import loss_network_dtype, resolve_device, resolve_precision
+from .device import loss_network_dtype, precision_name, resolve_device, resolve_precision
 from .errors import StyleError
 from .flow import make_flow_backend
 from .gatys.stylizer import FrameStylizer, GatysConfig, GatysStylizer, deterministic, render_key
@@ -103,7 +103,7 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     dtype = resolve_precision(config.precision, device)
     timed = config.regions.active or config.keys.active  # issue #16: built once the clip is open
     topts = config.temporal
-    if config.style.strength == 0 and topts.mode != "none":
+    if config.style.strength == 0 and not timed and topts.mode != "none":  # keys may raise the strength later
         # Strength 0 is the input unchanged (issue #13: a 10-bit source comes back at
         # >= 50 dB); a temporal step would only pull still pixels towards earlier frames.
         log.info("strength 0: frames pass through unstylized, so the temporal step is off")
@@ -117,7 +117,7 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
         # line at once, not after loading weights or an int8 calibration.
         stylizer = None if timed else NetworkStylizer(make_stylizer(config.style, device, dtype), device)
         sink = io.open_sink()
-        log.debug("%s: %dx%d -> %s, %s on %s", src, *source.size, dst, str(dtype).removeprefix("torch."), device)
+        log.debug("%s: %dx%d -> %s, %s on %s", src, *source.size, dst, precision_name(dtype), device)
         if stylizer is None:  # keys need the clip's rate, duration and timecode, a matte its size and length
             stylizer = make_render_stylizer(config.style, config.regions, config.keys, device, dtype, source.size,
                                             source.frame_rate, source.duration, source.frame_count or None,
@@ -128,7 +128,7 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     _warn_lost(src, source, result)
     return RenderReport(input=src, output=dst, frames=result.frames, lost_frames=result.lost_frames,
                         seconds=time.perf_counter() - start, size=source.size, device=str(device),
-                        dtype=str(dtype).removeprefix("torch."))
+                        dtype=precision_name(dtype))
 
 
 def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysConfig, overwrite: bool = False,

@@ -294,3 +294,19 @@ def test_batch_globs_and_template(clip: Path, tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a_styled.mov", "b_styled.mov"]
     assert "bad.mp4" in result.output and "not a readable media file" in result.output
     assert "2 of 3 jobs rendered, 1 failed" in result.output
+
+
+def test_rgba_sequence_renders_to_a_file_without_alpha(tmp_path: Path) -> None:
+    """Regression: an 8-bit RGBA PNG sequence carries Frame.alpha; the sink seam takes it
+    (and a sink that cannot hold alpha drops it) instead of failing with a TypeError."""
+    import cv2
+
+    for i in range(4):
+        bgra = np.zeros((36, 64, 4), np.uint8)
+        bgra[..., :3] = picture(i, 64, 36)[..., ::-1]
+        bgra[..., 3] = 255 - 40 * i
+        cv2.imwrite(str(tmp_path / f"s_{i:04d}.png"), bgra)
+    out = tmp_path / "o.mp4"
+    cli(tmp_path / "s_%04d.png", "-o", out, "--strength", "0")
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 4

@@ -193,9 +193,9 @@ class Recorder:
     def __init__(self, inner: FrameSink) -> None:
         self.inner, self.pts, self.closed, self.aborted = inner, [], 0, 0
 
-    def write(self, rgb: np.ndarray, pts: int) -> None:
+    def write(self, rgb: np.ndarray, pts: int, alpha: np.ndarray | None = None) -> None:
         self.pts.append(pts)
-        self.inner.write(rgb, pts)
+        self.inner.write(rgb, pts, alpha)
 
     def close(self) -> None:
         self.closed += 1
@@ -262,10 +262,10 @@ def test_prepare_runs_in_frame_order_before_parallel_stylize(source: FrameSource
 
 def test_sink_failure_propagates_and_aborts(source: FrameSource, tmp_path: Path) -> None:
     class Full(Recorder):
-        def write(self, rgb: np.ndarray, pts: int) -> None:
+        def write(self, rgb: np.ndarray, pts: int, alpha: np.ndarray | None = None) -> None:
             if len(self.pts) == 4:
                 raise OSError(28, "No space left on device")
-            super().write(rgb, pts)
+            super().write(rgb, pts, alpha)
 
     sink = Full(get_sink(tmp_path / "out.mp4", source.spec))
     with pytest.raises(OSError, match="No space"):

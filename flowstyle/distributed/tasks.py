@@ -49,11 +49,11 @@ class SkipFirst:
         self.count = count
         self.path = getattr(sink, "path", None)
 
-    def write(self, rgb: np.ndarray, pts: int) -> None:
+    def write(self, rgb: np.ndarray, pts: int, alpha: np.ndarray | None = None) -> None:
         if self.count > 0:
             self.count -= 1
             return
-        self.sink.write(rgb, pts)
+        self.sink.write(rgb, pts, alpha)
 
     def close(self) -> None:
         self.sink.close()

@@ -21,8 +21,9 @@ from .atomic import AtomicFile
 class FrameSink(Protocol):
     """Receives output pictures in presentation order."""
 
-    def write(self, rgb: np.ndarray, pts: int) -> None:
-        """Add ``rgb`` (uint8 (H, W, 3)) shown at ``pts`` (in the source's time base)."""
+    def write(self, rgb: np.ndarray, pts: int, alpha: np.ndarray | None = None) -> None:
+        """Add ``rgb`` (uint8 (H, W, 3), or float32 in [0, 1] when deep) shown at ``pts`` (in the
+        source's time base), with the source's ``alpha`` plane where it has one (issue #13)."""
 
     def close(self) -> None:
         """Flush and finish the output; only now does it appear at its path."""
@@ -43,8 +44,8 @@ class AtomicSink:
             self._file.discard()
             raise
 
-    def write(self, rgb: np.ndarray, pts: int) -> None:
-        self.sink.write(rgb, pts)
+    def write(self, rgb: np.ndarray, pts: int, alpha: np.ndarray | None = None) -> None:
+        self.sink.write(rgb, pts, alpha)
 
     def close(self) -> None:
         try:

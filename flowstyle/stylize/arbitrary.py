@@ -74,7 +74,9 @@ class ArbitraryStylizer:
 
     def _norm_params(self, vector: Tensor) -> list[tuple[Tensor, Tensor]]:
         with torch.inference_mode():
-            return [(g.to(self.device), b.to(self.device)) for g, b in self.net.norm_params(vector.to(self.device))]
+            # INT8 is a marker, not a tensor dtype: its network is float32 around int8 convolutions.
+            dtype = torch.float32 if self.dtype == INT8 else self.dtype
+            return [(g.to(self.device), b.to(self.device)) for g, b in self.net.norm_params(vector.to(self.device, dtype))]
 
     def _params_for(self, frames: Tensor) -> list[tuple[Tensor, Tensor]]:
         with self._lock:  # render workers share the stylizer; the first frame fixes the content vector

@@ -10,6 +10,7 @@ is not used: the stylizer runs fp32 and says so in one line.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Callable, Iterable
@@ -76,10 +77,18 @@ def to_int8(net: nn.Module, run: Callable[[nn.Module, Tensor], Tensor], style: I
         log.warning("int8: no calibration frames (the demo clip %s: fetch it with scripts/fetch_demo_clip.py demo, "
                     "or set FLOWSTYLE_CALIBRATION_CLIP); the %s network runs fp32", DEMO_CLIP, what)
         return net, torch.float32
-    clip_id = f"{sha256_file(clip)}:{CALIBRATION_FRAMES}:{CALIBRATION_WIDTH}"
+    stat = clip.stat()
+    clip_id = f"{_clip_sha256(str(clip), stat.st_size, stat.st_mtime_ns)}:{CALIBRATION_FRAMES}:{CALIBRATION_WIDTH}"
     net, quality = quantize(net, run, lambda: calibration_frames(clip, CALIBRATION_FRAMES, CALIBRATION_WIDTH), clip_id, cache_dir(), style, MIN_PSNR)
     if quality < MIN_PSNR:
         log.warning("int8: the %s network reaches %.1f dB against fp32 with this style (bar %.0f dB); it runs fp32",
                     what, quality, MIN_PSNR)
         return net, torch.float32
     return net, INT8
+
+
+@functools.lru_cache(maxsize=4)
+def _clip_sha256(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of the calibration clip, hashed once per process while the file is unchanged
+    (every int8 stylizer built, cache hit or not, needs it for its cache key)."""
+    return sha256_file(Path(path))

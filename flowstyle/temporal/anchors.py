@@ -109,7 +109,8 @@ class TextureAnchors:
         self.cy: np.ndarray | None = None  # (H, W) float32: y in that anchor
         self._rows: np.ndarray | None = None  # (1, 256) float32: atlas row of each anchor's row 0
 
-    def step(self, stylized: np.ndarray, flow_bwd: np.ndarray | None, mask: np.ndarray | None) -> np.ndarray:
+    def step(self, stylized: np.ndarray, flow_bwd: np.ndarray | None, mask: np.ndarray | None,
+             static: np.ndarray | None = None) -> np.ndarray:  # static: used by the flow mode only
         """Output for the current frame.
 
         Args:

@@ -70,7 +70,8 @@ class BlindStabilizer:
     def reset(self) -> None:
         self.prev = None
 
-    def step(self, stylized: np.ndarray, flow_bwd: np.ndarray | None, mask: np.ndarray | None) -> np.ndarray:
+    def step(self, stylized: np.ndarray, flow_bwd: np.ndarray | None, mask: np.ndarray | None,
+             static: np.ndarray | None = None) -> np.ndarray:  # static: used by the flow mode only
         p = stylized.astype(np.float32) * (1.0 / 255.0)
         if flow_bwd is None or self.prev is None or self.prev.shape != p.shape:
             out = p

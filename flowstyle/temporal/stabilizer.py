@@ -184,6 +184,4 @@ class Stabilizer:
             return stylized
         if motion is None:
             return self._step.step(stylized, None, None)
-        if isinstance(self._step, MultiBandPropagation):
-            return self._step.step(stylized, motion.flow_bwd, motion.mask, motion.static)
-        return self._step.step(stylized, motion.flow_bwd, motion.mask)
+        return self._step.step(stylized, motion.flow_bwd, motion.mask, motion.static)
