@@ -467,7 +467,9 @@ def styles(
 def learn_style_cmd(
     painting: Annotated[Path, typer.Argument(help="The painting (any picture) to learn.")],
     name: Annotated[str, typer.Option("--name", help="Name of the new style (then: render --style NAME, blends NAME:0.5,3:0.5).")],
-    on: Annotated[Optional[list[Path]], typer.Option("--on", help="Clip, picture or folder to train on (repeatable); default: ../shared/media.")] = None,
+    clip: Annotated[Optional[Path], typer.Argument(help="The clip you will stylize: trained on when --on is not given.")] = None,
+    on: Annotated[Optional[list[Path]], typer.Option("--on", help="Clip, picture or folder to train on (repeatable); default: "
+                                                                    "CLIP, else the demo clip.")] = None,
     exclude: Annotated[Optional[list[Path]], typer.Option("--exclude", help="A file under --on not to train on (repeatable), e.g. a held-out clip.")] = None,
     minutes: Annotated[Optional[float], typer.Option(help="Stop after this many minutes of training.")] = None,
     steps: Annotated[int, typer.Option(help="Stop after this many steps.")] = 700,
@@ -491,6 +493,10 @@ def learn_style_cmd(
     """Learn PAINTING as a new style of the feed-forward network (resumable: run it again to continue)."""
     from .train import LearnOptions, learn_style
 
+    if not on and clip is not None:
+        # Issue #17: train on the footage the style is for; the library's default is the demo clip.
+        logging.getLogger(__name__).info("learn-style: training on %s (the clip to stylize)", clip)
+        on = [clip]
     given = dict(lr=lr, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight)
     options = LearnOptions(painting=str(painting), name=name, sources=tuple(map(str, on or ())),
                            exclude=tuple(map(str, exclude or ())), minutes=minutes, steps=steps,

@@ -76,37 +76,49 @@ import sys, torch
 from pathlib import Path
 sys.path.insert(0, {root!r})
 from flowstyle.models import quantize as q
-from flowstyle.stylize.feedforward import load_multistyle
+from flowstyle.stylize.feedforward import load_multistyle, pad_to_multiple
+from flowstyle.stylize.int8 import calibration_frames
 from flowstyle.stylize.styles import resolve_style
-_, calibration, _ = q.read_calibration(Path({cache!r}))
-net = q.apply_int8(load_multistyle(torch.device("cpu"), torch.float32), calibration)
+style = resolve_style("16").weights
+run = lambda net, x: net(pad_to_multiple(x)[0], style)
+frames = lambda: calibration_frames(Path({clip!r}), 3, {width})
+net, _ = q.quantize(load_multistyle(torch.device("cpu"), torch.float32), run, frames, "bbb", Path({cache!r}), [style])
 with torch.inference_mode():
-    torch.save(net(torch.load({x!r}), resolve_style("16").weights), {out!r})
-print(torch.backends.cpu.get_cpu_capability())
+    torch.save(run(net, torch.load({x!r})), {out!r})
+print(torch.backends.cpu.get_cpu_capability(), q.weight_qmax())
 """
+
+
+def test_weight_bits_follow_what_the_int8_kernel_sums_exactly() -> None:
+    """8-bit weights where oneDNN's int8 conv is exact (VNNI/AMX), 7-bit where pairs of products
+    saturate in int16 (AVX2 without VNNI); the calibration uses no more."""
+    limited = os.environ.get("ONEDNN_MAX_CPU_ISA", "ALL").upper() not in ("ALL", "DEFAULT")
+    if no_int8_path(torch.device("cpu")) is not None:
+        pytest.skip("no int8 path on this CPU")
+    assert q.weight_qmax() == (127 if cpu_info().vnni and not limited else 63)
 
 
 @needs_int8
 @pytest.mark.skipif("avx512f" not in cpu_info().flags, reason="simulating AVX2 needs a bigger CPU")
-def test_int8_output_is_the_same_on_a_simulated_avx2_machine(media: Path, tmp_path: Path, calibrated) -> None:
-    """oneDNN limited to AVX2 (no VNNI) computes nearly the same int8 result, within the bar of fp32."""
+def test_int8_holds_the_bar_on_a_simulated_avx2_machine(media: Path, tmp_path: Path, calibrated) -> None:
+    """oneDNN limited to AVX2 (no VNNI) calibrates with 7-bit weights and holds the bar against fp32,
+    as the network calibrated here does; neither result is the other's reference (issue #17)."""
     net, _, path = calibrated
-    x = pad_to_multiple(_frames(media, "chaplin.mp4", 1)[0])[0]
+    x = _frames(media, "chaplin.mp4", 1)[0]
     torch.save(x, tmp_path / "x.pt")
     with torch.inference_mode():
-        here = net(x, _style())
-        ref = load_multistyle(torch.device("cpu"), torch.float32)(x, _style())
+        here = _run(net, x)
+        ref = _run(load_multistyle(torch.device("cpu"), torch.float32), x)
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
-    # The same calibration (a render there would make its own: another CPU kind), int8 kernels limited to AVX2.
-    code = PROBE.format(root=str(ROOT), cache=str(path), x=str(tmp_path / "x.pt"), out=str(tmp_path / "avx2.pt"))
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    code = PROBE.format(root=str(ROOT), clip=str(media / "videos" / "bigbuckbunny.mp4"), width=WIDTH,
+                        cache=str(tmp_path / "cache"), x=str(tmp_path / "x.pt"), out=str(tmp_path / "avx2.pt"))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "AVX2"
+    assert proc.stdout.split() == ["AVX2", "63"]
     there = torch.load(tmp_path / "avx2.pt", weights_only=True)
-    # oneDNN's int8 kernels without VNNI halve the weights (one bit less) against saturation:
-    # measured 47.5 dB between the two int8 results, and both hold the bar against fp32.
-    assert q.psnr(there, here) >= 42.0
     assert q.psnr(there, ref) >= 35.0 and q.psnr(here, ref) >= 35.0
+    # A calibration is never carried across: the AVX2 run wrote its own cache entry (another CPU kind).
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == 1 and path.exists()
 
 
 @needs_int8
@@ -152,7 +164,8 @@ def test_a_network_that_misses_the_bar_runs_fp32(media: Path, tmp_path: Path) ->
 def test_stylizer_runs_int8_with_a_calibration_clip(media: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(int8_stylize, "CALIBRATION_WIDTH", WIDTH)
     monkeypatch.setattr(int8_stylize, "CALIBRATION_FRAMES", 2)
-    monkeypatch.setenv("FLOWSTYLE_CALIBRATION_CLIP", str(media / "videos" / "bigbuckbunny.mp4"))
+    monkeypatch.setattr(int8_stylize, "GATE_PSNR", int8_stylize.MIN_PSNR)  # the wiring, not the gate (tested below)
+    monkeypatch.setenv("FLOWSTYLE_DEMO_CLIP", str(media / "videos" / "bigbuckbunny.mp4"))
     stylizer = FeedForwardStylizer(StyleOptions(style="16"), torch.device("cpu"), INT8)
     assert stylizer.dtype == INT8
     x = _frames(media, "chaplin.mp4", 1)[0][..., :90, :130]  # any size, as in a render

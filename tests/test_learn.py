@@ -8,6 +8,7 @@ a few steps.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import signal
 from fractions import Fraction
@@ -311,6 +312,10 @@ def test_cli_learns_lists_and_renders_a_style(media: Path, tmp_path: Path, home:
     listing = run("styles").stdout
     assert "cli-udnie  (from udnie.jpg, 2 steps" in listing
     clip = write_clip(tmp_path / "in.mp4", list(range(3)), Fraction(1, 25), size=(64, 48))
+    # With no --on, the clip to stylize is the training data (issue #17), and a log line says so.
+    proc = run("learn-style", painting, str(clip), "--name", "for-clip", "--steps", "1", "--crop", "64", "--batch", "1",
+               "--init", "3")
+    assert proc.returncode == 0 and f"training on {clip} (the clip to stylize)" in proc.stderr, proc.stderr
     proc = run("render", str(clip), "-o", str(tmp_path / "out.mp4"), "--style", "cli-udnie:0.5,3:0.5", "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     # Bad input: one line, exit 1, no traceback, nothing written.
@@ -326,16 +331,18 @@ def test_cli_learns_lists_and_renders_a_style(media: Path, tmp_path: Path, home:
         assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
         lines = [line for line in proc.stderr.splitlines() if line.startswith("flowstyle: error:")]
         assert len(lines) == 1 and needle in lines[0], proc.stderr
-    assert not (tmp_path / "o2.mp4").exists() and learned_names() == ["cli-udnie"]
+    assert not (tmp_path / "o2.mp4").exists() and learned_names() == ["cli-udnie", "for-clip"]
 
 
-def test_default_sources_are_real_pictures_and_clips_only(media: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from flowstyle.train.learn import default_sources
+def test_default_training_data_is_the_demo_clip(media: Path, monkeypatch: pytest.MonkeyPatch,
+                                               caplog: pytest.LogCaptureFixture) -> None:
+    # Issue #17: not the developers' ../shared/media, but the demo clip every user has.
+    from flowstyle.train import learn
 
-    monkeypatch.setenv("FLOWSTYLE_MEDIA", str(media))
-    labels = [s.label for s in find_sources(default_sources())]
-    assert any(label.endswith("bikes.mp4") for label in labels) and any(label.endswith("photos") for label in labels)
-    assert not any("styles" in label or "occlusions" in label or "invalid" in label for label in labels)
-    monkeypatch.setenv("FLOWSTYLE_MEDIA", str(tmp_path / "none"))
+    monkeypatch.setenv("FLOWSTYLE_DEMO_CLIP", str(media / "videos" / "bigbuckbunny.mp4"))
+    with caplog.at_level(logging.INFO, logger="flowstyle.train.learn"):
+        assert learn.default_sources() == [str(media / "videos" / "bigbuckbunny.mp4")]
+    assert "training on the demo clip" in caplog.text
+    monkeypatch.setattr(learn, "demo_clip", lambda fetch: None)  # not here and not downloadable
     with pytest.raises(FlowstyleError, match="pass --on"):
-        default_sources()
+        learn.default_sources()

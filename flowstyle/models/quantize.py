@@ -11,11 +11,18 @@ What is quantised, and why only that:
   frame on bigbuckbunny against 41.8 dB here, because a conv's output range before
   the instance norm depends on the content, while its input (a normalised, styled
   map) does not.
-- Weights use 7 bits (-63..63). On CPUs without VNNI the int8 dot product
-  (``vpmaddubsw``) adds pairs of u8 x s8 products into int16, which saturates with
-  8-bit weights; with 7 bits it cannot (2 x 255 x 63 < 32767), so the result is the
-  same on AVX2 and on VNNI/AMX machines (DESIGN.md section 6: an int8 runtime that
-  computes differently per instruction set is not a reference).
+- Weights use 8 bits (-127..127) where oneDNN's int8 kernel accumulates exactly
+  (VNNI, AMX), and 7 bits (-63..63) where it does not. Without VNNI the int8 dot
+  product (``vpmaddubsw``) adds pairs of u8 x s8 products into int16, which
+  saturates with 8-bit weights (measured under ``ONEDNN_MAX_CPU_ISA=AVX2``: 18 dB
+  against fp32); with 7 bits it cannot (2 x 255 x 63 < 32767). Which case applies is
+  not guessed from CPU flags but measured once (:func:`weight_qmax`), since
+  ``ONEDNN_MAX_CPU_ISA`` or a hypervisor can hide VNNI from oneDNN. The extra bit
+  matters: the arbitrary network ships int8 weights (its ONNX graph is QDQ), which
+  8 bits reproduce exactly; at 7 bits its first conv alone cost 31.4 dB worst frame
+  on bikes.mp4, and the whole network 29.8 dB against 35.7 dB at 8 bits (udnie).
+  Results therefore differ between the two kinds of CPU; each is measured against
+  fp32, never against the other (DESIGN.md section 6).
 - Activation ranges are calibrated once on real frames with torch.ao's
   ``MinMaxObserver`` (min/max of each conv's input over the calibration frames).
 
@@ -31,6 +38,7 @@ or another kind of CPU is rebuilt, not trusted.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -49,8 +57,7 @@ from ..io.atomic import atomic_save
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bumped when what the cache holds changes
-WEIGHT_QMAX = 63  # 7-bit weights: no int16 saturation on CPUs without VNNI (see module docstring)
+FORMAT = 2  # bumped when what the cache holds changes (2: 8-bit weights where they are exact)
 CL = torch.channels_last
 
 
@@ -58,6 +65,24 @@ def cpu_kind() -> str:
     """What the int8 kernels depend on: the CPU flags, torch's capability and oneDNN's ISA limit."""
     info = cpu_info()
     return f"{' '.join(info.flags)} | {info.torch_capability} | onednn max isa {os.environ.get('ONEDNN_MAX_CPU_ISA', 'ALL')}"
+
+
+@functools.lru_cache(maxsize=1)
+def weight_qmax() -> int:
+    """127 (8-bit weights) where oneDNN's int8 convolution sums u8 x s8 products exactly, else 63.
+
+    Measured with one 1x1 conv whose exact result (4 x 255 x 127 = 129540) needs more than
+    int16 for a pair of products: a kernel that adds pairs in int16 returns 65534.
+    """
+    scale = torch.ones(1, dtype=torch.float64)
+    weight = torch.full((1, 4, 1, 1), 127, dtype=torch.int8).contiguous(memory_format=CL)
+    packed = torch.ops.onednn.qconv_prepack(weight, scale, 1.0, 0, [1, 1], [0, 0], [1, 1], 1, None)
+    x = torch.full((1, 4, 1, 1), 255, dtype=torch.uint8).contiguous(memory_format=CL)
+    y = torch.ops.onednn.qconv2d_pointwise(x, 1.0, 0, packed, scale, torch.zeros(1, dtype=torch.int64), None,
+                                           [1, 1], [0, 0], [1, 1], 1, 1.0, 0, torch.float32, "none", [], "")
+    exact = float(y.flatten()[0]) == 4 * 255 * 127
+    log.debug("oneDNN int8 convolution %s: %d-bit weights", "exact" if exact else "saturates in int16", 8 if exact else 7)
+    return 127 if exact else 63
 
 
 def _quantize_uint8(x: Tensor, scale: float, zero_point: int) -> Tensor:
@@ -77,7 +102,7 @@ def _quantize_uint8(x: Tensor, scale: float, zero_point: int) -> Tensor:
 class ConvCalibration:
     """Everything needed to build one int8 conv: the int8 weights and both quantisations."""
 
-    qweight: Tensor  # int8 (Cout, Cin, k, k), values in [-WEIGHT_QMAX, WEIGHT_QMAX]
+    qweight: Tensor  # int8 (Cout, Cin, k, k), values in [-weight_qmax(), weight_qmax()]
     weight_scale: Tensor  # float64 (Cout,)
     input_scale: float
     input_zero_point: int
@@ -181,11 +206,12 @@ def calibrate(net: nn.Module, run: Callable[[nn.Module, Tensor], Tensor], frames
     finally:
         restore_float(net, {name: obs.weight for name, obs in observers.items()})
     out = {}
+    qmax = weight_qmax()
     for name, obs in observers.items():
         w = obs.weight.detach().float().contiguous()
         scale, zp = obs.observer.calculate_qparams()
-        w_scale = (w.abs().amax(dim=(1, 2, 3)) / WEIGHT_QMAX).clamp_min(1e-12).double()
-        qw = torch.round(w / w_scale[:, None, None, None].float()).clamp_(-WEIGHT_QMAX, WEIGHT_QMAX).to(torch.int8)
+        w_scale = (w.abs().amax(dim=(1, 2, 3)) / qmax).clamp_min(1e-12).double()
+        qw = torch.round(w / w_scale[:, None, None, None].float()).clamp_(-qmax, qmax).to(torch.int8)
         out[name] = ConvCalibration(qw, w_scale, float(scale), int(zp))
     return out
 

