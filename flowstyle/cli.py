@@ -447,13 +447,15 @@ def styles(
         typer.echo(f"learned ({styles_dir()}):")
     for name in names:
         try:
-            info = load_learned(name).info
+            learned = load_learned(name)
         except FlowstyleError as exc:
             typer.echo(f"     {name}  (unusable: {exc})")
             continue
+        info = learned.info
         temporal = info.get("settings", {}).get("temporal_weight", 0)
         extra = f", temporal weight {temporal:g}" if temporal else ""
-        typer.echo(f"     {name}  (from {info.get('painting', '?')}, {info.get('steps', '?')} steps{extra}, {info.get('created', '')})")
+        typer.echo(f"     {name}  (from {info.get('painting', '?')}, {info.get('steps', '?')} steps{extra}, "
+                   f"{learned.base} network, {info.get('created', '')})")
     if contact_sheet is not None:
         if image is None:
             raise FlowstyleError("--contact-sheet needs --image PICTURE to apply the styles to")
@@ -474,8 +476,10 @@ def learn_style_cmd(
     minutes: Annotated[Optional[float], typer.Option(help="Stop after this many minutes of training.")] = None,
     steps: Annotated[int, typer.Option(help="Stop after this many steps.")] = 700,
     temporal_weight: Annotated[float, typer.Option(help="Output temporal loss on neighbouring frames (0: off; e.g. 1e7 with --train all).")] = 0.0,
-    train: Annotated[str, typer.Option(help="norm: only the new style's instance-norm scales and shifts; all: the convolutions too (a style with its own network).")] = "norm",
-    init: Annotated[str, typer.Option(help="Start from: nearest (the closest built-in style), or a built-in or learned style to fine-tune.")] = "nearest",
+    base: Annotated[str, typer.Option(help="arbitrary: a style vector of the arbitrary-style network (used as a painting is); "
+                                           "multistyle: a row of the multi-style network (blends with built-in styles).")] = "arbitrary",
+    train: Annotated[str, typer.Option(help="norm: only the style's own numbers; all (--base multistyle): the convolutions too (a style with its own network).")] = "norm",
+    init: Annotated[str, typer.Option(help="--base multistyle: start from nearest (the closest built-in style), or a built-in or learned style to fine-tune.")] = "nearest",
     crop: Annotated[int, typer.Option(help="Side of the square training crops.")] = 256,
     batch: Annotated[int, typer.Option(help="Crops per step.")] = 4,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate of the norm parameters.")] = None,
@@ -500,7 +504,7 @@ def learn_style_cmd(
     given = dict(lr=lr, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight)
     options = LearnOptions(painting=str(painting), name=name, sources=tuple(map(str, on or ())),
                            exclude=tuple(map(str, exclude or ())), minutes=minutes, steps=steps,
-                           temporal_weight=temporal_weight, train=train, init=init, crop=crop, batch=batch,
+                           temporal_weight=temporal_weight, base=base, train=train, init=init, crop=crop, batch=batch,
                            style_scale=style_scale, seed=seed, device=device, precision=precision,
                            **{k: v for k, v in given.items() if v is not None})
     bar = Bar(name, quiet)

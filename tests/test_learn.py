@@ -40,7 +40,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def tiny(media: Path, **kw) -> LearnOptions:
     base = dict(painting=str(media / "styles" / "udnie.jpg"), name="udnie-test", sources=(str(media / "photos"),),
-                crop=64, batch=2, steps=6, init="16", precision="fp32", device="cpu", lr=2e-2)
+                crop=64, batch=2, steps=6, base="multistyle", init="16", precision="fp32", device="cpu", lr=2e-2)
     base.update(kw)
     return LearnOptions(**base)
 
@@ -189,6 +189,57 @@ def test_saved_style_renders_what_was_trained(media: Path) -> None:
     assert learned_names() == ["udnie-test"]
 
 
+def test_a_vector_style_is_used_as_a_painting_is(media: Path) -> None:
+    """The default base (issue #17): a trained style vector of the arbitrary network."""
+    from flowstyle.stylize.arbitrary import ArbitraryStylizer, load_predictor, load_transformer, predict_style
+    from flowstyle.stylize.feedforward import make_stylizer
+    from flowstyle.io.images import load_rgb
+    from flowstyle.train.students import VectorStudent
+
+    options = tiny(media, base="arbitrary", init="nearest", steps=8, batch=2, lr=5e-2)
+    assert options.content_weight == 50.0  # the base's default
+    learn_style(options)
+    history = torch.load(training_dir("udnie-test") / "checkpoint.pt", weights_only=False)["history"]
+    assert np.mean([h["style"] for h in history[-3:]]) < np.mean([h["style"] for h in history[:3]])
+    style = load_learned("udnie-test")
+    assert style.base == "arbitrary" and style.rows == {} and style.vector.shape == (100,)
+    predicted = predict_style(load_predictor(), load_rgb(media / "styles" / "udnie.jpg"))
+    assert float((style.vector - predicted).abs().max()) > 1e-3  # trained away from the prediction
+    # Rendered exactly as trained, through the arbitrary network's stylizer.
+    x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(1))
+    stylizer = make_stylizer(StyleOptions(style="udnie-test"), torch.device("cpu"), torch.float32)
+    assert isinstance(stylizer, ArbitraryStylizer)
+    with torch.no_grad():
+        expected = VectorStudent(load_transformer(torch.device("cpu"), torch.float32), style.vector)(x)
+    torch.testing.assert_close(stylizer(x), expected, rtol=0, atol=1e-5)
+    # Blends with paintings mix the vectors; built-in styles drive another network.
+    painting = str(media / "styles" / "starry_night.jpg")
+    blend = make_stylizer(StyleOptions(style=f"udnie-test:0.5,{painting}:0.5"), torch.device("cpu"), torch.float32)
+    starry = predict_style(load_predictor(), load_rgb(Path(painting)))
+    torch.testing.assert_close(blend.style_vector, 0.5 * style.vector + 0.5 * starry, rtol=0, atol=1e-5)
+    with pytest.raises(StyleError, match="blends with paintings"):
+        resolve_style("udnie-test:0.5,3:0.5")
+    with pytest.raises(FlowstyleError, match="needs --base multistyle|needs painting files"):
+        from flowstyle.stylize.paintings import parse_paintings
+        parse_paintings("udnie-test")
+    # A run stopped and resumed ends where an uninterrupted one does.
+    full = torch.load(training_dir("udnie-test") / "checkpoint.pt", weights_only=False)["net"]
+
+    def stop_at_four(p) -> None:
+        if p.done == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        learn_style(options, restart=True, overwrite=True, progress=stop_at_four)
+    assert learn_style(options, overwrite=True).resumed_from == 4
+    torch.testing.assert_close(torch.load(training_dir("udnie-test") / "checkpoint.pt", weights_only=False)["net"]["vector"],
+                               full["vector"], rtol=0, atol=0)
+    for bad, needle in (({"train": "all"}, "needs --base multistyle"), ({"init": "3"}, "needs --base multistyle"),
+                        ({"base": "other"}, "base: invalid 'other'")):
+        with pytest.raises(FlowstyleError, match=needle):
+            tiny(media, **{"base": "arbitrary", "init": "nearest", **bad})
+
+
 def test_stop_and_resume_matches_an_uninterrupted_run(media: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     options = tiny(media, steps=6, checkpoint_seconds=1e9)  # checkpoints only at the stop and the end
     learn_style(options)
@@ -306,16 +357,16 @@ def test_cli_learns_lists_and_renders_a_style(media: Path, tmp_path: Path, home:
                                     timeout=600, env=env)
     painting = str(media / "styles" / "udnie.jpg")
     proc = run("learn-style", painting, "--name", "cli-udnie", "--on", str(media / "photos"), "--steps", "2",
-               "--crop", "64", "--batch", "1", "--init", "3")
+               "--crop", "64", "--batch", "1", "--base", "multistyle", "--init", "3")
     assert proc.returncode == 0, proc.stderr
     assert "style 'cli-udnie' after 2 steps" in proc.stderr and "step" in proc.stderr  # progress bar drawn
     listing = run("styles").stdout
-    assert "cli-udnie  (from udnie.jpg, 2 steps" in listing
+    assert "cli-udnie  (from udnie.jpg, 2 steps, multistyle network" in listing
     clip = write_clip(tmp_path / "in.mp4", list(range(3)), Fraction(1, 25), size=(64, 48))
     # With no --on, the clip to stylize is the training data (issue #17), and a log line says so.
-    proc = run("learn-style", painting, str(clip), "--name", "for-clip", "--steps", "1", "--crop", "64", "--batch", "1",
-               "--init", "3")
+    proc = run("learn-style", painting, str(clip), "--name", "for-clip", "--steps", "1", "--crop", "64", "--batch", "1")
     assert proc.returncode == 0 and f"training on {clip} (the clip to stylize)" in proc.stderr, proc.stderr
+    assert "for-clip  (from udnie.jpg, 1 steps, arbitrary network" in run("styles").stdout
     proc = run("render", str(clip), "-o", str(tmp_path / "out.mp4"), "--style", "cli-udnie:0.5,3:0.5", "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     # Bad input: one line, exit 1, no traceback, nothing written.
@@ -325,6 +376,8 @@ def test_cli_learns_lists_and_renders_a_style(media: Path, tmp_path: Path, home:
         (("learn-style", painting, "--name", "Bad Name", "--on", str(media / "photos")), "lower-case"),
         (("learn-style", painting, "--name", "cli-udnie", "--on", str(media / "photos"), "--seed", "4"), "--overwrite"),
         (("learn-style", painting, "--name", "x", "--train", "some"), "--train: invalid 'some'"),
+        (("learn-style", painting, "--name", "x", "--train", "all"), "--train: invalid 'all' (training the convolutions needs --base multistyle)"),
+        (("learn-style", painting, "--name", "x", "--init", "3"), "--init needs --base multistyle"),
         (("render", str(clip), "-o", str(tmp_path / "o2.mp4"), "--style", "not-learned"), "unknown style 'not-learned'"),
     ):
         proc = run(*args)

@@ -25,7 +25,8 @@ from .colour import preserve_colour
 from .network import load_network, pad_to_multiple
 from .options import StyleOptions
 from .int8 import to_int8
-from .paintings import parse_paintings, style_crop
+from .learned import LearnedStyle
+from .paintings import parse_arbitrary, style_crop
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,16 @@ def predict_style(predictor: StylePredictor, rgb: np.ndarray, scale: float = 1.0
         return predictor(x)[0]
 
 
+def style_vector(predictor: StylePredictor, spec: str, scale: float = 1.0) -> Tensor:
+    """The (100,) style vector of ``spec``: each painting's predicted vector, or a learned style's
+    trained one, mixed by the blend's weights (Ghiasi et al. 2017 blend style vectors)."""
+    items = parse_arbitrary(spec)
+    vectors = [w * (item.vector.float() if isinstance(item, LearnedStyle) else predict_style(predictor, load_rgb(item), scale))
+               for item, w in items]
+    log.info("style vector from %s", ", ".join(f"{item.name} x{w:.2f}" for item, w in items))
+    return torch.stack(vectors).sum(0)
+
+
 class ArbitraryStylizer:
     """Stylize RGB frames (B, 3, H, W) in [0, 1] with a painting or a blend of paintings."""
 
@@ -59,10 +70,7 @@ class ArbitraryStylizer:
         self.dtype = dtype
         self.predictor = load_predictor()
         self.net = load_transformer(device, dtype)
-        paintings = parse_paintings(options.style)
-        vectors = [w * predict_style(self.predictor, load_rgb(p), options.style_scale) for p, w in paintings]
-        self.style_vector = torch.stack(vectors).sum(0)  # blends mix the style vectors (Ghiasi et al. 2017)
-        log.info("style vector from %s", ", ".join(f"{p.name} x{w:.2f}" for p, w in paintings))
+        self.style_vector = style_vector(self.predictor, options.style, options.style_scale)
         if dtype == INT8:  # issue #17; calibrated with the full-strength style (strength moves it a little)
             params = self._norm_params(self.style_vector)
             self.net, self.dtype = to_int8(self.net, lambda net, x: net(pad_to_multiple(x, SIZE_MULTIPLE)[0], params),

@@ -35,16 +35,15 @@ from torch import Tensor
 
 from ..errors import ConfigError, InputError, StyleError
 from ..io.frames import Frame
-from ..io.images import load_rgb
 from ..io.timecode import Timecode, parse_position
 from ..tensors import frame_to_tensor, tensor_to_rgb
 from ..models.multistyle import NUM_STYLES, SIZE_MULTIPLE
-from .arbitrary import load_predictor, load_transformer, predict_style
+from .arbitrary import load_predictor, load_transformer, predict_style, style_vector
 from .colour import mix_strength, preserve_colour
 from .feedforward import load_multistyle
 from .network import pad_to_multiple
 from .options import StyleOptions
-from .paintings import is_painting_spec, parse_paintings
+from .paintings import is_painting_spec
 from .styles import StyleMix, resolve_style
 
 INTERPOLATIONS = ("linear", "smooth")
@@ -207,8 +206,7 @@ class KeyframedStylizer:
             self.predictor, self.transformer = load_predictor(), load_transformer(device, dtype)
             for i, (k, p) in enumerate(zip(self.keys, self.painting)):
                 if p:
-                    self.vectors[i] = sum(w * predict_style(self.predictor, load_rgb(path), base.style_scale)
-                                          for path, w in parse_paintings(k.value))
+                    self.vectors[i] = style_vector(self.predictor, k.value, base.style_scale)
         self._own: Tensor | None = None  # the content's own style vector (arbitrary strength < 1)
         self._lock = threading.Lock()
 

@@ -83,7 +83,11 @@ def resolve_style(spec: str | int) -> StyleMix:
                 raise
             key = name.lower()
             if key not in names:
-                learned.append(load_learned(key))
+                style = load_learned(key)
+                if style.vector is not None:
+                    raise StyleError(f"style '{key}' was learned on the arbitrary-style network: it blends with "
+                                     f"paintings (e.g. {key}:0.5,starry.jpg:0.5), not with built-in styles")
+                learned.append(style)
                 names.append(key)
             idx = NUM_STYLES + names.index(key)
         amounts[idx] = amounts.get(idx, 0.0) + blend_weight(amount if sep else "", spec, "3:0.6,17:0.4")

@@ -1,11 +1,11 @@
-"""Learn a new style for the feed-forward network: ``flowstyle learn-style``.
+"""Learn a new style for a feed-forward network: ``flowstyle learn-style``.
 
-Dumoulin, Shlens & Kudlur 2017 (conditional instance norm): a style of the
-multi-style network is one row of per-channel scales and shifts, so a new
-painting is learned by training only that row (about a thousand numbers) with
-the perceptual losses of Johnson et al. 2016 / Gatys et al. 2016 (content on
-relu4_2, Gram style on relu1_1..relu5_1, TV) on real frames; everything else is
-frozen. With ``temporal_weight`` > 0 the loss adds an output temporal term on
+A style is a few numbers of a frozen network (see :mod:`.students`): by default
+the arbitrary-style network's 100-d style vector (Ghiasi et al. 2017), or a row of
+the multi-style network's conditional instance norms (Dumoulin, Shlens & Kudlur
+2017). They are trained with the perceptual losses of Johnson et al. 2016 / Gatys
+et al. 2016 (content on relu4_2, Gram style on relu1_1..relu5_1, TV) on real
+frames; everything else is frozen. With ``temporal_weight`` > 0 the loss adds an output temporal term on
 pairs of neighbouring real frames (Ruder et al. 2018, section 5; ReCoNet, Gao et
 al. 2018; Huang et al. 2017), and ``train="all"`` lets the convolutions learn
 stability too.
@@ -42,16 +42,14 @@ from ..gatys.workdir import changed_settings, file_sha256
 from ..io.atomic import atomic_save
 from ..io.images import load_rgb
 from ..losses import CONTENT_LAYER, STYLE_LAYERS, content_loss, load_vgg16, picture_grams, style_loss, total_variation
-from ..models.multistyle import NUM_STYLES, MultiStyleNet, style_rows
 from ..models.vgg import VGG16Features
 from ..progress import Progress, ProgressFn
 from ..registry import spec
-from ..stylize.feedforward import multistyle_state
-from ..stylize.learned import LearnedStyle, check_name, save_learned, style_path, user_dir
-from ..stylize.styles import resolve_style
+from ..stylize.learned import BASE_WEIGHTS, check_name, save_learned, style_path, user_dir
 from .data import Batch, CropStream, find_sources
 from .flowcache import FlowCache
 from .options import LearnOptions
+from .students import Student, learned_style_of, resumed_student, student_network, to_tensor, trainable
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +108,6 @@ def scaled_crop(crop: int, scale: float) -> int:
     return max(32, int(round(crop * scale / 4)) * 4)
 
 
-def to_tensor(batch: np.ndarray, device: torch.device) -> Tensor:
-    """uint8 (N, H, W, 3) -> float (N, 3, H, W) in [0, 1]."""
-    return torch.from_numpy(batch).to(device).permute(0, 3, 1, 2).float().div_(255.0)
-
-
 def luminance(x: Tensor) -> Tensor:
     w = x.new_tensor(LUMA).view(1, 3, 1, 1)
     return (x * w).sum(dim=1, keepdim=True)
@@ -147,7 +140,7 @@ class Objective:
     def _cast(self, device: torch.device) -> torch.autocast:
         return torch.autocast(device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None)
 
-    def __call__(self, net: MultiStyleNet, batch: Batch, device: torch.device) -> tuple[Tensor, dict[str, float]]:
+    def __call__(self, net: Student, batch: Batch, device: torch.device) -> tuple[Tensor, dict[str, float]]:
         o = self.o
         x = to_tensor(batch.frames, device)
         one = x.new_ones(1)
@@ -170,42 +163,6 @@ class Objective:
         total = c + s + tv + t
         parts = dict(zip(("content", "style", "tv", "temporal"), torch.stack((c, s, tv, t)).detach().tolist()))
         return total, parts
-
-
-def student_network(init: str, grams: dict[str, Tensor], vgg: VGG16Features, probe: np.ndarray,
-                    device: torch.device, autocast: torch.dtype | None) -> tuple[MultiStyleNet, str]:
-    """A one-style network started from ``init`` (``nearest``: the best-matching built-in style)."""
-    if init == "nearest":
-        base = MultiStyleNet().to(device)
-        base.load_state_dict(multistyle_state())
-        x = to_tensor(probe, device)
-        scores = []
-        with torch.no_grad(), torch.autocast(device.type, dtype=autocast or torch.float32, enabled=autocast is not None):
-            for i in range(NUM_STYLES):
-                w = torch.zeros(NUM_STYLES, device=device)
-                w[i] = 1.0
-                scores.append(float(style_loss(vgg(base(x, w), STYLE_LAYERS), grams).mean()))
-        index = int(np.argmin(scores))
-        log.info("starting from built-in style %d (nearest the painting: style loss %.4g)", index, scores[index])
-        init = str(index)
-    mix = resolve_style(init)
-    if int((mix.weights > 0).sum()) != 1:
-        raise StyleError(f"--init must name one style, not a blend: '{init}'")
-    state = multistyle_state(mix)
-    index = int(mix.weights.argmax())
-    student = MultiStyleNet(num_styles=1)
-    student.load_state_dict({k: (v[index:index + 1] if k.endswith((".gamma", ".beta")) else v) for k, v in state.items()})
-    return student.to(device), init
-
-
-def trainable(net: MultiStyleNet, train: str) -> tuple[list[Tensor], list[Tensor]]:
-    """(norm parameters, conv parameters to train); everything else is frozen."""
-    norms, convs = [], []
-    for name, p in net.named_parameters():
-        is_norm = name.endswith((".gamma", ".beta"))
-        p.requires_grad_(is_norm or train == "all")
-        (norms if is_norm else convs).append(p)
-    return norms, (convs if train == "all" else [])
 
 
 @contextlib.contextmanager
@@ -270,7 +227,7 @@ def learn_style(options: LearnOptions, restart: bool = False, overwrite: bool = 
     device = resolve_device(options.device)
     autocast = loss_network_dtype(options.precision, device)
     key = {"painting_sha256": file_sha256(painting), "settings": options.key_settings(),
-           "sources": [s.label for s in sources], "base_sha256": spec("multistyle26").sha256,
+           "sources": [s.label for s in sources], "base_sha256": spec(BASE_WEIGHTS[options.base]).sha256,
            "precision": str(autocast), "device": device.type}
     checkpoint = Checkpoint(name, key)
     state = checkpoint.load(restart)
@@ -287,10 +244,9 @@ def learn_style(options: LearnOptions, restart: bool = False, overwrite: bool = 
                 max(1, round(options.batch / s**2))) for k, s in enumerate(options.scales)]
     if state is None:
         probe = CropStream(sources, options.crop, options.seed + 1).next_batch(options.batch).frames
-        net, init = student_network(options.init, grams, vgg, probe, device, autocast)
+        net, init = student_network(options, rgb, grams, vgg, probe, device, autocast)
     else:
-        net, init = MultiStyleNet(num_styles=1).to(device), state["init"]
-        net.load_state_dict(state["net"])
+        net, init = resumed_student(options, state["net"], device), state["init"]
     norms, convs = trainable(net, options.train)
     groups = [{"params": norms, "lr": options.lr}] + ([{"params": convs, "lr": options.conv_lr}] if convs else [])
     opt = torch.optim.Adam(groups)
@@ -349,22 +305,6 @@ def learn_style(options: LearnOptions, restart: bool = False, overwrite: bool = 
             snapshot()
         raise  # (a second Ctrl-C inside a step keeps the previous checkpoint instead)
     snapshot(finished=True)
-    path = save_learned(_learned(name, net, options, key, init, step, parts, painting))
+    path = save_learned(learned_style_of(name, net, options, key, init, step, parts, painting))
     log.info("learned style '%s' after %d steps (%.0f s): %s", name, step, elapsed, path)
     return LearnReport(path, step, elapsed, resumed_from, init, parts)
-
-
-def _learned(name: str, net: MultiStyleNet, options: LearnOptions, key: dict, init: str, step: int,
-             losses: dict[str, float], painting: Path) -> LearnedStyle:
-    """The trained rows (and, for ``train="all"``, the network) as a :class:`LearnedStyle`."""
-    net = net.cpu()
-    rows = style_rows(net, 0)
-    network = None
-    if options.train == "all":
-        trained = net.state_dict()
-        network = {k: (v if k.endswith((".gamma", ".beta")) else trained[k].detach().clone())
-                   for k, v in multistyle_state().items()}
-    info = {"painting": painting.name, "painting_sha256": key["painting_sha256"], "init": init, "steps": step,
-            "losses": losses, "settings": dataclasses.asdict(options), "base_sha256": key["base_sha256"],
-            "created": time.strftime("%Y-%m-%d %H:%M:%S")}
-    return LearnedStyle(name, rows, network, info)

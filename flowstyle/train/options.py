@@ -8,6 +8,11 @@ from ..errors import ConfigError
 from ..flow import FLOW_METHODS
 
 TRAINABLE = ("norm", "all")
+BASES = ("arbitrary", "multistyle")
+# Content weight per base when not given: the arbitrary network keeps content well, and
+# 50 held its content loss within 1.1x of the predicted vector's (udnie: 1.09x at 0.30x
+# the style loss); the multi-style network's row needs less (20, issue #5's runs).
+CONTENT_WEIGHT = {"arbitrary": 50.0, "multistyle": 20.0}
 
 
 @dataclass(frozen=True)
@@ -37,19 +42,25 @@ class LearnOptions:
             decay to a tenth over the budget (cosine), so a time budget ends settled.
         conv_lr: Adam learning rate of the convolutions (``train="all"`` only).
         content_weight, style_weight, tv_weight: Gatys et al. 2016 losses as in
-            ``GatysOptions``. Content 20 (Gatys renders use 5): a network cannot fit
-            each frame as an optimiser does; on held-out bigbuckbunny frames (udnie)
-            content 20 kept more content (loss 60 vs 64) at the same style loss (2.27
-            vs 2.21) as 5 (first runs of scripts/bench_learn.py).
+            ``GatysOptions``. Content (None: :data:`CONTENT_WEIGHT` of the base) is
+            higher than Gatys renders use (5): a network cannot fit each frame as an
+            optimiser does; on held-out bigbuckbunny frames (udnie) content 20 kept
+            more content (loss 60 vs 64) at the same style loss (2.27 vs 2.21) as 5
+            for the multi-style row (first runs of scripts/bench_learn.py).
         temporal_weight: weight of the output temporal loss on neighbouring real
             frames (Ruder et al. 2018, ReCoNet): 0 trains on single crops. 1e7 with
             ``train="all"`` for 300 steps: E_warp 0.53x the untrained style's at
             512 px (5e5: 0.93x, 3e6: 0.83x after 100 steps; the raw loss is ~1e-3).
-        train: ``norm``: only the new style's conditional-instance-norm parameters
-            (Dumoulin et al. 2017); ``all``: the convolutions too (the style then
-            carries its own network and cannot be blended).
-        init: style to start from: ``nearest`` (the built-in style whose outputs
-            match the painting's Gram matrices best), or a built-in or learned style.
+        base: the network the style rides on (:mod:`flowstyle.train.students`):
+            ``arbitrary`` (a trained style vector, used as a painting is) or
+            ``multistyle`` (a row of norms, blendable with the built-in styles).
+        train: ``norm``: only the style's own numbers (the vector, or the multi-style
+            network's conditional-instance-norm row, Dumoulin et al. 2017); ``all``
+            (multistyle only): the convolutions too (the style then carries its own
+            network and cannot be blended).
+        init: multistyle only: style to start from: ``nearest`` (the built-in style
+            whose outputs match the painting's Gram matrices best), or a built-in or
+            learned style. The arbitrary base starts from the painting's predicted vector.
         style_scale: > 1 learns larger marks (the painting is shown larger).
         flow: optical flow of the temporal pairs.
         seed: seeds the crops; a run is reproducible from it.
@@ -68,10 +79,11 @@ class LearnOptions:
     minutes: float | None = None
     lr: float = 1e-2
     conv_lr: float = 2e-4
-    content_weight: float = 20.0
+    content_weight: float | None = None
     style_weight: float = 1e3
     tv_weight: float = 1e3
     temporal_weight: float = 0.0
+    base: str = "arbitrary"
     train: str = "norm"
     init: str = "nearest"
     style_scale: float = 1.0
@@ -83,7 +95,14 @@ class LearnOptions:
 
     def __post_init__(self) -> None:
         # Pure checks of values; paintings and clips are read when training starts.
+        if self.content_weight is None and self.base in BASES:
+            object.__setattr__(self, "content_weight", CONTENT_WEIGHT[self.base])
         checks = (
+            ("base", self.base in BASES, f"'{self.base}' (choose {', '.join(BASES)})"),
+            ("train", self.train not in TRAINABLE or self.base == "multistyle" or self.train == "norm",
+             f"'{self.train}' (training the convolutions needs --base multistyle)"),
+            ("init", self.base == "multistyle" or self.init == "nearest",
+             f"'{self.init}' (the arbitrary base starts from the painting's own style vector; --init needs --base multistyle)"),
             ("crop", 64 <= self.crop <= 1024 and self.crop % 4 == 0, f"{self.crop} (use a multiple of 4 in 64-1024)"),
             ("scales", bool(self.scales) and all(0 < v <= 1 and round(self.crop * v) >= 32 for v in self.scales),
              f"{self.scales} (each in (0, 1], crop x scale >= 32)"),
@@ -92,7 +111,7 @@ class LearnOptions:
             ("minutes", self.minutes is None or self.minutes > 0, f"{self.minutes} (use more than 0)"),
             ("lr", self.lr > 0, f"{self.lr} (a learning rate must be > 0)"),
             ("conv_lr", self.conv_lr > 0, f"{self.conv_lr} (a learning rate must be > 0)"),
-            ("content_weight", self.content_weight >= 0, f"{self.content_weight} (a negative loss weight)"),
+            ("content_weight", self.content_weight is not None and self.content_weight >= 0, f"{self.content_weight} (a negative loss weight)"),
             ("style_weight", self.style_weight >= 0, f"{self.style_weight} (a negative loss weight)"),
             ("tv_weight", self.tv_weight >= 0, f"{self.tv_weight} (a negative loss weight)"),
             ("temporal_weight", self.temporal_weight >= 0, f"{self.temporal_weight} (a negative loss weight)"),
