@@ -23,7 +23,7 @@ LAYERS: dict[str, int] = {
     # 1: the bottom of the media and numerics: decode/encode, optical flow, network definitions
     "io": 1, "flow": 1, "models": 1,
     # 2: weights, scene cuts, losses, tensor conversion at the I/O edge
-    "registry": 2, "scenes": 2, "losses": 2, "tensors": 2,
+    "registry": 2, "demo": 2, "scenes": 2, "losses": 2, "tensors": 2,
     # 3: the stylizers and the temporal steps (the Stylizer and TemporalStep seams)
     "stylize": 3, "temporal": 3,
     # 4-5: methods built on them

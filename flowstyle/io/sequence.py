@@ -345,6 +345,7 @@ class ImageSequenceWriter:
         self._last_number: int | None = None
         self.numbers: list[int] = []
         self.frames = 0
+        self._cc: av.CodecContext | None = None
 
     def _number(self, pts: int) -> int:
         if self._first_pts is None:
@@ -363,19 +364,31 @@ class ImageSequenceWriter:
         if self.pix_fmt is None:
             self.pix_fmt = image_pix_fmt(self.pattern, rgb.dtype != np.uint8, alpha is not None)
         frame = encode_frame(rgb, self.pix_fmt, self.colour, alpha)
-        cc = av.CodecContext.create(self.format.encoder, "w")
-        cc.width, cc.height = frame.width, frame.height
-        cc.pix_fmt = self.pix_fmt
-        cc.time_base = self.time_base
-        if self.pix_fmt.startswith("yuvj"):
-            cc.color_range = 2  # JPEG is full range (AVCOL_RANGE_JPEG)
-        cc.options = dict(self.format.options)
-        frame.pts = 0
-        data = b"".join(bytes(p) for p in cc.encode(frame) + cc.encode(None))
+        frame.pts = self.frames
+        data = self._encode(frame)
         number = self._number(pts)
         (self.tmp / (self.pattern.name % number)).write_bytes(data)
         self.numbers.append(number)
         self.frames += 1
+
+    def _encode(self, frame: av.VideoFrame) -> bytes:
+        """One image file's bytes. The codec context is kept from image to image (an image
+        codec answers each frame at once; a new context per image cost mjpeg 7.65 against
+        4.34 ms); a codec that holds a frame back is flushed and its context made anew."""
+        if self._cc is None:
+            cc = av.CodecContext.create(self.format.encoder, "w")
+            cc.width, cc.height = frame.width, frame.height
+            cc.pix_fmt = self.pix_fmt
+            cc.time_base = self.time_base
+            if self.pix_fmt.startswith("yuvj"):
+                cc.color_range = 2  # JPEG is full range (AVCOL_RANGE_JPEG)
+            cc.options = dict(self.format.options)
+            self._cc = cc
+        packets = self._cc.encode(frame)
+        if not packets:
+            packets = self._cc.encode(None)
+            self._cc = None
+        return b"".join(bytes(p) for p in packets)
 
     def close(self) -> None:
         """Move the images into place (one rename when the folder is new)."""

@@ -30,6 +30,7 @@ from torch import Tensor
 from ..errors import ConfigError, InputError
 from ..io.frames import Frame
 from ..stylize.base import Stylizer
+from ..tensors import rgb_to_tensor
 
 REGION_NAMES = ("person", "background")
 ORIGINAL = "none"  # a region left as the input frame
@@ -173,7 +174,7 @@ def person_masks(segment: Callable[[Tensor], Tensor], feather_px: float = 0.0, c
         if shot_start:  # a scene cut: the previous mask says nothing about this shot
             tracker.reset()
         rgb = frame_rgb(frame)
-        x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float().div_(255.0)
+        x = rgb_to_tensor(rgb, torch.device("cpu"))
         with torch.inference_mode():
             raw = segment(x)[0, 0].float().cpu().numpy()
         return tracker(rgb, raw)

@@ -21,6 +21,7 @@ from ..models.arbitrary import STYLE_SIZE, ArbitraryTransformer, StylePredictor
 from ..models.multistyle import SIZE_MULTIPLE
 from ..registry import load_state_dict
 from ..io.images import load_rgb
+from ..tensors import tensor_to_rgb
 from .colour import preserve_colour
 from .network import load_network, pad_to_multiple
 from .options import StyleOptions
@@ -89,7 +90,7 @@ class ArbitraryStylizer:
     def _params_for(self, frames: Tensor) -> list[tuple[Tensor, Tensor]]:
         with self._lock:  # render workers share the stylizer; the first frame fixes the content vector
             if self._params is None:
-                rgb = (frames[0].permute(1, 2, 0).float().cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+                rgb = tensor_to_rgb(frames[:1])
                 own = predict_style(self.predictor, rgb)
                 s = self.options.strength
                 self._params = self._norm_params(s * self.style_vector + (1.0 - s) * own)

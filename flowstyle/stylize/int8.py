@@ -24,6 +24,7 @@ from ..device import INT8
 from ..io.reader import SizePolicy, VideoReader
 from ..models.quantize import quantize
 from ..registry import sha256_file
+from ..tensors import frame_to_tensor
 from .learned import user_dir
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def calibration_frames(clip: Path, count: int = CALIBRATION_FRAMES, width: int =
         step = max(1, reader.stats.expected // count)
         for i, frame in enumerate(reader):
             if i % step == 0:
-                picked.append(torch.from_numpy(frame.rgb).permute(2, 0, 1)[None].float().div_(255.0))
+                picked.append(frame_to_tensor(frame, torch.device("cpu")))
                 if len(picked) == count:
                     break
     return picked

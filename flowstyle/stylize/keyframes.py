@@ -233,7 +233,7 @@ class KeyframedStylizer:
     def _own_vector(self, frames: Tensor) -> Tensor:
         with self._lock:
             if self._own is None:
-                rgb = (frames[0].permute(1, 2, 0).float().cpu().numpy() * 255.0 + 0.5).astype(np.uint8)
+                rgb = tensor_to_rgb(frames[:1])
                 self._own = predict_style(self.predictor, rgb)
             return self._own
 
