@@ -67,12 +67,51 @@ def make_720p(src: Path, dst: Path) -> Path:
     return dst
 
 
+def preview(port: int, up: dict, form: dict, upload_s: float, clip: Path) -> None:
+    t0 = time.perf_counter()
+    call(port, "POST", f"/api/uploads/{up['id']}/preview.jpg?index=0&width=640", form)
+    first = time.perf_counter() - t0
+    times = []
+    for i in range(10):
+        index = (i * 37) % max(1, up["frames"])
+        t0 = time.perf_counter()
+        call(port, "POST", f"/api/uploads/{up['id']}/preview.jpg?index={index}&width=640", form)
+        times.append(time.perf_counter() - t0)
+    print(f"preview   {clip.name} {up['width']}x{up['height']}: upload+probe {upload_s:.2f} s, first preview "
+          f"{first:.2f} s (builds the stylizer), then median {statistics.median(times):.3f} s "
+          f"(min {min(times):.3f}, max {max(times):.3f}) over 10 frames at 640 px")
+
+
+def live_figures(port: int, args: argparse.Namespace, tmp: Path) -> None:
+    src = make_720p(args.clip, tmp / "live720.mp4")
+    live = json.loads(call(port, "POST", "/api/uploads?name=live720.mp4", src.read_bytes()))
+    call(port, "POST", "/api/live", {"source": "upload:" + live["id"], "style": args.style, "temporal": "flow",
+                                     "width": 320})
+    time.sleep(3)  # warm-up: the first frames build the stylizer
+    start = json.loads(call(port, "GET", "/api/live"))
+    samples = []
+    end = time.perf_counter() + args.live_seconds
+    while time.perf_counter() < end:
+        time.sleep(1.0)
+        samples.append(json.loads(call(port, "GET", "/api/live")))
+    last = samples[-1]
+    fps = (last["served"] - start["served"]) / args.live_seconds
+    widths = sorted({s["width"] for s in samples})
+    latencies = [s["latency_ms"] for s in samples]
+    print(f"live      720p file at 320 px, temporal flow, {args.live_seconds:.0f} s: {fps:.1f} frames/s served, "
+          f"latency median {statistics.median(latencies):.0f} ms (max of 1-s medians {max(latencies):.0f} ms), "
+          f"{last['dropped'] - start['dropped']} frames dropped, widths used {widths}")
+    call(port, "DELETE", "/api/live")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--clip", type=Path, default=DEFAULT_CLIP)
     ap.add_argument("--style", default="16")
     ap.add_argument("--live-seconds", type=float, default=60.0)
+    ap.add_argument("--parts", default="preview,live,overhead", help="which figures to measure (comma-separated)")
     args = ap.parse_args()
+    parts = set(args.parts.split(","))
     print(bench_header())
     tmp = Path(tempfile.mkdtemp(prefix="bench-studio-"))
     with StudioServer(StudioOptions()) as server:
@@ -82,39 +121,12 @@ def main() -> None:
                              args.clip.read_bytes()))
         upload_s = time.perf_counter() - t0
         form = {"style": args.style, "strength": 1.0}
-        t0 = time.perf_counter()
-        call(port, "POST", f"/api/uploads/{up['id']}/preview.jpg?index=0&width=640", form)
-        first = time.perf_counter() - t0
-        times = []
-        for i in range(10):
-            index = (i * 37) % max(1, up["frames"])
-            t0 = time.perf_counter()
-            call(port, "POST", f"/api/uploads/{up['id']}/preview.jpg?index={index}&width=640", form)
-            times.append(time.perf_counter() - t0)
-        print(f"preview   {args.clip.name} {up['width']}x{up['height']}: upload+probe {upload_s:.2f} s, first preview "
-              f"{first:.2f} s (builds the stylizer), then median {statistics.median(times):.3f} s "
-              f"(min {min(times):.3f}, max {max(times):.3f}) over 10 frames at 640 px")
-
-        src = make_720p(args.clip, tmp / "live720.mp4")
-        live = json.loads(call(port, "POST", "/api/uploads?name=live720.mp4", src.read_bytes()))
-        call(port, "POST", "/api/live", {"source": "upload:" + live["id"], "style": args.style, "temporal": "flow",
-                                         "width": 320})
-        time.sleep(3)  # warm-up: the first frames build the stylizer
-        start = json.loads(call(port, "GET", "/api/live"))
-        samples = []
-        end = time.perf_counter() + args.live_seconds
-        while time.perf_counter() < end:
-            time.sleep(1.0)
-            samples.append(json.loads(call(port, "GET", "/api/live")))
-        last = samples[-1]
-        fps = (last["served"] - start["served"]) / args.live_seconds
-        widths = sorted({s["width"] for s in samples})
-        print(f"live      720p file at 320 px, temporal flow, {args.live_seconds:.0f} s: {fps:.1f} frames/s served, "
-              f"latency median {statistics.median(s['latency_ms'] for s in samples):.0f} ms "
-              f"(max of 1-s medians {max(s['latency_ms'] for s in samples):.0f} ms), "
-              f"{last['dropped'] - start['dropped']} frames dropped, widths used {widths}")
-        call(port, "DELETE", "/api/live")
-
+        if "preview" in parts:
+            preview(port, up, form, upload_s, args.clip)
+        if "live" in parts:
+            live_figures(port, args, tmp)
+        if "overhead" not in parts:
+            return
         config = {"input": up["id"], "style": args.style, "temporal": "flow", "width": 640}
         t0 = time.perf_counter()
         job = json.loads(call(port, "POST", "/api/jobs", config))

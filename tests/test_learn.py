@@ -197,7 +197,7 @@ def test_a_vector_style_is_used_as_a_painting_is(media: Path) -> None:
     from flowstyle.train.students import VectorStudent
 
     options = tiny(media, base="arbitrary", init="nearest", steps=8, batch=2, lr=5e-2)
-    assert options.content_weight == 50.0  # the base's default
+    assert options.content_weight == 100.0  # the base's default
     learn_style(options)
     history = torch.load(training_dir("udnie-test") / "checkpoint.pt", weights_only=False)["history"]
     assert np.mean([h["style"] for h in history[-3:]]) < np.mean([h["style"] for h in history[:3]])

@@ -15,10 +15,13 @@ says so and the page shows it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
@@ -103,6 +106,7 @@ class LiveStream:
         self._dropped = 0
         self._error: str | None = None
         self._stop = threading.Event()
+        self._stop_decoding = False
         container, self._paced = open_live(source)  # fail now, in the caller, with a clear message
         container.close()
         self._thread = threading.Thread(target=self._run, name="studio-live", daemon=True)
@@ -153,25 +157,35 @@ class LiveStream:
                 self._cond.notify_all()
 
     def _play_once(self) -> None:
+        """One pass over the source, in three overlapping stages (issue #15's 24 f/s at 320 px on
+        2 cores needs the cores busy): a decoder thread decodes and scales the next frames; this
+        thread stylizes each frame while a helper computes its flow; a finisher thread runs the
+        temporal step, the JPEG and the publishing of the previous one. Each stage keeps frame
+        order; at most one frame waits between stages, so latency grows by a frame at most."""
         container, _ = open_live(self.source)
+        decoded: queue.Queue = queue.Queue(maxsize=2)
+        finishing: queue.Queue = queue.Queue(maxsize=1)
+        decoder = threading.Thread(target=self._decode, args=(container, decoded), name="studio-live-decode", daemon=True)
+        finisher = threading.Thread(target=self._finish, args=(finishing,), name="studio-live-finish", daemon=True)
+        flows = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-live-flow")
+        decoder.start()
+        finisher.start()
         temporal: Stabilizer | PerFrame | None = None
         key = None
         prev: np.ndarray | None = None
         slow = fast = warm = 0
         style = None
+        wall0 = t0 = None
         try:
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            tb = stream.time_base or Fraction(1, 25)
-            rate = float(stream.average_rate or stream.guessed_rate or 25)
-            budget = 1.0 / rate
-            t0 = None
-            wall0 = time.perf_counter()
-            for index, vf in enumerate(container.decode(stream)):
-                if self._stop.is_set():
+            while not self._stop.is_set():
+                item = decoded.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if item is None:
                     return
-                t = float((vf.pts or 0) * tb)
+                index, pts, tb, t, budget, rgb = item
                 t0 = t if t0 is None else t0
+                wall0 = time.perf_counter() if wall0 is None else wall0
                 due = wall0 + (t - t0) if self._paced else time.perf_counter()
                 now = time.perf_counter()
                 if self._paced and now < due:
@@ -180,9 +194,7 @@ class LiveStream:
                     self._dropped += 1  # behind real time: skip this frame rather than fall further back
                     continue
                 settings = self._settings
-                w = min(self._width, _even(vf.width))
-                h = _even(vf.height * w / vf.width)
-                rgb = vf.to_ndarray(width=w, height=h, format="rgb24")
+                h, w = rgb.shape[:2]
                 if key != (settings.temporal, w, h):  # a new mode or size starts a new shot
                     warm = 0
                     key = (settings.temporal, w, h)
@@ -193,15 +205,13 @@ class LiveStream:
                     style, warm = settings.style, 0
                 warm += 1
                 start = time.perf_counter()
-                stylized = self.stylizers.stylize(settings.style, Frame(index, vf.pts or 0, tb, rgb))
-                motion = temporal.motion(prev, rgb) if prev is not None and temporal.active else None
-                out = temporal(stylized, motion)
-                data = jpeg(out, 80)
-                done = time.perf_counter()
+                motion = flows.submit(temporal.motion, prev, rgb) if prev is not None and temporal.active else None
+                stylized = self.stylizers.stylize(settings.style, Frame(index, pts, tb, rgb))
+                finishing.put((temporal, stylized, motion.result() if motion is not None else None, due))
                 prev = rgb
-                self._publish(data, done, done - due)
-                # Keep real time: step the width down when a frame costs more than its interval.
-                cost = done - start
+                # Keep real time: step the width down when a frame costs more than its interval
+                # (waiting for the finisher counts: it is the slowest stage then).
+                cost = time.perf_counter() - start
                 slow = slow + 1 if cost > 0.9 * budget and warm > 3 else 0
                 fast = fast + 1 if cost < 0.5 * budget else 0
                 if slow >= 3 and self._width > settings.min_width:
@@ -212,7 +222,49 @@ class LiveStream:
                     self._width = min(settings.width, _even(self._width * 1.1))
                     fast = 0
         finally:
+            self._stop_decoding = True
+            while decoder.is_alive():  # unblock a decoder waiting on a full queue
+                with contextlib.suppress(queue.Empty):
+                    decoded.get(timeout=0.05)
+            finishing.put(None)
+            finisher.join()
+            flows.shutdown()
             container.close()
+            self._stop_decoding = False
+
+    def _decode(self, container: av.container.InputContainer, out: queue.Queue) -> None:
+        """Decode and scale frames to the current width into ``out``; None at the end, or the error."""
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            tb = stream.time_base or Fraction(1, 25)
+            budget = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
+            for index, vf in enumerate(container.decode(stream)):
+                if self._stop.is_set() or self._stop_decoding:
+                    break
+                w = min(self._width, _even(vf.width))
+                h = _even(vf.height * w / vf.width)
+                rgb = vf.to_ndarray(width=w, height=h, format="rgb24")
+                out.put((index, vf.pts or 0, tb, float((vf.pts or 0) * tb), budget, rgb))
+            out.put(None)
+        except Exception as exc:  # raised again by the stylizing thread
+            out.put(exc)
+
+    def _finish(self, items: queue.Queue) -> None:
+        """The temporal step, the JPEG and the publishing, in frame order."""
+        while (item := items.get()) is not None:
+            if self._error is not None:
+                continue  # keep taking items so the stylizing thread never blocks; it stops on the error
+            try:
+                temporal, stylized, motion, due = item
+                data = jpeg(temporal(stylized, motion), 80)
+            except Exception as exc:  # shown on the page, as the other stages' errors are
+                log.warning("live source %s stopped: %s", self.source, exc)
+                self._error = str(exc)
+                self._stop.set()
+                continue
+            done = time.perf_counter()
+            self._publish(data, done, done - due)
 
     def _publish(self, data: bytes, when: float, latency: float) -> None:
         with self._cond:
