@@ -19,7 +19,6 @@ stopped, and a run that continues is identical to one that never stopped.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import math
 import os
