@@ -156,6 +156,19 @@ def test_render_job_progress_download_and_eval(server, clip):
     assert not folder.exists()  # deleting a job removes its files
 
 
+def test_gatys_job_from_the_page_settings(server, clip, painting):
+    """method=gatys with an uploaded painting runs render_gatys end to end (few iterations)."""
+    c = Client(server)
+    up, pic = c.upload(clip), c.upload(painting)
+    job = c.json("POST", "/api/jobs", {"input": up["id"], "style": f"upload:{pic['id']}", "method": "gatys",
+                                       "iterations": 3, "width": 64})
+    job = wait_for(job["id"], c, timeout=300)
+    assert job["state"] == "done" and job["method"] == "gatys", job
+    status, data, _ = c.request("GET", f"/api/jobs/{job['id']}/download")
+    assert status == 200 and decode(data) == (12, True)
+    c.json("DELETE", f"/api/jobs/{job['id']}")
+
+
 def test_cancel_leaves_no_output(server, long_clip):
     c = Client(server)
     up = c.upload(long_clip)
