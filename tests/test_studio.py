@@ -164,8 +164,27 @@ def test_gatys_job_from_the_page_settings(server, clip, painting):
                                        "iterations": 3, "width": 64})
     job = wait_for(job["id"], c, timeout=300)
     assert job["state"] == "done" and job["method"] == "gatys", job
+    # The page sees the painting's stored name, never where the server keeps it.
+    assert str(server.app.state.tmp) not in json.dumps(job) and job["config"]["gatys"]["style"].endswith(".png")
     status, data, _ = c.request("GET", f"/api/jobs/{job['id']}/download")
     assert status == 200 and decode(data) == (12, True)
+    c.json("DELETE", f"/api/jobs/{job['id']}")
+
+
+def test_editing_codecs_from_the_page(server, clip):
+    """The page's output list reaches issue #13's codecs: ProRes HQ in a .mov, audio kept."""
+    c = Client(server)
+    up = c.upload(clip)
+    assert ".mov:prores:hq" in [o[0] for o in c.json("GET", "/api/info")["choices"]["outputs"]]
+    job = c.json("POST", "/api/jobs", {"input": up["id"], "style": "3", "temporal": "none", "width": 64,
+                                       "output": ".mov:prores:hq"})
+    job = wait_for(job["id"], c, timeout=120)
+    assert job["state"] == "done" and job["output"] == ".mov", job
+    status, data, headers = c.request("GET", f"/api/jobs/{job['id']}/download")
+    assert status == 200 and headers["content-disposition"].endswith('.mov"')
+    with av.open(io.BytesIO(data)) as f:
+        v = f.streams.video[0]
+        assert v.codec_context.name == "prores" and v.format.name == "yuv422p10le" and f.streams.audio
     c.json("DELETE", f"/api/jobs/{job['id']}")
 
 

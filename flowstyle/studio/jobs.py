@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shutil
 import threading
 import time
@@ -59,7 +60,20 @@ class Job:
                 "eta": None if self.eta is None else round(self.eta, 1), "error": self.error,
                 "created": self.created, "output": self.output.suffix,
                 "method": "gatys" if isinstance(self.config, GatysConfig) else "feedforward",
-                "config": dataclasses.asdict(self.config), "eval": self.eval}
+                "config": _without_paths(dataclasses.asdict(self.config)), "eval": self.eval}
+
+
+def _without_paths(value: Any) -> Any:
+    """``value`` with every absolute path (an uploaded painting's stored file, in a style spec
+    such as ``/tmp/.../uploads/ab12.png:0.5,7:0.5``) cut to its file name: the page never sees
+    where the server keeps files."""
+    if isinstance(value, dict):
+        return {k: _without_paths(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_without_paths(v) for v in value]
+    if isinstance(value, str) and os.sep in value:
+        return ",".join(Path(part).name if Path(part.strip()).is_absolute() else part for part in value.split(","))
+    return value
 
 
 class JobQueue:

@@ -20,8 +20,11 @@ from ..stylize.options import StyleOptions
 from ..temporal import TEMPORAL_MODES, TemporalOptions
 
 METHODS = ("feedforward", "gatys")
-# Output containers the page offers: (extension, label). H.264 + copied audio in each.
-OUTPUTS = ((".mp4", "MP4 (H.264)"), (".mkv", "Matroska (H.264)"), (".mov", "QuickTime (H.264)"))
+# Outputs the page offers: (choice, label); a choice is EXT[:CODEC[:PROFILE]] (io/codecs.py's
+# names, issue #13's editing codecs), audio copied in each.
+OUTPUTS = ((".mp4", "MP4 (H.264)"), (".mkv", "Matroska (H.264)"), (".mov", "QuickTime (H.264)"),
+           (".mov:prores:hq", "QuickTime (ProRes 422 HQ, 10-bit)"), (".mov:prores:4444", "QuickTime (ProRes 4444)"),
+           (".mov:dnxhr:dnxhr_hq", "QuickTime (DNxHR HQ)"), (".mkv:ffv1", "Matroska (FFV1, lossless)"))
 UPLOAD_PREFIX = "upload:"  # a style token naming an uploaded painting by its id
 
 
@@ -65,17 +68,25 @@ def size_policy(form: Mapping[str, Any]) -> SizePolicy:
     return SizePolicy(width=width)
 
 
+def output_choice(form: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    """(extension, codec, profile) of the page's output choice."""
+    choice = str(form.get("output", ".mp4"))
+    if choice not in dict(OUTPUTS):
+        raise ConfigError("output", f"unknown output '{choice}'; use one of {', '.join(dict(OUTPUTS))}")
+    suffix, codec, profile = (choice.split(":") + [None, None])[:3]
+    return suffix, codec, profile
+
+
 def output_suffix(form: Mapping[str, Any]) -> str:
-    suffix = str(form.get("output", ".mp4"))
-    if suffix not in dict(OUTPUTS):
-        raise ConfigError("output", f"unknown output '{suffix}'; use one of {', '.join(dict(OUTPUTS))}")
-    return suffix
+    return output_choice(form)[0]
 
 
 def job_config(form: Mapping[str, Any], painting: Callable[[str], str | None]) -> RenderConfig | GatysConfig:
     """The render a job runs: feed-forward (:class:`RenderConfig`) or Gatys (:class:`GatysConfig`)."""
     method = str(form.get("method", "feedforward"))
-    encode = EncodeOptions(crf=int(form.get("crf", 18)), preset=str(form.get("preset", "veryfast")))
+    _, codec, profile = output_choice(form)
+    encode = EncodeOptions(crf=int(form.get("crf", 18)), preset=str(form.get("preset", "veryfast")), codec=codec,
+                           profile=profile)
     if method == "gatys":
         style = resolve_style(str(form.get("style", "")), painting)
         gatys = GatysOptions(style=style, **({"iterations": int(form["iterations"])} if form.get("iterations") else {}))
