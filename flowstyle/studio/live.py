@@ -106,7 +106,6 @@ class LiveStream:
         self._dropped = 0
         self._error: str | None = None
         self._stop = threading.Event()
-        self._stop_decoding = False
         container, self._paced = open_live(source)  # fail now, in the caller, with a clear message
         container.close()
         self._thread = threading.Thread(target=self._run, name="studio-live", daemon=True)
@@ -165,7 +164,9 @@ class LiveStream:
         container, _ = open_live(self.source)
         decoded: queue.Queue = queue.Queue(maxsize=2)
         finishing: queue.Queue = queue.Queue(maxsize=1)
-        decoder = threading.Thread(target=self._decode, args=(container, decoded), name="studio-live-decode", daemon=True)
+        done_decoding = threading.Event()  # this pass is over: the decoder stops at its next frame
+        decoder = threading.Thread(target=self._decode, args=(container, decoded, done_decoding), name="studio-live-decode",
+                                   daemon=True)
         finisher = threading.Thread(target=self._finish, args=(finishing,), name="studio-live-finish", daemon=True)
         flows = ThreadPoolExecutor(max_workers=1, thread_name_prefix="studio-live-flow")
         decoder.start()
@@ -222,7 +223,7 @@ class LiveStream:
                     self._width = min(settings.width, _even(self._width * 1.1))
                     fast = 0
         finally:
-            self._stop_decoding = True
+            done_decoding.set()
             while decoder.is_alive():  # unblock a decoder waiting on a full queue
                 with contextlib.suppress(queue.Empty):
                     decoded.get(timeout=0.05)
@@ -230,9 +231,8 @@ class LiveStream:
             finisher.join()
             flows.shutdown()
             container.close()
-            self._stop_decoding = False
 
-    def _decode(self, container: av.container.InputContainer, out: queue.Queue) -> None:
+    def _decode(self, container: av.container.InputContainer, out: queue.Queue, done: threading.Event) -> None:
         """Decode and scale frames to the current width into ``out``; None at the end, or the error."""
         try:
             stream = container.streams.video[0]
@@ -240,7 +240,7 @@ class LiveStream:
             tb = stream.time_base or Fraction(1, 25)
             budget = 1.0 / float(stream.average_rate or stream.guessed_rate or 25)
             for index, vf in enumerate(container.decode(stream)):
-                if self._stop.is_set() or self._stop_decoding:
+                if self._stop.is_set() or done.is_set():
                     break
                 w = min(self._width, _even(vf.width))
                 h = _even(vf.height * w / vf.width)
