@@ -204,12 +204,12 @@ def render(
     span = RangeOptions(in_point=in_point, out_point=out_point, preroll=preroll)
     if method == "gatys" and (region or matte or style_at or strength_at):
         raise ConfigError("method", "--region, --matte, --style-at and --strength-at work with --method feedforward only")
-    if method == "gatys" and (workers or scheduler):
-        raise ConfigError("workers", "--method gatys does not run distributed yet (issue #14); render it in-process")
-    if (workers or scheduler) and (in_point is not None or out_point is not None or region or matte or style_at
-                                   or strength_at):
-        raise ConfigError("workers", "--workers/--scheduler render whole clips with one style; --in/--out, "
-                          "--region, --matte and keys run in-process for now (issue #14)")
+    distributed = None
+    if workers or scheduler:
+        from .distributed.engine import DistributedOptions
+
+        distributed = DistributedOptions(workers=workers, scheduler=scheduler, segment_seconds=segment_seconds,
+                                         keep_work=keep_work)
     if method == "gatys":
         _refuse_for_gatys(temporal=temporal, strength=strength, preserve_colour=preserve_colour)
         if temporal == "none":  # per-frame Gatys (issue #13): no temporal loss, each frame from its own content
@@ -220,7 +220,7 @@ def render(
             style_weight=style_weight, tv_weight=tv_weight, temporal_weight=temporal_weight,
             temporal_offsets=temporal_offsets, init=init, seed=seed), dict(
             encode=encode, size=sizing, device=device, precision=precision, copy_audio=not no_audio, cuts=cuts,
-            keep_work=keep_work, read=read, span=span))
+            keep_work=keep_work, read=read, span=span), distributed)
         return
     if method != "feedforward":
         raise ConfigError("method", f"unknown method '{method}'; use feedforward or gatys")
@@ -236,19 +236,10 @@ def render(
         regions=region_options(region or (), matte, matte_style, feather, matte_fit),
         keys=KeyframeOptions(tuple(style_at or ()), tuple(strength_at or ()), key_interpolation),
     )
-    bar = Bar(input.name, quiet)
-    if workers or scheduler:
-        from .distributed.engine import DistributedOptions, render_distributed
-
-        options = DistributedOptions(workers=workers, scheduler=scheduler, segment_seconds=segment_seconds,
-                                     keep_work=keep_work)
-        hint = f". Finished segments are kept in {output.name}.flowstyle-segments: run the same command again to continue."
-        with _interruptible(output, bar, hint):
-            report = render_distributed(input, output, config, options, overwrite=overwrite, restart=restart,
-                                        progress=bar)
-        typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in "
-                   f"{report.seconds:.1f} s ({report.fps:.1f} frames/s, distributed)", err=True)
+    if distributed is not None:
+        _render_distributed(input, output, config, distributed, overwrite, restart, quiet)
         return
+    bar = Bar(input.name, quiet)
     with _interruptible(output, bar):
         report = run_render(input, output, config, overwrite=overwrite, progress=bar)
         bar.finish()
@@ -283,8 +274,22 @@ def _interruptible(output: Path, bar: Bar, hint: str = "") -> Iterator[None]:
         bar.close()
 
 
+def _render_distributed(input: Path, output: Path, config, options, overwrite: bool, restart: bool,
+                        quiet: bool) -> None:
+    """``render --workers/--scheduler`` (issue #14): one bar over the frames of every task."""
+    from .distributed.engine import render_distributed
+
+    bar = Bar(input.name, quiet)
+    hint = f". Finished segments are kept in {output.name}.flowstyle-segments: run the same command again to continue."
+    with _interruptible(output, bar, hint):
+        report = render_distributed(input, output, config, options, overwrite=overwrite, restart=restart,
+                                    progress=bar)
+    typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in "
+               f"{report.seconds:.1f} s ({report.fps:.1f} frames/s, distributed)", err=True)
+
+
 def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, restart: bool,
-                  options: dict, config: dict) -> None:
+                  options: dict, config: dict, distributed=None) -> None:
     """``render --method gatys``: build the configuration, draw frames/iterations/loss/ETA."""
     from .gatys import GatysConfig, GatysOptions
     from .render import render_gatys
@@ -295,6 +300,9 @@ def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, resta
         raise ConfigError("temporal_offsets", f"expected numbers like 1,2,4, got '{options['temporal_offsets']}'") from None
     options = {k: v for k, v in options.items() if v is not None}  # unset: GatysOptions' default, stated once
     gatys_config = GatysConfig(GatysOptions(**options), **config)
+    if distributed is not None:  # one task per shot (issue #14)
+        _render_distributed(input, output, gatys_config, distributed, overwrite, restart, quiet)
+        return
     bar = Bar(input.name, quiet)
     hint = f". Finished frames are kept in {output.name}.flowstyle-work: run the same command again to continue."
     with _interruptible(output, bar, hint):

@@ -19,9 +19,8 @@ from pathlib import Path
 import torch
 
 from .device import loss_network_dtype, precision_name, resolve_device, resolve_precision
-from .errors import StyleError
 from .flow import make_flow_backend
-from .gatys.stylizer import FrameStylizer, GatysConfig, GatysStylizer, deterministic, render_key
+from .gatys.stylizer import FrameStylizer, GatysConfig, GatysStylizer, deterministic, render_key, require_painting
 from .gatys.objective import StyleTarget
 from .gatys.workdir import WorkFolder, work_path
 from .io.media import RangeOptions, RenderIO, open_render
@@ -37,7 +36,7 @@ from .stylize.base import NetworkStylizer
 from .stylize.feedforward import make_stylizer
 from .stylize.keyframes import KeyframeOptions
 from .stylize.options import StyleOptions
-from .stylize.paintings import is_painting_spec, parse_paintings
+from .stylize.paintings import parse_paintings
 from .temporal import PerFrame, Stabilizer, TemporalOptions
 from .tensors import frame_to_tensor, rgb_to_tensor, tensor_to_rgb
 
@@ -133,7 +132,7 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
 
 def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysConfig, overwrite: bool = False,
                  restart: bool = False, progress: ProgressFn | None = None,
-                 cancel: CancelEvent | None = None) -> RenderReport:
+                 cancel: CancelEvent | None = None, input_sha256: str | None = None) -> RenderReport:
     """Stylize ``input_path`` into ``output_path`` by optimisation, resumable (see :mod:`flowstyle.gatys.stylizer`).
 
     ``progress`` hears about finished frames (``iteration`` 0) and, while a frame is
@@ -146,9 +145,7 @@ def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysC
     """
     src, dst = Path(input_path), Path(output_path)
     o = config.gatys
-    if not is_painting_spec(o.style):
-        raise StyleError(f"gatys optimises toward a painting: give --style PAINTING.jpg ('{o.style}' is a built-in "
-                         "feed-forward style)")
+    require_painting(o.style)
     paintings = parse_paintings(o.style)
     device = resolve_device(config.device)
     vgg = load_vgg16(device)  # float32 weights; the passes may autocast

@@ -23,8 +23,6 @@ import av
 import numpy as np
 import pytest
 
-from flowstyle.cpu import cpu_info
-
 from flowstyle.distributed.engine import DistributedOptions, render_distributed, status_lines
 from flowstyle.distributed.plan import Segment, make_plan, split
 from flowstyle.io.reader import SizePolicy
@@ -42,15 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SIZE = (96, 54)
 CUT = 50
 FRAMES = 125
-# Known defect (issue #14, found at the end of the session of 2026-12-02): on AVX2 CPUs
-# (fp32, oneDNN) a segment task and the single-process render sum in different orders,
-# so frames differ by up to 3 levels and an in-shot seam measured 1.22x mid-shot E_warp.
-# These references hold on CPUs with native bf16; until the tasks match the in-process
-# render's threading on AVX2 they are skipped there, saying why.
-AVX2_ONLY = pytest.mark.skipif(not cpu_info().native_bf16,
-                               reason="issue #14: distributed vs single-process frames differ on AVX2 fp32 (known defect)")
-
-
 CONFIG = RenderConfig(encode=EncodeOptions(crf=0))
 
 
@@ -115,7 +104,6 @@ def test_plan_finds_the_cut(clip: Path) -> None:
     assert [s.start for s in plan.segments] == [0, 25, 50, 75, 100]
 
 
-@AVX2_ONLY
 def test_same_as_single_process_at_cuts_and_steady_at_other_seams(clip: Path, single: Path,
                                                                   distributed_1s: Path) -> None:
     pts_a, a = decoded(single)
@@ -134,7 +122,6 @@ def test_same_as_single_process_at_cuts_and_steady_at_other_seams(clip: Path, si
         assert ewarp[t - 1] <= 1.2 * mid, (t, ewarp[t - 1], mid)
 
 
-@AVX2_ONLY
 def test_worker_killed_mid_render_is_retried(clip: Path, cluster, distributed_1s: Path, tmp_path: Path) -> None:
     from distributed import Client
 
@@ -197,3 +184,41 @@ def test_unreachable_scheduler_is_one_line(clip: Path, tmp_path: Path) -> None:
     assert p.returncode == 1
     assert out.strip().splitlines()[-1].startswith("flowstyle: error: --scheduler tcp://127.0.0.1:9: cannot reach")
     assert not (tmp_path / "o.mp4").exists()
+
+
+GATYS_CUT = 10  # two shots of 10 frames (the cut detector keeps shots >= 8 frames apart)
+
+
+@pytest.fixture(scope="module")
+def gatys_clip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("dist_gatys") / "two_shots.mp4"
+    frames = [picture(i, *SIZE) if i < GATYS_CUT else scene_b(i + 40) for i in range(2 * GATYS_CUT)]
+    return write_clip(path, range(2 * GATYS_CUT), Fraction(1, 25), size=SIZE, rate=Fraction(25), frames=frames,
+                      audio_seconds=0.8, options={"crf": "0"})
+
+
+def test_gatys_runs_one_task_per_shot_and_matches_the_single_process_render(gatys_clip: Path, cluster, media: Path,
+                                                                             tmp_path: Path) -> None:
+    from flowstyle.gatys import GatysConfig, GatysOptions
+    from flowstyle.render import render_gatys
+
+    options = GatysOptions(style=str(media / "styles" / "starry_night.jpg"), first_iterations=8, iterations=4,
+                           pyramid=2, seed=0)
+    config = GatysConfig(options, encode=EncodeOptions(crf=0), device="cpu")
+    with intra_op_threads(1):  # as each task runs: the optimisation's sums in the same order
+        single = render_gatys(gatys_clip, tmp_path / "single.mp4", config).output
+    seen: list = []
+    results: list = []
+    dist = render_distributed(gatys_clip, tmp_path / "dist.mp4", config,
+                              DistributedOptions(scheduler=cluster.scheduler_address, segment_seconds=0.2),
+                              progress=seen.append, on_segment=results.append)
+    # Never split although segment_seconds asks for 5-frame parts: a Gatys frame depends on the ones before.
+    assert sorted(r.frames for r in results) == [GATYS_CUT, GATYS_CUT]
+    pts_a, a = decoded(single)
+    pts_b, b = decoded(dist.output)
+    assert pts_a == pts_b and len(pts_b) == 2 * GATYS_CUT
+    assert audio_packets(single) == audio_packets(dist.output)
+    assert np.abs(a - b).max() <= 1
+    done = [p.done for p in seen]
+    assert done == sorted(done) and done[-1] == seen[-1].total == 2 * GATYS_CUT
+    assert not (tmp_path / "dist.mp4.flowstyle-segments").exists()

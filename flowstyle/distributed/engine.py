@@ -23,7 +23,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,11 +32,13 @@ from ..errors import ConfigError, FlowstyleError, OutputError
 from ..gatys.workdir import file_sha256
 from ..io.atomic import check_paths
 from ..io.formats import get_source
+from ..gatys.stylizer import GatysConfig, require_painting
 from ..progress import Progress, ProgressFn
 from ..render import RenderConfig, RenderReport
+from ..threads import Prefetcher
 from .finish import join
-from .plan import PREROLL_FRAMES, Plan, make_plan
-from .tasks import SegmentResult, render_segment
+from .plan import PREROLL_FRAMES, Plan, Segment, stream_plan
+from .tasks import PROGRESS_TOPIC, SegmentResult, render_segment
 from .workdir import SegmentFolder
 
 log = logging.getLogger(__name__)
@@ -69,10 +72,11 @@ class DistributedOptions:
         return bool(self.workers or self.scheduler)
 
 
-def render_key(src: Path, config: RenderConfig, options: DistributedOptions) -> dict:
+def render_key(input_sha256: str, config: RenderConfig | GatysConfig, options: DistributedOptions) -> dict:
     """What the segments depend on: the input's bytes and every setting that changes a frame or a boundary."""
-    return {"input_sha256": file_sha256(src), "config": dataclasses.asdict(config),
-            "segment_seconds": options.segment_seconds, "preroll": options.preroll}
+    return {"input_sha256": input_sha256, "method": "gatys" if isinstance(config, GatysConfig) else "feedforward",
+            "config": dataclasses.asdict(config), "segment_seconds": options.segment_seconds,
+            "preroll": options.preroll}
 
 
 @contextlib.contextmanager
@@ -93,7 +97,7 @@ def connect(options: DistributedOptions) -> Iterator:
         yield client
 
 
-def _worker_check(input_path: str, output_dir: str) -> str | None:
+def _worker_check(input_path: str, output_dir: str, weights: str) -> str | None:
     """Run on each worker: the problem that stops it rendering, or None."""
     from ..registry import load_state_dict
 
@@ -102,45 +106,101 @@ def _worker_check(input_path: str, output_dir: str) -> str | None:
     if not os.access(output_dir, os.W_OK):
         return f"cannot write to {output_dir}"
     try:
-        load_state_dict("multistyle26")
+        load_state_dict(weights)
     except FlowstyleError as exc:
         return str(exc)
     return None
 
 
-def preflight(client, src: Path, folder: Path) -> None:
+def preflight(client, src: Path, folder: Path, weights: str = "multistyle26") -> None:
     """One line naming each worker that lacks the weights or cannot reach the input or the work folder."""
-    problems = {w: p for w, p in client.run(_worker_check, str(src.resolve()), str(folder.resolve())).items() if p}
+    problems = {w: p for w, p in client.run(_worker_check, str(src.resolve()), str(folder.resolve()),
+                                            weights).items() if p}
     if problems:
         raise FlowstyleError("; ".join(f"worker {w}: {p}" for w, p in sorted(problems.items())))
 
 
-def render_distributed(input_path: str | Path, output_path: str | Path, config: RenderConfig,
+def _plan(src: Path, config: RenderConfig | GatysConfig, options: DistributedOptions) -> Iterator[Segment | Plan]:
+    """The plan's segments as the scan finds them, then the plan (see :func:`~.plan.stream_plan`).
+
+    Gatys shots are never split (their frames depend on each other) and have no
+    pre-roll; a feed-forward render without temporal state needs no pre-roll.
+    """
+    if isinstance(config, GatysConfig):
+        return stream_plan(src, config.size, config.cuts, options.segment_seconds, 0, split_shots=False)
+    temporal = config.temporal.mode != "none"
+    return stream_plan(src, config.size, config.temporal.cuts if temporal else None, options.segment_seconds,
+                       options.preroll if temporal else 0)
+
+
+class _Tally:
+    """Frames finished over all tasks, from the workers' progress events and finished segments; thread-safe.
+
+    Events arrive on the client's event-loop thread, results on the caller's, so
+    both go through one lock; a retried task reports from zero again, so each
+    segment counts its highest report.
+    """
+
+    def __init__(self, progress: ProgressFn | None, resumed: int, total: int | None) -> None:
+        self.progress = progress
+        self.resumed = resumed
+        self.total = total
+        self.frames: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    def event(self, event: tuple) -> None:
+        """A worker's report, ``(timestamp, {"segment": i, "frames": n})``."""
+        msg = event[1]
+        self.update(int(msg["segment"]), int(msg["frames"]))
+
+    def known(self, total: int) -> None:
+        """The scan has ended: the true frame count replaces the container's estimate."""
+        with self._lock:
+            self.total = total
+        self.update(-1, 0)
+
+    def update(self, segment: int, frames: int) -> None:
+        with self._lock:
+            if segment >= 0:
+                self.frames[segment] = max(frames, self.frames.get(segment, 0))
+            done = self.resumed + sum(self.frames.values())
+            if self.progress is not None:
+                self.progress(Progress(done, self.total, done / self.total if self.total else None,
+                                       resumed=self.resumed))
+
+
+def render_distributed(input_path: str | Path, output_path: str | Path, config: RenderConfig | GatysConfig,
                        options: DistributedOptions, overwrite: bool = False, restart: bool = False,
                        progress: ProgressFn | None = None,
                        on_segment: Callable[[SegmentResult], None] | None = None) -> RenderReport:
     """Render ``input_path`` as segment tasks on a cluster, resumably, and join them into ``output_path``.
 
-    Segments already in the work folder (from an interrupted run with the same
-    input and settings) are not rendered again. ``progress`` counts frames of
-    finished segments; ``on_segment`` hears of each one as it lands.
+    ``config`` is a feed-forward :class:`~flowstyle.render.RenderConfig` (shots split
+    into segments with pre-roll) or a :class:`~flowstyle.gatys.GatysConfig` (one
+    task per shot). Segments already in the work folder (from an interrupted run
+    with the same input and settings) are not rendered again. The input is scanned
+    for cuts while the cluster starts and the first shots already render.
+    ``progress`` counts frames over all tasks as they render; ``on_segment`` hears
+    of each segment as it lands.
     """
     src, dst = Path(input_path).resolve(), Path(output_path).resolve()
     check_paths(src, dst, overwrite)
+    if config.span.in_point is not None or config.span.out_point is not None:
+        raise ConfigError("workers", "--in/--out render in-process for now; distributed renders take whole clips")
+    if isinstance(config, GatysConfig):
+        require_painting(config.gatys.style)
     start = time.perf_counter()
-    work = SegmentFolder(dst, render_key(src, config, options), restart)
-    plan = work.load_plan()
-    if plan is None:
-        plan = make_plan(src, config.size, config.temporal.cuts if config.temporal.mode != "none" else None,
-                         options.segment_seconds, options.preroll if config.temporal.mode != "none" else 0)
-        work.save_plan(plan)
+    sha = file_sha256(src)
+    work = SegmentFolder(dst, render_key(sha, config, options), restart)
+    saved = work.load_plan()
     done = work.finished()
-    todo = [s for s in plan.segments if s.index not in done]
-    resumed = sum(s.frames for s in plan.segments if s.index in done)
-    log.info("%s: %d frames, %d shots, %d segments; %d already rendered, %d to render",
-             src.name, plan.frames, plan.shots, len(plan.segments), len(done), len(todo))
-    if todo:
-        _run_tasks(src, work, plan, todo, config, options, resumed, progress, on_segment)
+    planned: Iterator[Segment | Plan] = iter([*saved.segments, saved]) if saved is not None else _plan(src, config,
+                                                                                                      options)
+    scanner = Prefetcher(planned, depth=1 << 16, name="scan")  # the scan runs ahead on its own thread
+    try:
+        plan = _run_tasks(src, sha, work, scanner, done, config, options, progress, on_segment)
+    finally:
+        scanner.close()
     join([work.file(s) for s in plan.segments], dst, src if config.copy_audio else None)
     if not options.keep_work:
         work.remove()
@@ -151,36 +211,58 @@ def render_distributed(input_path: str | Path, output_path: str | Path, config: 
                         seconds=time.perf_counter() - start, size=size, device=config.device, dtype=config.precision)
 
 
-def _run_tasks(src: Path, work: SegmentFolder, plan: Plan, todo: list, config: RenderConfig,
-               options: DistributedOptions, resumed: int, progress: ProgressFn | None,
-               on_segment: Callable[[SegmentResult], None] | None) -> None:
+def _run_tasks(src: Path, sha: str, work: SegmentFolder, planned: Iterable[Segment | Plan], done: set[int],
+               config: RenderConfig | GatysConfig, options: DistributedOptions, progress: ProgressFn | None,
+               on_segment: Callable[[SegmentResult], None] | None) -> Plan:
+    """Submit each planned segment not yet done as it comes; wait for all; return the finished plan."""
     from distributed import as_completed
 
     token = hashlib.sha256(json.dumps(work.key(), sort_keys=True).encode()).hexdigest()[:12]
-    frames_done = resumed
+    gatys = isinstance(config, GatysConfig)
+    threads = 1  # one single-threaded task per worker process, one process per core
+    plan: Plan | None = None
+    estimate = None  # the container's frame count, until the scan has counted them
+    with contextlib.suppress(FlowstyleError, OSError), get_source(src, config.size) as source:
+        estimate = source.frame_count or None
     with connect(options) as client:
-        preflight(client, src, work.path)
-        futures = [client.submit(render_segment, str(src), str(work.file(s)), s, config, 1,
-                                 key=f"flowstyle-segment-{token}-{s.name}", retries=RETRIES, pure=False)
-                   for s in todo]
+        preflight(client, src, work.path, "vgg16_hed" if gatys else "multistyle26")
+        tally = _Tally(progress, 0, estimate)
+        client.subscribe_topic(PROGRESS_TOPIC, tally.event)
+        futures = as_completed()
+        submitted = []
         try:
-            for future in as_completed(futures):
+            for item in planned:
+                if isinstance(item, Plan):
+                    plan = item
+                    work.save_plan(plan)  # a resume after this point needs no scan
+                    break
+                if item.index in done:
+                    tally.resumed += item.frames
+                    continue
+                future = client.submit(render_segment, str(src), str(work.file(item)), item, config, threads, sha,
+                                       key=f"flowstyle-segment-{token}-{item.name}", retries=RETRIES, pure=False)
+                futures.add(future)
+                submitted.append(future)
+            assert plan is not None, "the scan ends with the plan"
+            log.info("%s: %d frames, %d shots, %d segments; %d already rendered, %d to render",
+                     src.name, plan.frames, plan.shots, len(plan.segments), len(done), len(submitted))
+            tally.known(plan.frames)
+            for future in futures:
                 result: SegmentResult = future.result()
-                frames_done += result.frames
-                log.info("segment %d (frames %d-%d) done on %s in %.1f s", result.index,
-                         plan.segments[result.index].start, plan.segments[result.index].stop - 1,
-                         result.worker, result.seconds)
+                segment = plan.segments[result.index]
+                tally.update(result.index, result.frames)
+                log.info("segment %d (frames %d-%d) done on %s in %.1f s", result.index, segment.start,
+                         segment.stop - 1, result.worker, result.seconds)
                 if on_segment is not None:
                     on_segment(result)
-                if progress is not None:
-                    progress(Progress(frames_done, plan.frames, frames_done / plan.frames if plan.frames else None,
-                                      resumed=resumed))
         except FlowstyleError:
             raise
         except OSError as exc:
             raise OutputError(work.path, f"a worker could not write its segment ({exc})") from None
         finally:
-            client.cancel(futures)
+            client.unsubscribe_topic(PROGRESS_TOPIC)
+            client.cancel(submitted)
+    return plan
 
 
 def status_lines(output_path: str | Path) -> list[str]:
@@ -191,7 +273,8 @@ def status_lines(output_path: str | Path) -> list[str]:
         return [f"{dst}: complete" if dst.exists() else f"{dst}: no render in progress (no {work.path.name})"]
     plan = work.load_plan()
     if plan is None:
-        return [f"{dst}: started, not yet planned ({work.path})"]
+        return [f"{dst}: {len(work.finished())} segments rendered while the input was still being scanned for cuts; "
+                "run the same command again to finish"]
     done = work.finished()
     frames = sum(s.frames for s in plan.segments if s.index in done)
     missing = [s.name for s in plan.segments if s.index not in done]

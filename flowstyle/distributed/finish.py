@@ -37,6 +37,8 @@ def join(segments: Sequence[Path], output: Path, audio_from: Path | None = None)
                 for k, v in first.metadata.items():
                     if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
                         out.metadata[k] = v
+                if "timecode" in template.metadata:  # the first segment's is the source's start timecode
+                    stream.metadata["timecode"] = template.metadata["timecode"]
                 audio = AudioCopier(audio_from, out) if audio_from is not None else None
                 last_dts: int | None = None
                 for path in segments:

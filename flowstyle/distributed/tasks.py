@@ -1,71 +1,46 @@
 """One task: render one segment ``[start, stop)`` after its pre-roll to a file of its own (issue #14).
 
-The segment file is written in the final codec by the same sink as any render
-(:func:`flowstyle.io.formats.get_sink`: a temporary file renamed into place only
-when complete), without audio. Its encoder starts with it, so the file begins
-with a keyframe and its GOPs refer to nothing outside it (x264 closes GOPs by
-default): segments can be joined by stream copy.
+A task is the in-process render itself, :func:`flowstyle.render.render` (or
+:func:`~flowstyle.render.render_gatys` for a Gatys shot), given the segment as its
+range (:class:`~flowstyle.io.media.RangeOptions` with ``trim=False``: the segment
+keeps the source's clock, so the finisher can join segments by stream copy) and
+the segment's pre-roll. Regions, mattes and style keys therefore work in tasks
+exactly as in one process. The segment file is written in the final codec
+without audio by the same atomic sink as any render; its encoder starts with
+it, so the file begins with a keyframe and its GOPs refer to nothing outside it
+(x264 closes GOPs by default).
 
-The range + pre-roll render is built here from the seams primitives
-(``source.frames(FrameRange(start - preroll, stop))`` and a sink that drops the
-pre-roll), since the ``wiring`` branch had no range render yet when this was
-written; the integrator may unify the two.
+Inside a segment cut detection is off: the plan put every cut on a segment start.
+A Gatys shot task checkpoints each frame beside its segment file
+(:mod:`flowstyle.gatys.workdir`), so a task that is retried after its worker died
+continues from its last finished frame.
+
+Progress: every finished frame is reported to the client as a Dask worker event
+(topic :data:`PROGRESS_TOPIC`), throttled, so one bar can count frames of all
+tasks while they run.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import os
+import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from ..device import resolve_device, resolve_precision
-from ..io.formats import get_sink, get_source
-from ..io.sink import FrameSink
-from ..io.source import FrameRange
-from ..pipeline import io_threads, run
-from ..render import RenderConfig
-from ..stylize.base import NetworkStylizer
-from ..stylize.feedforward import make_stylizer
-from ..stylize.options import StyleOptions
-from ..temporal import PerFrame, Stabilizer
+from ..gatys.stylizer import GatysConfig
+from ..io.media import RangeOptions
+from ..progress import Progress
+from ..render import RenderConfig, render, render_gatys
 from ..threads import intra_op_threads
 from .plan import Segment
 
 log = logging.getLogger(__name__)
 
-
-class SkipFirst:
-    """A sink that drops the first ``count`` frames (the pre-roll) and passes the rest on."""
-
-    def __init__(self, sink: FrameSink, count: int) -> None:
-        self.sink = sink
-        self.count = count
-        self.path = getattr(sink, "path", None)
-
-    def write(self, rgb: np.ndarray, pts: int, alpha: np.ndarray | None = None) -> None:
-        if self.count > 0:
-            self.count -= 1
-            return
-        self.sink.write(rgb, pts, alpha)
-
-    def close(self) -> None:
-        self.sink.close()
-
-    def abort(self) -> None:
-        self.sink.abort()
-
-
-@functools.lru_cache(maxsize=2)
-def _stylizer(style: StyleOptions, device: torch.device, dtype: torch.dtype) -> NetworkStylizer:
-    """One network per worker process, kept between its tasks: loading it is part of the fixed cost per segment."""
-    return NetworkStylizer(make_stylizer(style, device, dtype), device)
+PROGRESS_TOPIC = "flowstyle-progress"
+PROGRESS_INTERVAL = 0.5  # seconds between a task's progress events (the scheduler relays each one)
 
 
 @dataclass(frozen=True)
@@ -74,26 +49,58 @@ class SegmentResult:
     frames: int
     seconds: float
     worker: str  # host:pid that rendered it
+    peak_rss_mib: float = 0.0  # of the worker process so far (issue #14's memory target)
 
 
-def render_segment(input_path: str, segment_path: str, segment: Segment, config: RenderConfig,
-                   threads: int = 1) -> SegmentResult:
+def segment_config(config: RenderConfig | GatysConfig, segment: Segment) -> RenderConfig | GatysConfig:
+    """``config`` narrowed to ``segment``: its range on the source's clock, its pre-roll, no audio, no cut search."""
+    span = RangeOptions(str(segment.start), str(segment.stop), segment.preroll, trim=False)
+    if isinstance(config, GatysConfig):
+        return dataclasses.replace(config, span=span, copy_audio=False, cuts=None, keep_work=False)
+    # workers=1: one worker process per core already keeps every core busy.
+    return dataclasses.replace(config, span=span, copy_audio=False, workers=1,
+                               temporal=dataclasses.replace(config.temporal, cuts=None))
+
+
+def _report_progress(segment: Segment):
+    """A ``progress`` callback that sends this segment's finished frames to the client, at most every 0.5 s."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return None  # not on a Dask worker (a benchmark calling the task directly)
+    last = [0.0]
+
+    def progress(p: Progress) -> None:
+        now = time.monotonic()
+        if p.iteration or now - last[0] < PROGRESS_INTERVAL:
+            return
+        last[0] = now
+        worker.log_event(PROGRESS_TOPIC, {"segment": segment.index, "frames": p.done})
+
+    return progress
+
+
+def render_segment(input_path: str, segment_path: str, segment: Segment, config: RenderConfig | GatysConfig,
+                   threads: int = 1, input_sha256: str | None = None) -> SegmentResult:
     """Render ``segment`` of ``input_path`` into ``segment_path``; runs on a worker, so arguments are plain data.
 
     ``threads``: torch/OpenCV threads of this task (one worker process per core wants 1).
+    ``input_sha256``: the input's hash, known to the client (a Gatys shot's checkpoints are keyed by it).
     """
     start = time.perf_counter()
-    device = resolve_device(config.device)
-    stylizer = _stylizer(config.style, device, resolve_precision(config.precision, device))
-    temporal = Stabilizer(config.temporal) if config.temporal.mode != "none" else PerFrame()
-    io = io_threads(config.io_threads, device)
-    encode = config.encode if config.encode.threads else dataclasses.replace(config.encode, threads=io)
-    frames = FrameRange(segment.start - segment.preroll, segment.stop)
-    with get_source(Path(input_path), config.size, threads=io) as source, intra_op_threads(threads):
-        sink = SkipFirst(get_sink(Path(segment_path), source.spec, encode, audio_from=None), segment.preroll)
-        # No cut detection inside a segment: the plan put every cut on a segment start.
-        result = run(source, stylizer, temporal, sink, frames=frames, cuts=None, workers=1)
-    written = result.frames - segment.preroll
-    if written != segment.frames:
-        log.warning("%s: segment %d wrote %d frames, planned %d", input_path, segment.index, written, segment.frames)
-    return SegmentResult(segment.index, written, time.perf_counter() - start, f"{os.uname().nodename}:{os.getpid()}")
+    cfg = segment_config(config, segment)
+    progress = _report_progress(segment)
+    with intra_op_threads(threads):
+        if isinstance(cfg, GatysConfig):
+            report = render_gatys(input_path, segment_path, cfg, overwrite=True, progress=progress,
+                                  input_sha256=input_sha256)
+        else:
+            report = render(input_path, segment_path, cfg, overwrite=True, progress=progress)
+    if report.frames != segment.frames:
+        log.warning("%s: segment %d wrote %d frames, planned %d", input_path, segment.index, report.frames,
+                    segment.frames)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return SegmentResult(segment.index, report.frames, time.perf_counter() - start,
+                         f"{os.uname().nodename}:{os.getpid()}", rss)

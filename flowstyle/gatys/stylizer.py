@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..device import loss_network_dtype
-from ..errors import ConfigError
+from ..errors import ConfigError, StyleError
 from ..flow import FlowBackend
 from ..io.frames import Frame
 from ..io.media import RangeOptions
@@ -34,7 +34,7 @@ from ..io.writer import EncodeOptions
 from ..models.vgg import VGG16Features
 from ..progress import Progress, ProgressFn
 from ..scenes import CutOptions
-from ..stylize.paintings import parse_paintings
+from ..stylize.paintings import is_painting_spec, parse_paintings
 from ..tensors import rgb_to_tensor, tensor_to_rgb
 from .objective import FrameObjective, LossParts, StyleTarget
 from .optimize import OptimizeResult, optimize, optimize_coarse_to_fine, resize
@@ -66,6 +66,13 @@ class GatysConfig:
         if self.precision not in PRECISIONS:
             raise ConfigError("precision", f"gatys runs {', '.join(PRECISIONS)}, not '{self.precision}' "
                               "(fp16 gradients underflow at style-transfer loss scales)")
+
+
+def require_painting(style: str) -> None:
+    """Gatys optimises toward paintings: a built-in feed-forward style is refused in one line."""
+    if not is_painting_spec(style):
+        raise StyleError(f"gatys optimises toward a painting: give --style PAINTING.jpg ('{style}' is a built-in "
+                         "feed-forward style)")
 
 
 class FrameStylizer:
@@ -116,11 +123,15 @@ class FrameStylizer:
 
 
 def render_key(src: Path, options: GatysOptions, config: GatysConfig, size: tuple[int, int],
-               device: torch.device) -> dict:
-    """What the checkpointed frames depend on: the input's bytes, the paintings' bytes, every setting."""
+               device: torch.device, input_sha256: str | None = None) -> dict:
+    """What the checkpointed frames depend on: the input's bytes, the paintings' bytes, every setting.
+
+    ``input_sha256``: the input's hash when the caller has it already (a distributed
+    shot task: hashing a feature-length input once per shot would cost minutes).
+    """
     settings = options.settings()
     settings["style"] = [{"sha256": file_sha256(p), "weight": w} for p, w in parse_paintings(options.style)]
-    return {"input": {"sha256": file_sha256(src), "bytes": src.stat().st_size}, "size": list(size),
+    return {"input": {"sha256": input_sha256 or file_sha256(src), "bytes": src.stat().st_size}, "size": list(size),
             "cuts": dataclasses.asdict(config.cuts) if config.cuts else None, "gatys": settings,
             "precision": str(loss_network_dtype(config.precision, device)), "device": device.type,
             "torch": torch.__version__}

@@ -52,6 +52,10 @@ class RangeOptions:
     in_point: str | None = None
     out_point: str | None = None
     preroll: int = DEFAULT_PREROLL
+    # False: the range keeps the source's clock and timecode, so it is one segment of a
+    # longer render that a finisher joins by stream copy (issue #14); True is the editor's
+    # range, whose clock starts at its first frame.
+    trim: bool = True
 
     def __post_init__(self) -> None:
         if self.preroll < 0:
@@ -158,10 +162,11 @@ def open_render(src: Path, dst: Path, size: SizePolicy, encode: EncodeOptions, r
     except BaseException:
         source.close()
         raise
-    start = frames.start if frames is not None else 0
+    trim = frames is not None and span.trim
+    start = frames.start if trim else 0
     tc = source.timecode
     spec = dataclasses.replace(source.spec, timecode=tc.shifted(start) if tc is not None else None,
-                               first_number=source.number(start), trim=frames is not None)
+                               first_number=source.number(frames.start if frames is not None else 0), trim=trim)
 
     def open_sink() -> FrameSink:
         return get_sink(dst, spec, encode, audio_from=source.audio_path if copy_audio else None)
