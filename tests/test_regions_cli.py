@@ -39,6 +39,24 @@ def test_render_with_keys_and_regions(tmp_path: Path, clip: Path, media: Path) -
         assert c.streams.video[0].frames == 8 and len(c.streams.audio) == 1
 
 
+def test_keys_as_timecode_on_a_clip_with_a_start_timecode(tmp_path: Path) -> None:
+    """Keys in timecode count from the clip's own start timecode: render() hands the builder the source's
+    Timecode (before #16's region keys it was parsed again as text, a TypeError)."""
+    from synth_deep import write_tagged_clip
+
+    clip = write_tagged_clip(tmp_path / "tc.mkv", 8, Fraction(25), size=(64, 48),
+                             container_metadata={"timecode": "01:00:00:00"})
+    out = tmp_path / "out.mkv"
+    proc = run_cli("render", str(clip), "-o", str(out), "-q", "--style-at", "01:00:00:00=7",
+                   "--style-at", "01:00:00:04=3", "--region", "person=none",
+                   "--region-at", "background@01:00:00:02=3", "--region-at", "background@01:00:00:06=7")
+    assert proc.returncode == 0, proc.stderr
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 8
+    proc = run_cli("render", str(clip), "-o", str(out), "-q", "--overwrite", "--region-at", "person@00:00:00:02=3")
+    assert_one_line_error(proc, "--region-at: person:", "before")
+
+
 @pytest.mark.parametrize("args, needles", [
     (("--region", "face=7"), ("--region:", "unknown region 'face'",)),
     (("--style-at", "4=7", "--style-at", "2=3"), ("--style-at:", "out of order",)),

@@ -41,8 +41,11 @@ def region_style(spec: str | None, default: Stylizer, base: StyleOptions, device
     return NetworkStylizer(make_stylizer(dataclasses.replace(base, style=spec), device, dtype), device)
 
 
-def clip_timecode(timecode: str | None, rate: Fraction | float | None) -> Timecode | None:
-    """The clip's start timecode, which keys given as timecode count from (like ``--in``)."""
+def clip_timecode(timecode: Timecode | str | None, rate: Fraction | float | None) -> Timecode | None:
+    """The clip's start timecode, which keys given as timecode count from (like ``--in``): ``render()`` passes the
+    source's :class:`Timecode`, the studio a probe's text."""
+    if isinstance(timecode, Timecode):
+        return timecode
     return Timecode.from_string(timecode, Fraction(rate).limit_denominator(1_000_000)) if timecode and rate else None
 
 
@@ -63,7 +66,7 @@ def place_region_keys(regions: RegionOptions, rate: Fraction | float | None, dur
 
 
 def check_keys(regions: RegionOptions, keys: KeyframeOptions, rate: Fraction | float | None, duration: float | None,
-               timecode: str | None = None) -> None:
+               timecode: Timecode | str | None = None) -> None:
     """Refuse, with the field's ConfigError, any key (``--style-at``, ``--strength-at``, ``--region-at``) that a
     render of a clip of this ``rate``, ``duration`` and start ``timecode`` would refuse; builds nothing."""
     start = clip_timecode(timecode, rate)
@@ -75,7 +78,7 @@ def check_keys(regions: RegionOptions, keys: KeyframeOptions, rate: Fraction | f
 def make_render_stylizer(style: StyleOptions, regions: RegionOptions, keys: KeyframeOptions, device: torch.device,
                          dtype: torch.dtype, size: tuple[int, int], rate: Fraction | float | None,
                          duration: float | None, frames: int | None = None, *, start_time: float = 0.0,
-                         timecode: str | None = None, input_name: str = "input") -> Stylizer:
+                         timecode: Timecode | str | None = None, input_name: str = "input") -> Stylizer:
     """The stylizer for ``style`` with optional keyframes (the ``--style`` track) and regions.
 
     Args:
