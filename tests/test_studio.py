@@ -23,9 +23,13 @@ import pytest
 from PIL import Image
 
 from flowstyle.errors import FlowstyleError
+from flowstyle.regions.composite import region_options
+from flowstyle.render import RenderConfig
 from flowstyle.studio.app import StudioOptions, check_bind
 from flowstyle.studio.live import TEST_SOURCE
 from flowstyle.studio.server import StudioServer, with_token
+from flowstyle.studio.settings import job_config
+from flowstyle.stylize.keyframes import KeyframeOptions
 
 from synth import write_clip
 
@@ -185,6 +189,90 @@ def test_editing_codecs_from_the_page(server, clip):
     with av.open(io.BytesIO(data)) as f:
         v = f.streams.video[0]
         assert v.codec_context.name == "prores" and v.format.name == "yuv422p10le" and f.streams.audio
+    c.json("DELETE", f"/api/jobs/{job['id']}")
+
+
+# --- regions and style keys from the page (issue #16) --------------------------------------
+
+STORED = {"ab": "/srv/uploads/ab.png", "mm": "/srv/uploads/mm.mkv"}  # upload id -> stored file, as the app's lookups
+
+
+def test_page_regions_and_keys_are_the_clis():
+    """The form's regions, feather, matte and key rows make the very options the CLI's flags make (its own
+    region_options and KeyframeOptions, given the same items with the uploads' stored paths)."""
+    paint = lambda uid: STORED.get(uid) if uid == "ab" else None  # noqa: E731
+    video = lambda uid: STORED.get(uid) if uid == "mm" else None  # noqa: E731
+    config = job_config({"style": "3", "person": "none", "background": "upload:ab:0.5,7:0.5", "feather": "2.5",
+                         "style_at": [["0s", "7"], ["", ""], ["00:00:00:06", "upload:ab"]],  # an empty row is dropped
+                         "strength_at": [["0", "1"], ["0.4s", "0.5"]], "key_interpolation": "smooth"}, paint, video)
+    assert isinstance(config, RenderConfig)
+    # flowstyle render ... --region person=none --region background=ab.png:0.5,7:0.5 --feather 2.5
+    #     --style-at 0s=7 --style-at 00:00:00:06=ab.png --strength-at 0=1 --strength-at 0.4s=0.5 --key-interpolation smooth
+    assert config.regions == region_options(["person=none", "background=/srv/uploads/ab.png:0.5,7:0.5"], feather=2.5)
+    assert config.keys == KeyframeOptions(("0s=7", "00:00:00:06=/srv/uploads/ab.png"), ("0=1", "0.4s=0.5"), "smooth")
+    # --region person=none --region-at background@0=7 --region-at background@8=ab.png
+    config = job_config({"person": "none", "region_at": [["background", "0", "7"], ["background", "8", "upload:ab"]]},
+                        paint, video)
+    assert config.regions == region_options(["person=none"], region_at=["background@0=7", "background@8=/srv/uploads/ab.png"])
+    assert config.keys == KeyframeOptions()
+    # --matte mm.mkv --matte-fit --region-at matte@0=7 --region-at matte@8=none... (none is no key: see the refusals)
+    config = job_config({"matte": "upload:mm", "matte_fit": True, "region_at": [["matte", "0", "7"], ["matte", "8", "3"]]},
+                        paint, video)
+    assert config.regions == region_options(matte="/srv/uploads/mm.mkv", matte_fit=True,
+                                            region_at=["matte@0=7", "matte@8=3"])
+    assert job_config({"matte": "alpha", "matte_style": "none"}, paint, video).regions == region_options(
+        matte="alpha", matte_style="none")
+    assert job_config({"style": "3"}, paint, video) == job_config({"style": "3", "person": "", "feather": "",
+                                                                  "style_at": [], "region_at": None}, paint, video)
+
+
+@pytest.mark.parametrize("fields, needles", [
+    ({"person": "none", "region_at": [["face", "0", "7"]]}, ("region_at: ", "unknown region 'face'")),
+    ({"background": "7", "region_at": [["background", "0", "3"]]}, ("region_at: ", "both a style (7) and keys")),
+    ({"region_at": [["person", "0", "7"], ["person", "8", "none"]]}, ("region_at: ", "person=none")),
+    ({"region_at": [["background", "0.2s", "7"], ["background", "3", "3"]]},
+     ("region_at: background: ", "out of order")),
+    ({"style_at": [["0s", "7"], ["5s", "3"]]}, ("style_at: ", "outside the clip (0.48 s long)")),
+    ({"style_at": [["later", "7"]]}, ("style_at: ", "'later' is not a position")),
+    ({"style_at": [["4", ""]]}, ("style_at: ", "expected TIME=VALUE")),
+    ({"strength_at": [["0", "2"]]}, ("strength_at: ", "between 0 and 1")),
+    ({"style_at": [["0", "7"]], "key_interpolation": "cubic"}, ("interpolation: ", "unknown interpolation 'cubic'")),
+    ({"person": "none", "feather": "soft"}, ("feather: ", "expected a number, got 'soft'")),
+    ({"person": "none", "feather": -2}, ("feather: ", "must be >= 0")),
+    ({"matte": "upload:" + "0" * 32}, ("matte: ", "choose an uploaded matte video or alpha")),
+    ({"matte_style": "3"}, ("matte_style: ", "needs a matte")),
+    ({"method": "gatys", "style": "a.png", "background": "7"}, ("method: ", "feedforward only")),
+    ({"method": "gatys", "style": "a.png", "style_at": [["0", "7"]]}, ("method: ", "feedforward only")),
+], ids=["unknown-region", "style-and-keys", "none-key", "region-keys-order", "outside", "no-position",
+        "no-value", "strength", "interpolation", "feather-text", "feather-negative", "matte", "matte-style",
+        "gatys-regions", "gatys-keys"])
+def test_bad_region_and_key_values_are_one_line_naming_the_field(server, clip, fields, needles):
+    """Refused when the job is submitted (keys checked against the clip: 12 frames, 0.48 s), as the CLI refuses
+    them: one line that starts with the field's name; no job is made."""
+    c = Client(server)
+    up = c.upload(clip)
+    before = len(c.json("GET", "/api/jobs"))
+    status, body, _ = c.request("POST", "/api/jobs", {"input": up["id"], "style": "3", "width": 64} | fields)
+    error = json.loads(body)["error"]
+    assert status == 400 and "\n" not in error and error.startswith(needles[0]), error
+    assert all(n in error for n in needles), error
+    assert len(c.json("GET", "/api/jobs")) == before
+
+
+def test_region_keys_job_hides_server_paths(server, clip, painting):
+    """A job whose keys name an uploaded painting shows its file name only (``background@0=ab12.png``)."""
+    c = Client(server)
+    up, pic = c.upload(clip), c.upload(painting)
+    job = c.json("POST", "/api/jobs", {"input": up["id"], "style": "3", "width": 64, "temporal": "none",
+                                       "person": "none", "style_at": [["0", f"upload:{pic['id']}"]],
+                                       "region_at": [["background", "0", "7"], ["background", "8", f"upload:{pic['id']}"]]})
+    assert str(server.app.state.tmp) not in json.dumps(job)
+    assert job["config"]["regions"]["region_at"] == ["background@0=7", f"background@8={pic['id']}.png"]
+    assert job["config"]["keys"]["style_at"] == [f"0={pic['id']}.png"]
+    job = wait_for(job["id"], c, timeout=120)
+    assert job["state"] == "done", job
+    status, data, _ = c.request("GET", f"/api/jobs/{job['id']}/download")
+    assert status == 200 and decode(data) == (12, True)
     c.json("DELETE", f"/api/jobs/{job['id']}")
 
 
@@ -351,6 +439,68 @@ def test_page_in_chromium(server, clip, painting, long_clip, tmp_path):
             }""")
             assert hashes >= 20, f"only {hashes} distinct live frames in 2 s"
             page.click("#live-stop")
+        finally:
+            browser.close()
+
+
+def test_page_regions_and_keys_in_chromium(server, clip, tmp_path):
+    """Issue #16 from the page: a bad key comes back as one line naming its field (no job), then a job with the
+    people as filmed and the rest keyed from style 7 to 3 (``person=none``, style keys 0=7, 8=3) finishes and
+    its output decodes with every frame."""
+    sync_api = _browser()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM),
+                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = browser.new_page(accept_downloads=True)
+            page.goto(server.url)
+            page.wait_for_selector("#gallery figure")
+            assert page.eval_on_selector_all("#key-interpolation option", "os => os.map(o => o.value)") == [
+                "linear", "smooth"]
+            page.set_input_files("#file", str(clip))
+            page.wait_for_function("document.getElementById('probe').textContent.includes('64x36')")
+            page.fill("#width", "64")
+            page.fill("#person", "none")
+            page.click("#add-style-key")
+            page.fill("#style-keys .key:nth-child(1) .time", "later")
+            page.fill("#style-keys .key:nth-child(1) .value", "7")
+            before = page.eval_on_selector_all(".job", "els => els.length")
+            page.click("#render")
+            page.wait_for_function("document.getElementById('message').textContent.startsWith('style_at: ')")
+            message = page.text_content("#message")
+            assert "'later' is not a position" in message and "\n" not in message, message
+            assert page.eval_on_selector_all(".job", "els => els.length") == before  # refused: no job
+
+            page.fill("#style-keys .key:nth-child(1) .time", "0")
+            page.click("#add-style-key")
+            page.fill("#style-keys .key:nth-child(2) .time", "8")
+            page.fill("#style-keys .key:nth-child(2) .value", "3")
+            page.select_option("#key-interpolation", "smooth")
+            page.click("#render")
+            page.wait_for_function(f"document.querySelectorAll('.job').length > {before}")
+            assert page.text_content("#message") == ""
+            job_id = page.get_attribute(".job", "id").removeprefix("job-")
+            page.wait_for_selector(f"#job-{job_id}[data-state='done']", timeout=60000)
+            job = Client(server).json("GET", f"/api/jobs/{job_id}")
+            assert job["config"]["regions"]["person"] == "none" and job["config"]["regions"]["background"] is None
+            assert job["config"]["keys"] == {"style_at": ["0=7", "8=3"], "strength_at": [], "interpolation": "smooth"}
+            with page.expect_download() as dl:
+                page.click(f"#job-{job_id} a.download")
+            out = tmp_path / "keyed.mp4"
+            dl.value.save_as(out)
+            assert decode(out) == (12, True)
+
+            # A region key row is the form's [REGION, TIME, STYLE] (settings.py makes it --region-at's item).
+            page.click("#add-region-key")
+            assert page.eval_on_selector_all("#region-keys select option", "os => os.map(o => o.value)") == [
+                "person", "background", "matte"]
+            page.select_option("#region-keys .key select", "background")
+            page.fill("#region-keys .key .time", "4")
+            page.fill("#region-keys .key .value", "none")
+            assert page.evaluate("form().region_at") == [["background", "4", "none"]]
+            page.click("#render")
+            page.wait_for_function("document.getElementById('message').textContent.startsWith('region_at: ')")
+            assert "--region background=none" in page.text_content("#message")
         finally:
             browser.close()
 
