@@ -276,6 +276,36 @@ def test_region_keys_job_hides_server_paths(server, clip, painting):
     c.json("DELETE", f"/api/jobs/{job['id']}")
 
 
+def test_matte_job_from_an_uploaded_video(server, clip, tmp_path):
+    """An uploaded grey matte video (left half white) with matte_style none: the left half is as filmed, the right
+    stylized (FFV1 out, so the comparison is not blurred by H.264)."""
+    half = np.zeros((36, 64), np.uint8)
+    half[:, :32] = 255
+    matte = tmp_path / "matte.mkv"
+    with av.open(str(matte), "w") as out:
+        s = out.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 36, "gray"
+        for _ in range(12):
+            out.mux(s.encode(av.VideoFrame.from_ndarray(half, format="gray")))
+        out.mux(s.encode())
+    c = Client(server)
+    up, m = c.upload(clip), c.upload(matte)
+    job = c.json("POST", "/api/jobs", {"input": up["id"], "style": "7", "temporal": "none", "output": ".mkv:ffv1",
+                                       "matte": f"upload:{m['id']}", "matte_style": "none"})
+    assert job["config"]["regions"]["matte"] == f"{m['id']}.mkv"  # the stored name, never the server's path
+    job = wait_for(job["id"], c, timeout=120)
+    assert job["state"] == "done", job
+    status, data, _ = c.request("GET", f"/api/jobs/{job['id']}/download")
+    with av.open(io.BytesIO(data)) as styled, av.open(str(clip)) as original:
+        pairs = list(zip(styled.decode(video=0), original.decode(video=0)))
+    assert len(pairs) == 12
+    for a, b in pairs:
+        d = np.abs(a.to_ndarray(format="rgb24").astype(np.int16) - b.to_ndarray(format="rgb24"))
+        # Measured: left (as filmed) max 0 levels; right (style 7) mean 51-63 levels.
+        assert d[:, :30].max() <= 1 and d[:, 34:].mean() > 25
+    c.json("DELETE", f"/api/jobs/{job['id']}")
+
+
 def test_cancel_leaves_no_output(server, long_clip):
     c = Client(server)
     up = c.upload(long_clip)
