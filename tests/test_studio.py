@@ -8,12 +8,14 @@ path traversal. Clips are tiny (64x36, a dozen frames) so the file stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import io
 import json
 import time
 import urllib.parse
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -392,7 +394,9 @@ def _browser():
     return sync_api
 
 
-def test_page_in_chromium(server, clip, painting, long_clip, tmp_path):
+@contextlib.contextmanager
+def studio_page(server: StudioServer, clip: Path) -> Iterator:
+    """The page in Debian's chromium (headless, no sandbox, no GPU) with ``clip`` uploaded from it and probed."""
     sync_api = _browser()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM),
@@ -403,136 +407,130 @@ def test_page_in_chromium(server, clip, painting, long_clip, tmp_path):
             page.wait_for_selector("#gallery figure")
             page.set_input_files("#file", str(clip))
             page.wait_for_function("document.getElementById('probe').textContent.includes('64x36')")
-            assert "audio: aac" in page.text_content("#probe")
-            page.click("#gallery figure[data-style='7']")
-            page.wait_for_function("() => { const i = document.getElementById('preview');"
-                                   " return i.complete && i.naturalWidth > 0 && i.src.startsWith('blob:'); }")
-            first = page.get_attribute("#preview", "src")
-            page.set_input_files("#painting", str(painting))
-            page.wait_for_function(f"() => {{ const i = document.getElementById('preview');"
-                                   f" return i.src !== '{first}' && i.complete && i.naturalWidth > 0; }}")
-            page.fill("#width", "64")
-            # Jobs of earlier tests are listed too (the page loads them first): wait for this one.
-            before = page.eval_on_selector_all(".job", "els => els.length")
-            page.click("#render")
-            page.wait_for_function(f"document.querySelectorAll('.job').length > {before}")
-            job = page.query_selector(".job")  # the newest is prepended
-            page.wait_for_function("document.querySelector('.job').dataset.state === 'done'", timeout=60000)
-            assert page.eval_on_selector(".job progress", "e => e.value") == 1
-            with page.expect_download() as dl:
-                page.click(".job a.download")
-            out = tmp_path / "download.mp4"
-            dl.value.save_as(out)
-            assert decode(out) == (12, True)
-            job_id = job.get_attribute("id").removeprefix("job-")
-            page.reload()  # jobs live on the server
-            page.wait_for_selector(f"#job-{job_id}[data-state='done']")
-
-            # a render cancelled from the page leaves nothing behind
-            Client(server).upload(long_clip)
-            page.reload()
-            page.wait_for_function("document.getElementById('clips').options.length > 2")
-            page.select_option("#clips", label="long.mp4")
-            page.wait_for_function("document.getElementById('probe').textContent.includes('160x96')")
-            page.fill("#width", "")
-            page.click("#render")
-            page.wait_for_function("() => { const j = document.querySelector('.job');"
-                                   " return j.dataset.state === 'running' && !j.textContent.includes(' 0/'); }",
-                                   timeout=30000)
-            running = page.query_selector(".job")
-            cancel_id = running.get_attribute("id").removeprefix("job-")
-            running.query_selector("button.cancel").click()
-            page.wait_for_selector(f"#job-{cancel_id}[data-state='cancelled']", timeout=30000)
-            assert list((server.app.state.tmp / "jobs" / cancel_id).iterdir()) == []
-
-            # the Live tab: the MJPEG image keeps changing
-            page.click("#tab-live")
-            page.fill("#live-width", "160")
-            page.click("#live-start")
-            page.wait_for_function("document.getElementById('live-img').naturalWidth > 0", timeout=20000)
-            hashes = page.evaluate("""async () => {
-                const img = document.getElementById('live-img');
-                const c = document.createElement('canvas');
-                c.width = img.naturalWidth; c.height = img.naturalHeight;
-                const ctx = c.getContext('2d');
-                const seen = new Set();
-                const end = performance.now() + 2000;
-                while (performance.now() < end) {
-                    ctx.drawImage(img, 0, 0);
-                    const d = ctx.getImageData(0, 0, c.width, c.height).data;
-                    let h = 0;
-                    for (let i = 0; i < d.length; i += 7) h = (h * 31 + d[i]) | 0;
-                    seen.add(h);
-                    await new Promise(r => setTimeout(r, 15));
-                }
-                return seen.size;
-            }""")
-            assert hashes >= 20, f"only {hashes} distinct live frames in 2 s"
-            page.click("#live-stop")
+            yield page
         finally:
             browser.close()
+
+
+def test_page_in_chromium(server, clip, painting, long_clip, tmp_path):
+    with studio_page(server, clip) as page:
+        assert "audio: aac" in page.text_content("#probe")
+        page.click("#gallery figure[data-style='7']")
+        page.wait_for_function("() => { const i = document.getElementById('preview');"
+                               " return i.complete && i.naturalWidth > 0 && i.src.startsWith('blob:'); }")
+        first = page.get_attribute("#preview", "src")
+        page.set_input_files("#painting", str(painting))
+        page.wait_for_function(f"() => {{ const i = document.getElementById('preview');"
+                               f" return i.src !== '{first}' && i.complete && i.naturalWidth > 0; }}")
+        page.fill("#width", "64")
+        # Jobs of earlier tests are listed too (the page loads them first): wait for this one.
+        before = page.eval_on_selector_all(".job", "els => els.length")
+        page.click("#render")
+        page.wait_for_function(f"document.querySelectorAll('.job').length > {before}")
+        job = page.query_selector(".job")  # the newest is prepended
+        page.wait_for_function("document.querySelector('.job').dataset.state === 'done'", timeout=60000)
+        assert page.eval_on_selector(".job progress", "e => e.value") == 1
+        with page.expect_download() as dl:
+            page.click(".job a.download")
+        out = tmp_path / "download.mp4"
+        dl.value.save_as(out)
+        assert decode(out) == (12, True)
+        job_id = job.get_attribute("id").removeprefix("job-")
+        page.reload()  # jobs live on the server
+        page.wait_for_selector(f"#job-{job_id}[data-state='done']")
+
+        # a render cancelled from the page leaves nothing behind
+        Client(server).upload(long_clip)
+        page.reload()
+        page.wait_for_function("document.getElementById('clips').options.length > 2")
+        page.select_option("#clips", label="long.mp4")
+        page.wait_for_function("document.getElementById('probe').textContent.includes('160x96')")
+        page.fill("#width", "")
+        page.click("#render")
+        page.wait_for_function("() => { const j = document.querySelector('.job');"
+                               " return j.dataset.state === 'running' && !j.textContent.includes(' 0/'); }",
+                               timeout=30000)
+        running = page.query_selector(".job")
+        cancel_id = running.get_attribute("id").removeprefix("job-")
+        running.query_selector("button.cancel").click()
+        page.wait_for_selector(f"#job-{cancel_id}[data-state='cancelled']", timeout=30000)
+        assert list((server.app.state.tmp / "jobs" / cancel_id).iterdir()) == []
+
+        # the Live tab: the MJPEG image keeps changing
+        page.click("#tab-live")
+        page.fill("#live-width", "160")
+        page.click("#live-start")
+        page.wait_for_function("document.getElementById('live-img').naturalWidth > 0", timeout=20000)
+        hashes = page.evaluate("""async () => {
+            const img = document.getElementById('live-img');
+            const c = document.createElement('canvas');
+            c.width = img.naturalWidth; c.height = img.naturalHeight;
+            const ctx = c.getContext('2d');
+            const seen = new Set();
+            const end = performance.now() + 2000;
+            while (performance.now() < end) {
+                ctx.drawImage(img, 0, 0);
+                const d = ctx.getImageData(0, 0, c.width, c.height).data;
+                let h = 0;
+                for (let i = 0; i < d.length; i += 7) h = (h * 31 + d[i]) | 0;
+                seen.add(h);
+                await new Promise(r => setTimeout(r, 15));
+            }
+            return seen.size;
+        }""")
+        assert hashes >= 20, f"only {hashes} distinct live frames in 2 s"
+        page.click("#live-stop")
 
 
 def test_page_regions_and_keys_in_chromium(server, clip, tmp_path):
     """Issue #16 from the page: a bad key comes back as one line naming its field (no job), then a job with the
     people as filmed and the rest keyed from style 7 to 3 (``person=none``, style keys 0=7, 8=3) finishes and
     its output decodes with every frame."""
-    sync_api = _browser()
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM),
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        try:
-            page = browser.new_page(accept_downloads=True)
-            page.goto(server.url)
-            page.wait_for_selector("#gallery figure")
-            assert page.eval_on_selector_all("#key-interpolation option", "os => os.map(o => o.value)") == [
-                "linear", "smooth"]
-            page.set_input_files("#file", str(clip))
-            page.wait_for_function("document.getElementById('probe').textContent.includes('64x36')")
-            page.fill("#width", "64")
-            page.fill("#person", "none")
-            page.click("#add-style-key")
-            page.fill("#style-keys .key:nth-child(1) .time", "later")
-            page.fill("#style-keys .key:nth-child(1) .value", "7")
-            before = page.eval_on_selector_all(".job", "els => els.length")
-            page.click("#render")
-            page.wait_for_function("document.getElementById('message').textContent.startsWith('style_at: ')")
-            message = page.text_content("#message")
-            assert "'later' is not a position" in message and "\n" not in message, message
-            assert page.eval_on_selector_all(".job", "els => els.length") == before  # refused: no job
+    with studio_page(server, clip) as page:
+        assert page.eval_on_selector_all("#key-interpolation option", "os => os.map(o => o.value)") == [
+            "linear", "smooth"]
+        page.fill("#width", "64")
+        page.fill("#person", "none")
+        page.click("#add-style-key")
+        page.fill("#style-keys .key:nth-child(1) .time", "later")
+        page.fill("#style-keys .key:nth-child(1) .value", "7")
+        before = page.eval_on_selector_all(".job", "els => els.length")
+        page.click("#render")
+        page.wait_for_function("document.getElementById('message').textContent.startsWith('style_at: ')")
+        message = page.text_content("#message")
+        assert "'later' is not a position" in message and "\n" not in message, message
+        assert page.eval_on_selector_all(".job", "els => els.length") == before  # refused: no job
 
-            page.fill("#style-keys .key:nth-child(1) .time", "0")
-            page.click("#add-style-key")
-            page.fill("#style-keys .key:nth-child(2) .time", "8")
-            page.fill("#style-keys .key:nth-child(2) .value", "3")
-            page.select_option("#key-interpolation", "smooth")
-            page.click("#render")
-            page.wait_for_function(f"document.querySelectorAll('.job').length > {before}")
-            assert page.text_content("#message") == ""
-            job_id = page.get_attribute(".job", "id").removeprefix("job-")
-            page.wait_for_selector(f"#job-{job_id}[data-state='done']", timeout=60000)
-            job = Client(server).json("GET", f"/api/jobs/{job_id}")
-            assert job["config"]["regions"]["person"] == "none" and job["config"]["regions"]["background"] is None
-            assert job["config"]["keys"] == {"style_at": ["0=7", "8=3"], "strength_at": [], "interpolation": "smooth"}
-            with page.expect_download() as dl:
-                page.click(f"#job-{job_id} a.download")
-            out = tmp_path / "keyed.mp4"
-            dl.value.save_as(out)
-            assert decode(out) == (12, True)
+        page.fill("#style-keys .key:nth-child(1) .time", "0")
+        page.click("#add-style-key")
+        page.fill("#style-keys .key:nth-child(2) .time", "8")
+        page.fill("#style-keys .key:nth-child(2) .value", "3")
+        page.select_option("#key-interpolation", "smooth")
+        page.click("#render")
+        page.wait_for_function(f"document.querySelectorAll('.job').length > {before}")
+        assert page.text_content("#message") == ""
+        job_id = page.get_attribute(".job", "id").removeprefix("job-")
+        page.wait_for_selector(f"#job-{job_id}[data-state='done']", timeout=60000)
+        job = Client(server).json("GET", f"/api/jobs/{job_id}")
+        assert job["config"]["regions"]["person"] == "none" and job["config"]["regions"]["background"] is None
+        assert job["config"]["keys"] == {"style_at": ["0=7", "8=3"], "strength_at": [], "interpolation": "smooth"}
+        with page.expect_download() as dl:
+            page.click(f"#job-{job_id} a.download")
+        out = tmp_path / "keyed.mp4"
+        dl.value.save_as(out)
+        assert decode(out) == (12, True)
 
-            # A region key row is the form's [REGION, TIME, STYLE] (settings.py makes it --region-at's item).
-            page.click("#add-region-key")
-            assert page.eval_on_selector_all("#region-keys select option", "os => os.map(o => o.value)") == [
-                "person", "background", "matte"]
-            page.select_option("#region-keys .key select", "background")
-            page.fill("#region-keys .key .time", "4")
-            page.fill("#region-keys .key .value", "none")
-            assert page.evaluate("form().region_at") == [["background", "4", "none"]]
-            page.click("#render")
-            page.wait_for_function("document.getElementById('message').textContent.startsWith('region_at: ')")
-            assert "--region background=none" in page.text_content("#message")
-        finally:
-            browser.close()
+        # A region key row is the form's [REGION, TIME, STYLE] (settings.py makes it --region-at's item).
+        page.click("#add-region-key")
+        assert page.eval_on_selector_all("#region-keys select option", "os => os.map(o => o.value)") == [
+            "person", "background", "matte"]
+        page.select_option("#region-keys .key select", "background")
+        page.fill("#region-keys .key .time", "4")
+        page.fill("#region-keys .key .value", "none")
+        assert page.evaluate("form().region_at") == [["background", "4", "none"]]
+        page.click("#render")
+        page.wait_for_function("document.getElementById('message').textContent.startsWith('region_at: ')")
+        assert "--region background=none" in page.text_content("#message")
 
 
 def test_cli_studio_prints_its_address_and_serves(tmp_path):

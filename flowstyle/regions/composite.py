@@ -41,6 +41,15 @@ INPUT_ALPHA = "alpha"  # --matte alpha: the input's own alpha channel is the mat
 MaskFn = Callable[[Frame, bool], np.ndarray]
 
 
+def split_named(item: str, sep: str, field: str, expected: str) -> tuple[str, str]:
+    """``NAME<sep>REST`` of one item, the name lower-cased; a malformed item is ``field``'s ConfigError."""
+    name, found, rest = item.partition(sep)
+    name, rest = name.strip().lower(), rest.strip()
+    if not found or not rest:
+        raise ConfigError(field, f"'{item}': expected {expected}")
+    return name, rest
+
+
 def parse_regions(items: Sequence[str]) -> dict[str, str]:
     """``["person=none", "background=7"]`` -> ``{"person": "none", "background": "7"}``.
 
@@ -49,10 +58,7 @@ def parse_regions(items: Sequence[str]) -> dict[str, str]:
     """
     regions: dict[str, str] = {}
     for item in items:
-        name, sep, style = item.partition("=")
-        name, style = name.strip().lower(), style.strip()
-        if not sep or not style:
-            raise ConfigError("regions", f"'{item}': expected NAME=STYLE, e.g. background=7 (STYLE may be 'none')")
+        name, style = split_named(item, "=", "regions", "NAME=STYLE, e.g. background=7 (STYLE may be 'none')")
         if name not in REGION_NAMES:
             raise ConfigError("regions", f"'{item}': unknown region '{name}'; regions are {', '.join(REGION_NAMES)}")
         if name in regions:
@@ -76,10 +82,7 @@ def parse_region_keys(items: Sequence[str], matte: bool = False) -> dict[str, tu
     names = (MATTE_REGION,) if matte else REGION_NAMES
     keys: dict[str, list[str]] = {}
     for item in items:
-        name, sep, key = item.partition("@")
-        name, key = name.strip().lower(), key.strip()
-        if not sep or not key:
-            raise ConfigError("region_at", f"'{item}': expected NAME@TIME=STYLE, e.g. background@4s=7")
+        name, key = split_named(item, "@", "region_at", "NAME@TIME=STYLE, e.g. background@4s=7")
         if name not in names:
             other = ("; with --matte the region inside it is 'matte' and outside is --style (keyed by --style-at)"
                      if matte else "; 'matte' needs --matte" if name == MATTE_REGION else "")
