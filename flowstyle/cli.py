@@ -172,6 +172,7 @@ def render(
     restart: Annotated[bool, typer.Option("--restart", help="Discard frames a previous, interrupted render left in OUTPUT.flowstyle-work.", rich_help_panel="Gatys (--method gatys)")] = False,
     keep_work: Annotated[bool, typer.Option("--keep-work", help="Keep the finished frames (PNG) after the render.", rich_help_panel="Gatys (--method gatys)")] = False,
     region: Annotated[Optional[list[str]], typer.Option("--region", help="NAME=STYLE, NAME person or background, STYLE any style or none (as filmed); repeatable.", rich_help_panel="Regions and keyframes")] = None,
+    region_at: Annotated[Optional[list[str]], typer.Option("--region-at", help="NAME@TIME=STYLE: a key of one region's own style (NAME person or background, or matte: inside --matte); a keyed region has no --region NAME=STYLE; repeatable, in time order per region.", rich_help_panel="Regions and keyframes")] = None,
     matte: Annotated[Optional[str], typer.Option(help="Matte video or image sequence (luma or alpha), or alpha (the input's own alpha channel): --matte-style inside, --style outside.", rich_help_panel="Regions and keyframes")] = None,
     matte_style: Annotated[Optional[str], typer.Option(help="Style inside the matte (none: as filmed).", rich_help_panel="Regions and keyframes")] = None,
     matte_fit: Annotated[bool, typer.Option("--matte-fit", help="Scale a matte of another size to the frame.", rich_help_panel="Regions and keyframes")] = False,
@@ -202,8 +203,9 @@ def render(
     sizing = SizePolicy(width=width, height=height, max_width=max_width)
     read = ReadOptions(fps=fps, allow_gaps=allow_gaps)
     span = RangeOptions(in_point=in_point, out_point=out_point, preroll=preroll)
-    if method == "gatys" and (region or matte or style_at or strength_at):
-        raise ConfigError("method", "--region, --matte, --style-at and --strength-at work with --method feedforward only")
+    if method == "gatys" and (region or region_at or matte or style_at or strength_at):
+        raise ConfigError("method", "--region, --region-at, --matte, --style-at and --strength-at work with --method "
+                                    "feedforward only")
     distributed = None
     if workers or scheduler:
         from .distributed.engine import DistributedOptions
@@ -233,7 +235,7 @@ def render(
         encode=encode, size=sizing, device=device, precision=precision, copy_audio=not no_audio,
         temporal=TemporalOptions(mode=temporal, flow=flow, flow_scale=flow_scale, occlusion=occlusion, cuts=cuts),
         read=read, span=span,
-        regions=region_options(region or (), matte, matte_style, feather, matte_fit),
+        regions=region_options(region or (), matte, matte_style, feather, matte_fit, region_at or ()),
         keys=KeyframeOptions(tuple(style_at or ()), tuple(strength_at or ()), key_interpolation),
     )
     if distributed is not None:

@@ -42,10 +42,11 @@ def round_trip(config: object) -> object:
                  keys=KeyframeOptions(style_at=("0s=7", "00:00:04:00=starry_night.jpg"), strength_at=("0=1", "2s=0.5"),
                                       interpolation="smooth")),
     RenderConfig(regions=RegionOptions(matte="matte_%04d.png", matte_style="none", matte_fit=True)),
+    RenderConfig(regions=RegionOptions(person="none", region_at=("background@0s=7", "background@4s=starry_night.jpg"))),
     GatysConfig(GatysOptions("a.jpg:0.5,b.jpg:0.5", temporal_offsets=(1, 4), style_layer_weights=(1, 2, 3, 4, 5)),
                 cuts=CutOptions(threshold=20.0), keep_work=True),
     LearnOptions(painting="p.jpg", name="x", sources=("a.mp4", "b"), scales=(1.0,), minutes=2.5),
-], ids=["render-default", "render", "render-regions-keys", "render-matte", "gatys", "learn"])
+], ids=["render-default", "render", "render-regions-keys", "render-matte", "render-region-at", "gatys", "learn"])
 def test_configs_round_trip_through_json(config: object) -> None:
     assert round_trip(config) == config
 
@@ -77,6 +78,8 @@ def test_missing_painting_fails_when_the_render_is_built(tmp_path: Path) -> None
     (lambda: GatysConfig(GatysOptions("a.jpg"), precision="fp16"), "precision"),
     (lambda: LearnOptions(painting="p", name="x", crop=30), "crop"),
     (lambda: from_dict(RenderConfig, {"colour": 1}), "colour"),
+    (lambda: RegionOptions(region_at=("face@0s=7",)), "region_at"),  # issue #16: --region-at
+    (lambda: RegionOptions(matte="m.mov", region_at=("background@0s=7",)), "region_at"),
 ])
 def test_errors_name_the_field(make, field: str) -> None:
     with pytest.raises(ConfigError) as info:

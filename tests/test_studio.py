@@ -8,12 +8,14 @@ path traversal. Clips are tiny (64x36, a dozen frames) so the file stays fast.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import io
 import json
 import time
 import urllib.parse
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -23,9 +25,13 @@ import pytest
 from PIL import Image
 
 from flowstyle.errors import FlowstyleError
+from flowstyle.regions.composite import region_options
+from flowstyle.render import RenderConfig
 from flowstyle.studio.app import StudioOptions, check_bind
 from flowstyle.studio.live import TEST_SOURCE
 from flowstyle.studio.server import StudioServer, with_token
+from flowstyle.studio.settings import job_config
+from flowstyle.stylize.keyframes import KeyframeOptions
 
 from synth import write_clip
 
@@ -188,6 +194,120 @@ def test_editing_codecs_from_the_page(server, clip):
     c.json("DELETE", f"/api/jobs/{job['id']}")
 
 
+# --- regions and style keys from the page (issue #16) --------------------------------------
+
+STORED = {"ab": "/srv/uploads/ab.png", "mm": "/srv/uploads/mm.mkv"}  # upload id -> stored file, as the app's lookups
+
+
+def test_page_regions_and_keys_are_the_clis():
+    """The form's regions, feather, matte and key rows make the very options the CLI's flags make (its own
+    region_options and KeyframeOptions, given the same items with the uploads' stored paths)."""
+    paint = lambda uid: STORED.get(uid) if uid == "ab" else None  # noqa: E731
+    video = lambda uid: STORED.get(uid) if uid == "mm" else None  # noqa: E731
+    config = job_config({"style": "3", "person": "none", "background": "upload:ab:0.5,7:0.5", "feather": "2.5",
+                         "style_at": [["0s", "7"], ["", ""], ["00:00:00:06", "upload:ab"]],  # an empty row is dropped
+                         "strength_at": [["0", "1"], ["0.4s", "0.5"]], "key_interpolation": "smooth"}, paint, video)
+    assert isinstance(config, RenderConfig)
+    # flowstyle render ... --region person=none --region background=ab.png:0.5,7:0.5 --feather 2.5
+    #     --style-at 0s=7 --style-at 00:00:00:06=ab.png --strength-at 0=1 --strength-at 0.4s=0.5 --key-interpolation smooth
+    assert config.regions == region_options(["person=none", "background=/srv/uploads/ab.png:0.5,7:0.5"], feather=2.5)
+    assert config.keys == KeyframeOptions(("0s=7", "00:00:00:06=/srv/uploads/ab.png"), ("0=1", "0.4s=0.5"), "smooth")
+    # --region person=none --region-at background@0=7 --region-at background@8=ab.png
+    config = job_config({"person": "none", "region_at": [["background", "0", "7"], ["background", "8", "upload:ab"]]},
+                        paint, video)
+    assert config.regions == region_options(["person=none"], region_at=["background@0=7", "background@8=/srv/uploads/ab.png"])
+    assert config.keys == KeyframeOptions()
+    # --matte mm.mkv --matte-fit --region-at matte@0=7 --region-at matte@8=none... (none is no key: see the refusals)
+    config = job_config({"matte": "upload:mm", "matte_fit": True, "region_at": [["matte", "0", "7"], ["matte", "8", "3"]]},
+                        paint, video)
+    assert config.regions == region_options(matte="/srv/uploads/mm.mkv", matte_fit=True,
+                                            region_at=["matte@0=7", "matte@8=3"])
+    assert job_config({"matte": "alpha", "matte_style": "none"}, paint, video).regions == region_options(
+        matte="alpha", matte_style="none")
+    assert job_config({"style": "3"}, paint, video) == job_config({"style": "3", "person": "", "feather": "",
+                                                                  "style_at": [], "region_at": None}, paint, video)
+
+
+@pytest.mark.parametrize("fields, needles", [
+    ({"person": "none", "region_at": [["face", "0", "7"]]}, ("region_at: ", "unknown region 'face'")),
+    ({"background": "7", "region_at": [["background", "0", "3"]]}, ("region_at: ", "both a style (7) and keys")),
+    ({"region_at": [["person", "0", "7"], ["person", "8", "none"]]}, ("region_at: ", "person=none")),
+    ({"region_at": [["background", "0.2s", "7"], ["background", "3", "3"]]},
+     ("region_at: background: ", "out of order")),
+    ({"style_at": [["0s", "7"], ["5s", "3"]]}, ("style_at: ", "outside the clip (0.48 s long)")),
+    ({"style_at": [["later", "7"]]}, ("style_at: ", "'later' is not a position")),
+    ({"style_at": [["4", ""]]}, ("style_at: ", "expected TIME=VALUE")),
+    ({"strength_at": [["0", "2"]]}, ("strength_at: ", "between 0 and 1")),
+    ({"style_at": [["0", "7"]], "key_interpolation": "cubic"}, ("interpolation: ", "unknown interpolation 'cubic'")),
+    ({"person": "none", "feather": "soft"}, ("feather: ", "expected a number, got 'soft'")),
+    ({"person": "none", "feather": -2}, ("feather: ", "must be >= 0")),
+    ({"matte": "upload:" + "0" * 32}, ("matte: ", "choose an uploaded matte video or alpha")),
+    ({"matte_style": "3"}, ("matte_style: ", "needs a matte")),
+    ({"method": "gatys", "style": "a.png", "background": "7"}, ("method: ", "feedforward only")),
+    ({"method": "gatys", "style": "a.png", "style_at": [["0", "7"]]}, ("method: ", "feedforward only")),
+], ids=["unknown-region", "style-and-keys", "none-key", "region-keys-order", "outside", "no-position",
+        "no-value", "strength", "interpolation", "feather-text", "feather-negative", "matte", "matte-style",
+        "gatys-regions", "gatys-keys"])
+def test_bad_region_and_key_values_are_one_line_naming_the_field(server, clip, fields, needles):
+    """Refused when the job is submitted (keys checked against the clip: 12 frames, 0.48 s), as the CLI refuses
+    them: one line that starts with the field's name; no job is made."""
+    c = Client(server)
+    up = c.upload(clip)
+    before = len(c.json("GET", "/api/jobs"))
+    status, body, _ = c.request("POST", "/api/jobs", {"input": up["id"], "style": "3", "width": 64} | fields)
+    error = json.loads(body)["error"]
+    assert status == 400 and "\n" not in error and error.startswith(needles[0]), error
+    assert all(n in error for n in needles), error
+    assert len(c.json("GET", "/api/jobs")) == before
+
+
+def test_region_keys_job_hides_server_paths(server, clip, painting):
+    """A job whose keys name an uploaded painting shows its file name only (``background@0=ab12.png``)."""
+    c = Client(server)
+    up, pic = c.upload(clip), c.upload(painting)
+    job = c.json("POST", "/api/jobs", {"input": up["id"], "style": "3", "width": 64, "temporal": "none",
+                                       "person": "none", "style_at": [["0", f"upload:{pic['id']}"]],
+                                       "region_at": [["background", "0", "7"], ["background", "8", f"upload:{pic['id']}"]]})
+    assert str(server.app.state.tmp) not in json.dumps(job)
+    assert job["config"]["regions"]["region_at"] == ["background@0=7", f"background@8={pic['id']}.png"]
+    assert job["config"]["keys"]["style_at"] == [f"0={pic['id']}.png"]
+    job = wait_for(job["id"], c, timeout=120)
+    assert job["state"] == "done", job
+    status, data, _ = c.request("GET", f"/api/jobs/{job['id']}/download")
+    assert status == 200 and decode(data) == (12, True)
+    c.json("DELETE", f"/api/jobs/{job['id']}")
+
+
+def test_matte_job_from_an_uploaded_video(server, clip, tmp_path):
+    """An uploaded grey matte video (left half white) with matte_style none: the left half is as filmed, the right
+    stylized (FFV1 out, so the comparison is not blurred by H.264)."""
+    half = np.zeros((36, 64), np.uint8)
+    half[:, :32] = 255
+    matte = tmp_path / "matte.mkv"
+    with av.open(str(matte), "w") as out:
+        s = out.add_stream("ffv1", rate=25)
+        s.width, s.height, s.pix_fmt = 64, 36, "gray"
+        for _ in range(12):
+            out.mux(s.encode(av.VideoFrame.from_ndarray(half, format="gray")))
+        out.mux(s.encode())
+    c = Client(server)
+    up, m = c.upload(clip), c.upload(matte)
+    job = c.json("POST", "/api/jobs", {"input": up["id"], "style": "7", "temporal": "none", "output": ".mkv:ffv1",
+                                       "matte": f"upload:{m['id']}", "matte_style": "none"})
+    assert job["config"]["regions"]["matte"] == f"{m['id']}.mkv"  # the stored name, never the server's path
+    job = wait_for(job["id"], c, timeout=120)
+    assert job["state"] == "done", job
+    status, data, _ = c.request("GET", f"/api/jobs/{job['id']}/download")
+    with av.open(io.BytesIO(data)) as styled, av.open(str(clip)) as original:
+        pairs = list(zip(styled.decode(video=0), original.decode(video=0)))
+    assert len(pairs) == 12
+    for a, b in pairs:
+        d = np.abs(a.to_ndarray(format="rgb24").astype(np.int16) - b.to_ndarray(format="rgb24"))
+        # Measured: left (as filmed) max 0 levels; right (style 7) mean 51-63 levels.
+        assert d[:, :30].max() <= 1 and d[:, 34:].mean() > 25
+    c.json("DELETE", f"/api/jobs/{job['id']}")
+
+
 def test_cancel_leaves_no_output(server, long_clip):
     c = Client(server)
     up = c.upload(long_clip)
@@ -274,7 +394,9 @@ def _browser():
     return sync_api
 
 
-def test_page_in_chromium(server, clip, painting, long_clip, tmp_path):
+@contextlib.contextmanager
+def studio_page(server: StudioServer, clip: Path) -> Iterator:
+    """The page in Debian's chromium (headless, no sandbox, no GPU) with ``clip`` uploaded from it and probed."""
     sync_api = _browser()
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM),
@@ -285,74 +407,130 @@ def test_page_in_chromium(server, clip, painting, long_clip, tmp_path):
             page.wait_for_selector("#gallery figure")
             page.set_input_files("#file", str(clip))
             page.wait_for_function("document.getElementById('probe').textContent.includes('64x36')")
-            assert "audio: aac" in page.text_content("#probe")
-            page.click("#gallery figure[data-style='7']")
-            page.wait_for_function("() => { const i = document.getElementById('preview');"
-                                   " return i.complete && i.naturalWidth > 0 && i.src.startsWith('blob:'); }")
-            first = page.get_attribute("#preview", "src")
-            page.set_input_files("#painting", str(painting))
-            page.wait_for_function(f"() => {{ const i = document.getElementById('preview');"
-                                   f" return i.src !== '{first}' && i.complete && i.naturalWidth > 0; }}")
-            page.fill("#width", "64")
-            # Jobs of earlier tests are listed too (the page loads them first): wait for this one.
-            before = page.eval_on_selector_all(".job", "els => els.length")
-            page.click("#render")
-            page.wait_for_function(f"document.querySelectorAll('.job').length > {before}")
-            job = page.query_selector(".job")  # the newest is prepended
-            page.wait_for_function("document.querySelector('.job').dataset.state === 'done'", timeout=60000)
-            assert page.eval_on_selector(".job progress", "e => e.value") == 1
-            with page.expect_download() as dl:
-                page.click(".job a.download")
-            out = tmp_path / "download.mp4"
-            dl.value.save_as(out)
-            assert decode(out) == (12, True)
-            job_id = job.get_attribute("id").removeprefix("job-")
-            page.reload()  # jobs live on the server
-            page.wait_for_selector(f"#job-{job_id}[data-state='done']")
-
-            # a render cancelled from the page leaves nothing behind
-            Client(server).upload(long_clip)
-            page.reload()
-            page.wait_for_function("document.getElementById('clips').options.length > 2")
-            page.select_option("#clips", label="long.mp4")
-            page.wait_for_function("document.getElementById('probe').textContent.includes('160x96')")
-            page.fill("#width", "")
-            page.click("#render")
-            page.wait_for_function("() => { const j = document.querySelector('.job');"
-                                   " return j.dataset.state === 'running' && !j.textContent.includes(' 0/'); }",
-                                   timeout=30000)
-            running = page.query_selector(".job")
-            cancel_id = running.get_attribute("id").removeprefix("job-")
-            running.query_selector("button.cancel").click()
-            page.wait_for_selector(f"#job-{cancel_id}[data-state='cancelled']", timeout=30000)
-            assert list((server.app.state.tmp / "jobs" / cancel_id).iterdir()) == []
-
-            # the Live tab: the MJPEG image keeps changing
-            page.click("#tab-live")
-            page.fill("#live-width", "160")
-            page.click("#live-start")
-            page.wait_for_function("document.getElementById('live-img').naturalWidth > 0", timeout=20000)
-            hashes = page.evaluate("""async () => {
-                const img = document.getElementById('live-img');
-                const c = document.createElement('canvas');
-                c.width = img.naturalWidth; c.height = img.naturalHeight;
-                const ctx = c.getContext('2d');
-                const seen = new Set();
-                const end = performance.now() + 2000;
-                while (performance.now() < end) {
-                    ctx.drawImage(img, 0, 0);
-                    const d = ctx.getImageData(0, 0, c.width, c.height).data;
-                    let h = 0;
-                    for (let i = 0; i < d.length; i += 7) h = (h * 31 + d[i]) | 0;
-                    seen.add(h);
-                    await new Promise(r => setTimeout(r, 15));
-                }
-                return seen.size;
-            }""")
-            assert hashes >= 20, f"only {hashes} distinct live frames in 2 s"
-            page.click("#live-stop")
+            yield page
         finally:
             browser.close()
+
+
+def test_page_in_chromium(server, clip, painting, long_clip, tmp_path):
+    with studio_page(server, clip) as page:
+        assert "audio: aac" in page.text_content("#probe")
+        page.click("#gallery figure[data-style='7']")
+        page.wait_for_function("() => { const i = document.getElementById('preview');"
+                               " return i.complete && i.naturalWidth > 0 && i.src.startsWith('blob:'); }")
+        first = page.get_attribute("#preview", "src")
+        page.set_input_files("#painting", str(painting))
+        page.wait_for_function(f"() => {{ const i = document.getElementById('preview');"
+                               f" return i.src !== '{first}' && i.complete && i.naturalWidth > 0; }}")
+        page.fill("#width", "64")
+        # Jobs of earlier tests are listed too (the page loads them first): wait for this one.
+        before = page.eval_on_selector_all(".job", "els => els.length")
+        page.click("#render")
+        page.wait_for_function(f"document.querySelectorAll('.job').length > {before}")
+        job = page.query_selector(".job")  # the newest is prepended
+        page.wait_for_function("document.querySelector('.job').dataset.state === 'done'", timeout=60000)
+        assert page.eval_on_selector(".job progress", "e => e.value") == 1
+        with page.expect_download() as dl:
+            page.click(".job a.download")
+        out = tmp_path / "download.mp4"
+        dl.value.save_as(out)
+        assert decode(out) == (12, True)
+        job_id = job.get_attribute("id").removeprefix("job-")
+        page.reload()  # jobs live on the server
+        page.wait_for_selector(f"#job-{job_id}[data-state='done']")
+
+        # a render cancelled from the page leaves nothing behind
+        Client(server).upload(long_clip)
+        page.reload()
+        page.wait_for_function("document.getElementById('clips').options.length > 2")
+        page.select_option("#clips", label="long.mp4")
+        page.wait_for_function("document.getElementById('probe').textContent.includes('160x96')")
+        page.fill("#width", "")
+        page.click("#render")
+        page.wait_for_function("() => { const j = document.querySelector('.job');"
+                               " return j.dataset.state === 'running' && !j.textContent.includes(' 0/'); }",
+                               timeout=30000)
+        running = page.query_selector(".job")
+        cancel_id = running.get_attribute("id").removeprefix("job-")
+        running.query_selector("button.cancel").click()
+        page.wait_for_selector(f"#job-{cancel_id}[data-state='cancelled']", timeout=30000)
+        assert list((server.app.state.tmp / "jobs" / cancel_id).iterdir()) == []
+
+        # the Live tab: the MJPEG image keeps changing
+        page.click("#tab-live")
+        page.fill("#live-width", "160")
+        page.click("#live-start")
+        page.wait_for_function("document.getElementById('live-img').naturalWidth > 0", timeout=20000)
+        hashes = page.evaluate("""async () => {
+            const img = document.getElementById('live-img');
+            const c = document.createElement('canvas');
+            c.width = img.naturalWidth; c.height = img.naturalHeight;
+            const ctx = c.getContext('2d');
+            const seen = new Set();
+            const end = performance.now() + 2000;
+            while (performance.now() < end) {
+                ctx.drawImage(img, 0, 0);
+                const d = ctx.getImageData(0, 0, c.width, c.height).data;
+                let h = 0;
+                for (let i = 0; i < d.length; i += 7) h = (h * 31 + d[i]) | 0;
+                seen.add(h);
+                await new Promise(r => setTimeout(r, 15));
+            }
+            return seen.size;
+        }""")
+        assert hashes >= 20, f"only {hashes} distinct live frames in 2 s"
+        page.click("#live-stop")
+
+
+def test_page_regions_and_keys_in_chromium(server, clip, tmp_path):
+    """Issue #16 from the page: a bad key comes back as one line naming its field (no job), then a job with the
+    people as filmed and the rest keyed from style 7 to 3 (``person=none``, style keys 0=7, 8=3) finishes and
+    its output decodes with every frame."""
+    with studio_page(server, clip) as page:
+        assert page.eval_on_selector_all("#key-interpolation option", "os => os.map(o => o.value)") == [
+            "linear", "smooth"]
+        page.fill("#width", "64")
+        page.fill("#person", "none")
+        page.click("#add-style-key")
+        page.fill("#style-keys .key:nth-child(1) .time", "later")
+        page.fill("#style-keys .key:nth-child(1) .value", "7")
+        before = page.eval_on_selector_all(".job", "els => els.length")
+        page.click("#render")
+        page.wait_for_function("document.getElementById('message').textContent.startsWith('style_at: ')")
+        message = page.text_content("#message")
+        assert "'later' is not a position" in message and "\n" not in message, message
+        assert page.eval_on_selector_all(".job", "els => els.length") == before  # refused: no job
+
+        page.fill("#style-keys .key:nth-child(1) .time", "0")
+        page.click("#add-style-key")
+        page.fill("#style-keys .key:nth-child(2) .time", "8")
+        page.fill("#style-keys .key:nth-child(2) .value", "3")
+        page.select_option("#key-interpolation", "smooth")
+        page.click("#render")
+        page.wait_for_function(f"document.querySelectorAll('.job').length > {before}")
+        assert page.text_content("#message") == ""
+        job_id = page.get_attribute(".job", "id").removeprefix("job-")
+        page.wait_for_selector(f"#job-{job_id}[data-state='done']", timeout=60000)
+        job = Client(server).json("GET", f"/api/jobs/{job_id}")
+        assert job["config"]["regions"]["person"] == "none" and job["config"]["regions"]["background"] is None
+        assert job["config"]["keys"] == {"style_at": ["0=7", "8=3"], "strength_at": [], "interpolation": "smooth"}
+        with page.expect_download() as dl:
+            page.click(f"#job-{job_id} a.download")
+        out = tmp_path / "keyed.mp4"
+        dl.value.save_as(out)
+        assert decode(out) == (12, True)
+
+        # A region key row is the form's [REGION, TIME, STYLE] (settings.py makes it --region-at's item).
+        page.click("#add-region-key")
+        assert page.eval_on_selector_all("#region-keys select option", "os => os.map(o => o.value)") == [
+            "person", "background", "matte"]
+        page.select_option("#region-keys .key select", "background")
+        page.fill("#region-keys .key .time", "4")
+        page.fill("#region-keys .key .value", "none")
+        assert page.evaluate("form().region_at") == [["background", "4", "none"]]
+        page.click("#render")
+        page.wait_for_function("document.getElementById('message').textContent.startsWith('region_at: ')")
+        assert "--region background=none" in page.text_content("#message")
 
 
 def test_cli_studio_prints_its_address_and_serves(tmp_path):

@@ -33,11 +33,21 @@ from ..stylize.base import Stylizer
 from ..tensors import rgb_to_tensor
 
 REGION_NAMES = ("person", "background")
+MATTE_REGION = "matte"  # --region-at's name of the region inside a matte (--matte-style's region)
 ORIGINAL = "none"  # a region left as the input frame
 INPUT_ALPHA = "alpha"  # --matte alpha: the input's own alpha channel is the matte
 
 #: A frame's mask (H, W) float32 in [0, 1] from the frame and whether a shot starts there; called in frame order.
 MaskFn = Callable[[Frame, bool], np.ndarray]
+
+
+def split_named(item: str, sep: str, field: str, expected: str) -> tuple[str, str]:
+    """``NAME<sep>REST`` of one item, the name lower-cased; a malformed item is ``field``'s ConfigError."""
+    name, found, rest = item.partition(sep)
+    name, rest = name.strip().lower(), rest.strip()
+    if not found or not rest:
+        raise ConfigError(field, f"'{item}': expected {expected}")
+    return name, rest
 
 
 def parse_regions(items: Sequence[str]) -> dict[str, str]:
@@ -48,16 +58,40 @@ def parse_regions(items: Sequence[str]) -> dict[str, str]:
     """
     regions: dict[str, str] = {}
     for item in items:
-        name, sep, style = item.partition("=")
-        name, style = name.strip().lower(), style.strip()
-        if not sep or not style:
-            raise ConfigError("regions", f"'{item}': expected NAME=STYLE, e.g. background=7 (STYLE may be 'none')")
+        name, style = split_named(item, "=", "regions", "NAME=STYLE, e.g. background=7 (STYLE may be 'none')")
         if name not in REGION_NAMES:
             raise ConfigError("regions", f"'{item}': unknown region '{name}'; regions are {', '.join(REGION_NAMES)}")
         if name in regions:
             raise ConfigError("regions", f"'{item}': region '{name}' is given twice")
         regions[name] = style
     return regions
+
+
+def parse_region_keys(items: Sequence[str], matte: bool = False) -> dict[str, tuple[str, ...]]:
+    """``["background@0s=7", "background@4s=3"]`` -> ``{"background": ("0s=7", "4s=3")}``: each region's
+    ``TIME=STYLE`` keys, in the order given (times are read when the clip is open: they need its rate).
+
+    Issue #16: "a region's style can have keys". The regions that can be keyed are
+    those whose style ``--region``/``--matte-style`` set: ``person`` and
+    ``background``, or with a ``matte`` the region inside it (outside is ``--style``,
+    keyed by ``--style-at``).
+
+    Raises:
+        ConfigError: (field ``region_at``) a malformed item, an unknown region, a ``none`` key.
+    """
+    names = (MATTE_REGION,) if matte else REGION_NAMES
+    keys: dict[str, list[str]] = {}
+    for item in items:
+        name, key = split_named(item, "@", "region_at", "NAME@TIME=STYLE, e.g. background@4s=7")
+        if name not in names:
+            other = ("; with --matte the region inside it is 'matte' and outside is --style (keyed by --style-at)"
+                     if matte else "; 'matte' needs --matte" if name == MATTE_REGION else "")
+            raise ConfigError("region_at", f"'{item}': unknown region '{name}'; keyed regions are "
+                                           f"{', '.join(names)}{other}")
+        if key.partition("=")[2].strip().lower() == ORIGINAL:
+            raise ConfigError("region_at", f"'{item}': a key is a style; 'none' (as filmed) is --region {name}=none")
+        keys.setdefault(name, []).append(key)
+    return {name: tuple(k) for name, k in keys.items()}
 
 
 @dataclass(frozen=True)
@@ -72,6 +106,8 @@ class RegionOptions:
         feather: soften the mask edge over about this many pixels.
         carry: how much of the previous (flow-warped) mask each frame keeps, 0 to < 1.
         matte_fit: scale a matte of another size to the frame.
+        region_at: ``NAME@TIME=STYLE`` keys of a region's own style (``--region-at``; see
+            :func:`parse_region_keys`); a keyed region has no fixed style.
     """
 
     person: str | None = None
@@ -81,6 +117,7 @@ class RegionOptions:
     feather: float = 0.0
     carry: float = 0.9
     matte_fit: bool = False
+    region_at: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.feather < 0:
@@ -91,18 +128,29 @@ class RegionOptions:
             raise ConfigError("matte", "cannot be combined with person/background regions: the matte decides the regions")
         if self.matte_style and not self.matte:
             raise ConfigError("matte_style", "needs a matte (--matte FILE)")
+        fixed = {"person": self.person, "background": self.background, MATTE_REGION: self.matte_style}
+        for name in self.region_keys:  # strings only: the times are read when the clip is open
+            if fixed[name] is not None:
+                raise ConfigError("region_at", f"region '{name}' has both a style ({fixed[name]}) and keys; "
+                                               f"give its first style as a key at 0s instead")
+
+    @property
+    def region_keys(self) -> dict[str, tuple[str, ...]]:
+        """Each keyed region's ``TIME=STYLE`` items (issue #16)."""
+        return parse_region_keys(self.region_at, matte=bool(self.matte))
 
     @property
     def active(self) -> bool:
-        return bool(self.person or self.background or self.matte)
+        return bool(self.person or self.background or self.matte or self.region_at)
 
 
 def region_options(regions: Sequence[str] = (), matte: str | None = None, matte_style: str | None = None,
-                   feather: float = 0.0, matte_fit: bool = False) -> RegionOptions:
-    """The options of the CLI's ``--region NAME=STYLE`` (repeatable), ``--matte``, ``--matte-style``, ``--feather``."""
+                   feather: float = 0.0, matte_fit: bool = False, region_at: Sequence[str] = ()) -> RegionOptions:
+    """The options of the CLI's ``--region NAME=STYLE`` (repeatable), ``--matte``, ``--matte-style``, ``--feather``
+    and ``--region-at NAME@TIME=STYLE`` (repeatable); the studio's form goes through here too."""
     named = parse_regions(regions)
     return RegionOptions(person=named.get("person"), background=named.get("background"), matte=matte,
-                         matte_style=matte_style, feather=feather, matte_fit=matte_fit)
+                         matte_style=matte_style, feather=feather, matte_fit=matte_fit, region_at=tuple(region_at))
 
 
 def compose(inside: np.ndarray, outside: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ import json
 import logging
 import shutil
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -36,7 +36,7 @@ from ..stylize.options import StyleOptions
 from .engine import StylizerCache, jpeg, read_frame
 from .jobs import TERMINAL, JobQueue
 from .live import LiveSettings, LiveStream
-from .settings import choices, job_config, output_suffix, style_options
+from .settings import check_clip, choices, job_config, output_suffix, style_options
 from .uploads import DEFAULT_UPLOAD_LIMIT, Upload, UploadStore, UploadTooLarge
 
 log = logging.getLogger(__name__)
@@ -94,9 +94,15 @@ def create_app(options: StudioOptions = StudioOptions()) -> FastAPI:
     stylizers = StylizerCache(options.device)
     state: dict[str, Any] = {"live": None, "thumbs": {}}
 
-    def painting(uid: str) -> str | None:
-        u = uploads.get(uid)
-        return str(u.path) if u is not None and u.kind == "image" else None
+    def stored(kind: str) -> Callable[[str], str | None]:
+        """The stored path of an upload of ``kind`` by id, or None: an "image" is a painting, a "video" a clip
+        or a matte (issue #16)."""
+        def path(uid: str) -> str | None:
+            u = uploads.get(uid)
+            return str(u.path) if u is not None and u.kind == kind else None
+        return path
+
+    painting, video = stored("image"), stored("video")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -208,7 +214,8 @@ def create_app(options: StudioOptions = StudioOptions()) -> FastAPI:
         u = uploads.get(str(form.get("input", "")))
         if u is None or u.kind != "video":
             return _error(404, "no such clip: upload one or pick one from the folder")
-        config = job_config(form, painting)
+        config = job_config(form, painting, video)
+        check_clip(config, u.info)  # bad keys are one line now, not a failed job (issue #16)
         job = jobs.submit(u.path, u.name, config, output_suffix(form))
         return JSONResponse(job.public())
 

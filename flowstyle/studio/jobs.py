@@ -65,15 +65,22 @@ class Job:
 
 def _without_paths(value: Any) -> Any:
     """``value`` with every absolute path (an uploaded painting's stored file, in a style spec
-    such as ``/tmp/.../uploads/ab12.png:0.5,7:0.5``) cut to its file name: the page never sees
+    such as ``/tmp/.../uploads/ab12.png:0.5,7:0.5``, or a key's ``4s=/tmp/...png`` and
+    ``background@4s=/tmp/...png``, issue #16) cut to its file name: the page never sees
     where the server keeps files."""
     if isinstance(value, dict):
         return {k: _without_paths(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_without_paths(v) for v in value]
     if isinstance(value, str) and os.sep in value:
-        return ",".join(Path(part).name if Path(part.strip()).is_absolute() else part for part in value.split(","))
+        return ",".join(_name_only(part) for part in value.split(","))
     return value
+
+
+def _name_only(part: str) -> str:
+    """One spec part with its absolute path (after a key's ``TIME=``, if any) cut to the file name."""
+    head, sep, tail = part.rpartition("=")
+    return head + sep + Path(tail).name if Path(tail.strip()).is_absolute() else part
 
 
 class JobQueue:

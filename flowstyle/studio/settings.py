@@ -13,9 +13,13 @@ from typing import Any
 from ..errors import ConfigError, StyleError
 from ..gatys.options import GatysOptions
 from ..gatys.stylizer import GatysConfig
+from ..io.probe import MediaInfo
 from ..io.reader import SizePolicy
 from ..io.writer import PRESETS, EncodeOptions
+from ..regions.build import check_keys
+from ..regions.composite import INPUT_ALPHA, MATTE_REGION, REGION_NAMES, RegionOptions, region_options
 from ..render import RenderConfig
+from ..stylize.keyframes import INTERPOLATIONS, KeyframeOptions
 from ..stylize.options import StyleOptions
 from ..temporal import TEMPORAL_MODES, TemporalOptions
 
@@ -31,7 +35,8 @@ UPLOAD_PREFIX = "upload:"  # a style token naming an uploaded painting by its id
 def choices() -> dict[str, Any]:
     """Everything the page's selects list, in one answer."""
     return {"temporal": list(TEMPORAL_MODES), "methods": list(METHODS), "outputs": [list(o) for o in OUTPUTS],
-            "presets": list(PRESETS)}
+            "presets": list(PRESETS), "keyed_regions": [*REGION_NAMES, MATTE_REGION],
+            "interpolations": list(INTERPOLATIONS)}
 
 
 def resolve_style(spec: str, painting: Callable[[str], str | None]) -> str:
@@ -58,6 +63,70 @@ def style_options(form: Mapping[str, Any], painting: Callable[[str], str | None]
                         preserve_colour=bool(form.get("preserve_colour", False)))
 
 
+def number(form: Mapping[str, Any], name: str, default: float) -> float:
+    """The form's number ``name`` (``default`` when empty); text that is no number names the field."""
+    value = form.get(name)
+    if value is None or str(value).strip() == "":
+        return default
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(name, f"expected a number, got '{value}'") from None
+
+
+def rows(form: Mapping[str, Any], name: str, width: int) -> list[list[str]]:
+    """The form's list ``name`` of rows of ``width`` texts (a key row: [TIME, STYLE]); rows left empty are dropped."""
+    value = form.get(name) or []
+    if not isinstance(value, list) or not all(isinstance(r, list) and len(r) == width for r in value):
+        raise ConfigError(name, f"expected a list of rows of {width} values")
+    return [[str(v).strip() for v in r] for r in value if any(str(v).strip() for v in r)]
+
+
+def region_settings(form: Mapping[str, Any], painting: Callable[[str], str | None],
+                    matte: Callable[[str], str | None]) -> RegionOptions:
+    """The page's regions as the CLI's ``--region NAME=STYLE``, ``--region-at NAME@TIME=STYLE``, ``--feather``
+    and ``--matte``/``--matte-style`` (issue #16), through the CLI's own :func:`region_options`.
+
+    ``person``/``background``: a style token (``upload:ID`` paintings too), ``none`` (as filmed), or empty (the
+    style above); ``region_at``: rows [NAME, TIME, STYLE]; ``matte``: ``alpha`` or ``upload:ID`` of a video.
+    """
+    named = [f"{name}={resolve_style(str(form[name]), painting)}" for name in REGION_NAMES
+             if str(form.get(name) or "").strip()]
+    keyed = [f"{name}@{time}={resolve_style(style, painting)}" for name, time, style in rows(form, "region_at", 3)]
+    matte_path = matte_source(str(form.get("matte") or "").strip(), matte)
+    matte_style = str(form.get("matte_style") or "").strip()
+    return region_options(named, matte_path, resolve_style(matte_style, painting) if matte_style else None,
+                          number(form, "feather", 0.0), bool(form.get("matte_fit", False)), keyed)
+
+
+def matte_source(token: str, matte: Callable[[str], str | None]) -> str | None:
+    """``alpha`` (the clip's own alpha), ``upload:ID`` (an uploaded matte video: its stored path) or nothing."""
+    if not token:
+        return None
+    if token == INPUT_ALPHA:
+        return INPUT_ALPHA
+    path = matte(token[len(UPLOAD_PREFIX):]) if token.startswith(UPLOAD_PREFIX) else None
+    if path is None:
+        raise ConfigError("matte", f"'{token}': choose an uploaded matte video or alpha")
+    return path
+
+
+def key_settings(form: Mapping[str, Any], painting: Callable[[str], str | None]) -> KeyframeOptions:
+    """The page's key rows as the CLI's ``--style-at TIME=STYLE``, ``--strength-at TIME=STRENGTH`` and
+    ``--key-interpolation`` (issue #16); the times are read when the clip is known (:func:`check_clip`)."""
+    return KeyframeOptions(style_at=tuple(f"{t}={resolve_style(v, painting)}" for t, v in rows(form, "style_at", 2)),
+                           strength_at=tuple(f"{t}={v}" for t, v in rows(form, "strength_at", 2)),
+                           interpolation=str(form.get("key_interpolation") or "linear"))
+
+
+def check_clip(config: RenderConfig | GatysConfig, info: MediaInfo) -> None:
+    """Refuse keys that do not fit the clip (out of order, outside it, no position) when the job is submitted,
+    so the page shows the one line at once rather than a failed job (issue #16)."""
+    if isinstance(config, RenderConfig) and info.video:
+        v = info.video[0]
+        check_keys(config.regions, config.keys, v.average_rate, v.duration or info.duration, info.timecode)
+
+
 def size_policy(form: Mapping[str, Any]) -> SizePolicy:
     width = form.get("width")
     if width in (None, "", 0):
@@ -81,17 +150,24 @@ def output_suffix(form: Mapping[str, Any]) -> str:
     return output_choice(form)[0]
 
 
-def job_config(form: Mapping[str, Any], painting: Callable[[str], str | None]) -> RenderConfig | GatysConfig:
-    """The render a job runs: feed-forward (:class:`RenderConfig`) or Gatys (:class:`GatysConfig`)."""
+def job_config(form: Mapping[str, Any], painting: Callable[[str], str | None],
+               matte: Callable[[str], str | None] = lambda uid: None) -> RenderConfig | GatysConfig:
+    """The render a job runs: feed-forward (:class:`RenderConfig`) or Gatys (:class:`GatysConfig`).
+
+    ``painting(id)``/``matte(id)``: the stored path of an uploaded picture / video, or None.
+    """
     method = str(form.get("method", "feedforward"))
     _, codec, profile = output_choice(form)
     encode = EncodeOptions(crf=int(form.get("crf", 18)), preset=str(form.get("preset", "veryfast")), codec=codec,
                            profile=profile)
+    regions, keys = region_settings(form, painting, matte), key_settings(form, painting)
     if method == "gatys":
+        if regions.active or keys.active:  # as the CLI: Gatys has no regions or keys (issue #16)
+            raise ConfigError("method", "regions, mattes and style keys work with method feedforward only")
         style = resolve_style(str(form.get("style", "")), painting)
         gatys = GatysOptions(style=style, **({"iterations": int(form["iterations"])} if form.get("iterations") else {}))
         return GatysConfig(gatys=gatys, encode=encode, size=size_policy(form))
     if method != "feedforward":
         raise ConfigError("method", f"unknown method '{method}'; use feedforward or gatys")
     return RenderConfig(style=style_options(form, painting), encode=encode, size=size_policy(form),
-                        temporal=TemporalOptions(mode=str(form.get("temporal", "flow"))))
+                        temporal=TemporalOptions(mode=str(form.get("temporal", "flow"))), regions=regions, keys=keys)
