@@ -222,3 +222,36 @@ def test_gatys_runs_one_task_per_shot_and_matches_the_single_process_render(gaty
     done = [p.done for p in seen]
     assert done == sorted(done) and done[-1] == seen[-1].total == 2 * GATYS_CUT
     assert not (tmp_path / "dist.mp4.flowstyle-segments").exists()
+
+
+def test_source_timecode_survives_the_join(cluster, tmp_path: Path) -> None:
+    from flowstyle.io.timecode import read_timecode
+    from synth_deep import write_tagged_clip
+
+    src = write_tagged_clip(tmp_path / "src.mov", 30, Fraction(30000, 1001), size=SIZE, codec="prores_ks",
+                            pix_fmt="yuv422p10le", timecode="01:00:00;00")
+    options = DistributedOptions(scheduler=cluster.scheduler_address, segment_seconds=0.25)  # 7-frame parts
+    results: list = []
+    out = render_distributed(src, tmp_path / "out.mov", RenderConfig(), options, on_segment=results.append).output
+    assert len(results) == 5
+    with av.open(str(out)) as c:
+        assert str(read_timecode(c)) == "01:00:00;00"  # 29.97 drop-frame, from the source's tmcd track
+        assert c.streams.video[0].average_rate == Fraction(30000, 1001)
+    # Exact pts at every seam (mov's edit lists counted in ms moved a 0.5005 s start by 15 ticks).
+    assert decoded(out)[0] == [1001 * i for i in range(30)]
+
+
+def test_style_keys_render_distributed_as_in_one_process(clip: Path, cluster, tmp_path: Path) -> None:
+    """Tasks are the in-process render on a range, so keys (issue #16) work there: segments that start
+    a shot are frame for frame the single-process render."""
+    from flowstyle.stylize.keyframes import KeyframeOptions
+
+    config = dataclasses.replace(CONFIG, keys=KeyframeOptions(("0=7", "4s=3")))
+    with intra_op_threads(1):
+        single = render(clip, tmp_path / "single.mp4", dataclasses.replace(config, workers=1)).output
+    options = DistributedOptions(scheduler=cluster.scheduler_address, segment_seconds=1.0)
+    dist = render_distributed(clip, tmp_path / "dist.mp4", config, options).output
+    a, b = decoded(single)[1], decoded(dist)[1]
+    for start, stop in ((0, 25), (CUT, 75)):
+        assert np.abs(a[start:stop] - b[start:stop]).max() <= 1
+    assert np.abs(a[100:] - b[100:]).mean() < 3  # a pre-rolled segment late in the transition: close

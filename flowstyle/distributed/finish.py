@@ -18,7 +18,7 @@ import av
 
 from ..errors import OutputError
 from ..io.atomic import atomic_output
-from ..io.writer import AUDIO_LEAD, AudioCopier
+from ..io.writer import AUDIO_LEAD, AudioCopier, exact_movie_timescale
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,14 @@ def join(segments: Sequence[Path], output: Path, audio_from: Path | None = None)
                 template = first.streams.video[0]
                 stream = out.add_stream_from_template(template)
                 stream.time_base = template.time_base
+                exact_movie_timescale(out, template.time_base)
                 for k, v in first.metadata.items():
                     if k.lower() not in ("encoder", "major_brand", "minor_version", "compatible_brands"):
                         out.metadata[k] = v
                 if "timecode" in template.metadata:  # the first segment's is the source's start timecode
+                    # mov's tmcd track counts in the stream's frame rate, which a stream made from a
+                    # template lacks (the trailer fails with EINVAL without it).
+                    stream.codec_context.framerate = template.average_rate
                     stream.metadata["timecode"] = template.metadata["timecode"]
                 audio = AudioCopier(audio_from, out) if audio_from is not None else None
                 last_dts: int | None = None

@@ -168,6 +168,21 @@ class _AacTranscoder:
         self.output.mux(self.stream.encode(None))
 
 
+MOVENC_FORMATS = {"mov", "mp4", "ipod", "ismv", "3gp", "3g2", "psp", "f4v"}  # libavformat's movenc.c muxers
+
+
+def exact_movie_timescale(container: av.container.OutputContainer, time_base: Fraction) -> None:
+    """Count a mov/mp4 output's edit list in the video's own timescale (before the header is written).
+
+    mov/mp4 keep a stream's start offset in an edit list counted in the movie
+    timescale, 1000 by default: a segment of a distributed render starting at
+    0.5005 s (frame 15 at 29.97) read back 15 ticks early, and its join reported
+    29.994 frames/s. In the stream's timescale the offset is exact (issue #14).
+    """
+    if container.format.name in MOVENC_FORMATS and time_base.numerator == 1:
+        container.options["movie_timescale"] = str(time_base.denominator)
+
+
 class VideoWriter:
     """Write RGB frames (H x W x 3, uint8 or float32) with given pts to ``path`` + copied audio.
 
@@ -204,6 +219,7 @@ class VideoWriter:
             spec.check_size(size, display_path or path)
             self.colour = colour
             self.time_base = time_base
+            exact_movie_timescale(self.container, time_base)
             stream = self.container.add_stream(spec.encoder, rate=rate or Fraction(25))
             stream.width, stream.height = width, height
             stream.pix_fmt = spec.pix_fmt
