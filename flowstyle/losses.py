@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .allocator import tune_malloc
 from .models.vgg import VGG16Features
 from .registry import load_state_dict
 
@@ -125,6 +126,12 @@ def load_vgg16(device: torch.device | str = "cpu", dtype: torch.dtype = torch.fl
     Here rather than in ``models/vgg.py`` so that the models stay below the weight
     registry (which imports their converters): docs/architecture.md, "Layers".
     """
+    if torch.device(device).type == "cpu":
+        # Gatys and learn-style allocate the same large activations every iteration; in a
+        # Dask worker (whose nanny sets MALLOC_TRIM_THRESHOLD_, which pins glibc's mmap
+        # threshold) each one was a fresh mmap: a Gatys shot task ran 2.3x slower than the
+        # same render in one process (issue #14).
+        tune_malloc()
     state = {k: v for k, v in load_state_dict("vgg16_hed").items() if k.startswith("convs.")}
     net = VGG16Features()
     net.load_state_dict(state)

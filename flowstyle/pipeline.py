@@ -14,6 +14,7 @@ thread of its own. libav and torch release the GIL, so these overlap.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -28,7 +29,7 @@ from .io.frames import Frame
 from .io.sink import FrameSink
 from .io.source import FrameRange, FrameSource
 from .progress import Progress, ProgressFn
-from .scenes import CutDetector, CutOptions
+from .scenes import CutDetector, CutOptions, KnownCuts
 from .stylize.base import Stylizer
 from .temporal.base import TemporalStep
 from .temporal.stabilizer import Motion
@@ -82,12 +83,13 @@ def stylize_workers(requested: int, device: torch.device) -> int:
     return 1 if device.type != "cpu" else max(1, torch.get_num_threads())
 
 
-def with_predecessors(frames: Iterator[Frame], detector: CutDetector | None) -> Iterator[tuple[Frame, np.ndarray | None]]:
+def with_predecessors(frames: Iterator[Frame], detector: CutDetector | KnownCuts | None
+                      ) -> Iterator[tuple[Frame, np.ndarray | None]]:
     """Pair each frame with the previous input frame, or None at the start of a shot (scene cut)."""
     prev: np.ndarray | None = None
     for frame in frames:
         rgb = to_uint8(frame.rgb)  # cut detection and flow work on 8 bits; a no-op on the 8-bit path
-        if detector is not None and detector.is_cut(rgb):
+        if detector is not None and detector.is_cut(rgb, frame.index):
             log.info("scene cut at frame %d (%.3f s): temporal state reset", frame.index, frame.time)
             prev = None
         yield frame, prev
@@ -125,16 +127,17 @@ def prepared(pairs: Iterator[tuple[Frame, np.ndarray | None]], prepare: Callable
 
 def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: FrameSink,
         cancel: CancelEvent | None = None, on_frame: ProgressFn | None = None, *,
-        frames: FrameRange | None = None, cuts: CutOptions | None = CutOptions(), workers: int = 1,
-        preroll: int = 0) -> RunResult:
+        frames: FrameRange | None = None, cuts: CutOptions | tuple[int, ...] | None = CutOptions(),
+        workers: int = 1, preroll: int = 0) -> RunResult:
     """Stylize ``source``'s frames (``frames``, default all) into ``sink``; close the sink on success.
 
     Args:
         cancel: polled between frames; once set, the run stops, the sink is
             aborted and :class:`~flowstyle.errors.Cancelled` is raised.
         on_frame: called with a :class:`~flowstyle.progress.Progress` after each frame written.
-        cuts: scene-cut detection, which resets the temporal state (None: off). Only
-            run when something has temporal state.
+        cuts: scene-cut detection, which resets the temporal state (None: off), or the
+            frames known to start shots (a tuple; issue #14's tasks). Only run when
+            something has temporal state.
         workers: frames stylized at once when the stylizer is not sequential.
         preroll: up to this many frames before ``frames.start`` are decoded, stylized and
             run through the temporal step but not written, so the first written frame is as
@@ -145,14 +148,16 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
         propagates once; in every failure the sink is aborted (nothing is left behind).
     """
     stateful = temporal.active or stylizer.sequential
-    detector = CutDetector(cuts) if cuts is not None and stateful else None
+    detector = None
+    if cuts is not None and stateful:
+        detector = KnownCuts(cuts) if isinstance(cuts, tuple) else CutDetector(cuts)
     parallel = 1 if stylizer.sequential else max(1, workers)
     total = frames.length if frames is not None else None
     expected = total or source.frame_count or None
     stopped = threading.Event() if cancel is None else cancel
     first = frames.start if frames is not None else 0
     warm = min(preroll, first) if stateful else 0
-    decode = FrameRange(first - warm, frames.stop) if warm else frames
+    decode = dataclasses.replace(frames, start=first - warm) if warm else frames
 
     def check() -> None:
         if stopped.is_set():

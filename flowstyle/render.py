@@ -122,7 +122,8 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
                                             source.frame_rate, source.duration, source.frame_count or None,
                                             start_time=source.start_time, timecode=source.timecode,
                                             input_name=str(src))
-        result = run(source, stylizer, temporal, sink, cancel, progress, frames=io.frames, cuts=topts.cuts,
+        result = run(source, stylizer, temporal, sink, cancel, progress, frames=io.frames,
+                     cuts=topts.cut_frames or topts.cuts,
                      workers=stylize_workers(config.workers, device), preroll=config.span.preroll)
     _warn_lost(src, source, result)
     return RenderReport(input=src, output=dst, frames=result.frames, lost_frames=result.lost_frames,

@@ -12,6 +12,8 @@ render cannot look ahead), and cuts closer than ``min_gap`` frames are ignored.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from collections import deque
 from dataclasses import dataclass
 
@@ -48,7 +50,8 @@ class CutDetector:
             return None
         return float(np.abs(hsv - prev).mean(axis=(0, 1)).mean())
 
-    def is_cut(self, rgb: np.ndarray) -> bool:
+    def is_cut(self, rgb: np.ndarray, index: int | None = None) -> bool:
+        """``index``: the frame's number, unused here (see :class:`KnownCuts`)."""
         s = self.score(rgb)
         self._since += 1
         if s is None:
@@ -63,3 +66,14 @@ class CutDetector:
         else:
             self._recent.append(s)
         return cut
+
+
+class KnownCuts:
+    """Cuts found by an earlier pass (a distributed render's scan, issue #14): ``is_cut`` is True
+    exactly at those frame numbers, so a task resets its state where the whole render did."""
+
+    def __init__(self, frames: Sequence[int]) -> None:
+        self.frames = frozenset(frames)
+
+    def is_cut(self, rgb: np.ndarray, index: int | None = None) -> bool:
+        return index in self.frames

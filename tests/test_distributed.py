@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from flowstyle.distributed.engine import DistributedOptions, render_distributed, status_lines
-from flowstyle.distributed.plan import Segment, make_plan, split
+from flowstyle.distributed.plan import Segment, make_plan, split, split_tail
 from flowstyle.io.reader import SizePolicy
 from flowstyle.io.writer import EncodeOptions
 from flowstyle.metrics import evaluate
@@ -96,6 +96,29 @@ def test_split_puts_cuts_on_segment_starts_and_prerolls_inside_shots() -> None:
         (0, 25, 0), (25, 50, 12), (50, 75, 0), (75, 100, 12), (100, 125, 12)]
     assert split(125, (50,), 25, split_shots=False) == (Segment(0, 0, 50), Segment(1, 50, 125))  # Gatys shots
     assert [s.frames for s in split(10, (), 4)] == [3, 4, 3]  # equal parts, not a short tail
+
+
+def test_the_last_segment_is_shared_by_the_workers() -> None:
+    """The render's last segment is cut in one part per worker (each pre-rolled), unless the parts
+    would be shorter than twice the pre-roll: no worker idles through a whole last segment."""
+    last = Segment(5, 100, 232, 0)
+    assert split_tail(last, 2, 16, [0, 100]) == [Segment(5, 100, 166, 0), Segment(6, 166, 232, 16)]
+    assert split_tail(last, 5, 16, [0, 100]) == [last]  # 26-frame parts would be under twice the pre-roll
+    assert split_tail(Segment(0, 0, 20), 2, 0, [0]) == [Segment(0, 0, 10), Segment(1, 10, 20)]  # no pre-roll
+    # A segment of grouped short shots keeps each cut in the part it falls in.
+    grouped = Segment(3, 60, 160, 0, cuts=(100,))
+    assert split_tail(grouped, 2, 4, [0, 60, 100]) == [Segment(3, 60, 110, 0, (100,)), Segment(4, 110, 160, 4)]
+    assert split(250, (100,), 300, preroll=4, tail_parts=2) == (Segment(0, 0, 125, 0, (100,)),
+                                                                Segment(1, 125, 250, 4))
+
+
+def test_short_shots_are_grouped_into_segments_and_long_ones_split() -> None:
+    # Shots of 40, 40, 40, 200 frames with 100-frame segments: the first two share a task
+    # (the third would make it 120), the long one is split in two pre-rolled halves.
+    assert split(320, (40, 80, 120), 100, preroll=8) == (
+        Segment(0, 0, 80, 0, (40,)), Segment(1, 80, 120), Segment(2, 120, 220), Segment(3, 220, 320, 8))
+    assert split(320, (40, 80, 120), 100, split_shots=False) == (  # Gatys: one task per shot, never split
+        Segment(0, 0, 40), Segment(1, 40, 80), Segment(2, 80, 120), Segment(3, 120, 320))
 
 
 def test_plan_finds_the_cut(clip: Path) -> None:
@@ -255,3 +278,16 @@ def test_style_keys_render_distributed_as_in_one_process(clip: Path, cluster, tm
     for start, stop in ((0, 25), (CUT, 75)):
         assert np.abs(a[start:stop] - b[start:stop]).max() <= 1
     assert np.abs(a[100:] - b[100:]).mean() < 3  # a pre-rolled segment late in the transition: close
+
+
+def test_grouped_shots_reset_at_the_scanned_cut(clip: Path, single: Path, cluster, tmp_path: Path) -> None:
+    """Both shots fit one 10 s segment: its task resets the temporal state at the cut the scan
+    found (no detector inside the task), so every frame is the single-process render's."""
+    results: list = []
+    options = DistributedOptions(scheduler=cluster.scheduler_address, segment_seconds=10.0)
+    dist = render_distributed(clip, tmp_path / "grouped.mp4", CONFIG, options, on_segment=results.append).output
+    assert len(results) == 1
+    pts_a, a = decoded(single)
+    pts_b, b = decoded(dist)
+    assert pts_a == pts_b
+    assert np.abs(a - b).max() <= 1

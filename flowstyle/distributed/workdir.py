@@ -47,7 +47,8 @@ def plan_to_dict(plan: Plan) -> dict:
 
 
 def plan_from_dict(data: dict) -> Plan:
-    return Plan(int(data["frames"]), tuple(data["cuts"]), tuple(Segment(**s) for s in data["segments"]))
+    return Plan(int(data["frames"]), tuple(data["cuts"]),
+                tuple(Segment(**{**s, "cuts": tuple(s.get("cuts", ()))}) for s in data["segments"]))
 
 
 class SegmentFolder:

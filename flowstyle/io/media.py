@@ -56,6 +56,7 @@ class RangeOptions:
     # longer render that a finisher joins by stream copy (issue #14); True is the editor's
     # range, whose clock starts at its first frame.
     trim: bool = True
+    anchor: tuple[int, int] | None = None  # (frame, pts) seen by an earlier pass: see FrameRange.anchor
 
     def __post_init__(self) -> None:
         if self.preroll < 0:
@@ -142,7 +143,7 @@ def frame_range(source: FrameSource, options: RangeOptions) -> FrameRange | None
     if stop is not None and stop <= start:
         raise InputError(source.path, f"--in {options.in_point} (frame {start}) must come before "
                          f"--out {options.out_point} (frame {stop})")
-    return FrameRange(start, stop)
+    return FrameRange(start, stop, options.anchor)
 
 
 def open_render(src: Path, dst: Path, size: SizePolicy, encode: EncodeOptions, read: ReadOptions,

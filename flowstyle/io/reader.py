@@ -9,6 +9,7 @@ included). Scaling happens in the same swscale call as the colour conversion.
 
 from __future__ import annotations
 
+import math
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -275,8 +276,9 @@ class VideoReader(FrameSource):
             return 0
         return max(0, int(round(float((pts - self._first_pts) * self._time_base * self._rate))))
 
-    def _decode(self, first_index: int | None) -> Iterator[Frame]:
-        """Decode from the demuxer's position; ``first_index`` None: derive it from the first pts (after a seek)."""
+    def _decode(self, first_index: int | None, anchor: tuple[int, int] | None = None) -> Iterator[Frame]:
+        """Decode from the demuxer's position; ``first_index`` None: derive it from the first pts (after a
+        seek), or from ``anchor`` ``(index, pts)``: frames before its pts are numbered before its index."""
         index = first_index
         last_pts: int | None = None
         step = int(round(1 / (self._rate * self._time_base))) if self._rate and self._time_base else 1
@@ -299,6 +301,10 @@ class VideoReader(FrameSource):
                     log.debug("%s: non-increasing pts %s after %s", self.path, pts, last_pts)
                     pts = last_pts + 1
                 last_pts = pts
+                if index is None and anchor is not None:
+                    if pts < anchor[1]:
+                        continue  # between the keyframe and the anchor: before the range
+                    index = anchor[0]
                 if index is None:
                     index = self._index_of(pts)
                 out = self._to_frame(frame, index, pts)
@@ -313,22 +319,31 @@ class VideoReader(FrameSource):
             yield first
         yield from self._frames
 
-    def _seek(self, start: int) -> Iterator[Frame]:
-        """Seek to the keyframe at or before frame ``start`` and decode forward from it."""
-        seconds = start / float(self._rate) if self._rate else 0.0
-        target = self._first_pts + int(seconds / self._time_base)
+    def _seek(self, start: int, anchor: tuple[int, int] | None = None) -> Iterator[Frame]:
+        """Seek to the keyframe at or before frame ``start`` and decode forward from it.
+
+        ``anchor`` ``(index, pts)`` (at or before ``start``, see :class:`FrameRange`) is
+        exact; without it the pts is estimated from the average rate, rounded down so
+        the seek never lands past the frame.
+        """
+        if anchor is not None:
+            target = anchor[1]
+        else:
+            ticks = Fraction(start) / (Fraction(self._rate) * self._time_base) if self._rate else Fraction(0)
+            target = self._first_pts + math.floor(ticks)
         self._first = None
         try:
             self.container.seek(target, stream=self.stream, backward=True, any_frame=False)
         except av.FFmpegError as exc:
             raise InputError(self.path, f"cannot seek to frame {start} ({exc})") from None
-        return self._decode(first_index=None if start else 0)
+        return self._decode(first_index=None if start else 0, anchor=anchor)
 
     def frames(self, range: FrameRange | None = None) -> Iterator[Frame]:
         """Frames in ``range`` (all by default); the first call from frame 0 decodes straight on."""
         start = range.start if range is not None else 0
         stop = range.stop if range is not None else None
-        frames = self._from_start() if self._first is not None and start == 0 else self._seek(start)
+        anchor = range.anchor if range is not None else None
+        frames = self._from_start() if self._first is not None and start == 0 else self._seek(start, anchor)
         for frame in frames:
             if stop is not None and frame.index >= stop:
                 return

@@ -22,16 +22,26 @@ from .timecode import Timecode
 
 @dataclass(frozen=True)
 class FrameRange:
-    """Frames ``[start, stop)`` by index in presentation order; ``stop`` None runs to the end."""
+    """Frames ``[start, stop)`` by index in presentation order; ``stop`` None runs to the end.
+
+    ``anchor``: ``(index, pts)`` of a frame at or before ``start`` whose pts an earlier
+    pass over the file saw (a distributed plan's scan, issue #14). A video source then
+    seeks to that pts and numbers frames from it, instead of estimating the pts from
+    the average rate: on variable-rate files (phones; a loop with a gap) the estimate
+    landed a GOP early, and the numbering after the seek could drift by a frame.
+    """
 
     start: int = 0
     stop: int | None = None
+    anchor: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.start < 0:
             raise ConfigError("start", f"the in-point must be frame 0 or later, got {self.start}")
         if self.stop is not None and self.stop <= self.start:
             raise ConfigError("stop", f"the out-point ({self.stop}) must come after the in-point ({self.start})")
+        if self.anchor is not None and not 0 <= self.anchor[0] <= self.start:
+            raise ConfigError("anchor", f"frame {self.anchor[0]} must be at or before the in-point ({self.start})")
 
     def __contains__(self, index: int) -> bool:
         return index >= self.start and (self.stop is None or index < self.stop)

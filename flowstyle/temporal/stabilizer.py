@@ -67,6 +67,9 @@ class TemporalOptions:
             at 640 wide keeps lighting changes while passing little flicker.
         blind_lambda: screening weight of ``blind``.
         cuts: scene-cut detection (None disables it).
+        cut_frames: frames already known to start a shot (a distributed plan's scan,
+            issue #14): when given, the state resets exactly there and ``cuts`` is not run,
+            so a task that renders several shots resets where the whole render would.
     """
 
     mode: str = "flow"
@@ -84,6 +87,7 @@ class TemporalOptions:
     track_sigma: float = 48.0
     blind_lambda: float = 0.15
     cuts: CutOptions | None = field(default_factory=CutOptions)
+    cut_frames: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.mode not in TEMPORAL_MODES:
