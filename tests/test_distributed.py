@@ -291,3 +291,21 @@ def test_grouped_shots_reset_at_the_scanned_cut(clip: Path, single: Path, cluste
     pts_b, b = decoded(dist)
     assert pts_a == pts_b
     assert np.abs(a - b).max() <= 1
+
+
+def test_workers_without_weights_are_named_in_one_line(clip: Path, tmp_path: Path) -> None:
+    """Workers whose FLOWSTYLE_WEIGHTS is an empty folder are named before any task runs."""
+    from distributed import LocalCluster
+
+    from flowstyle.errors import FlowstyleError
+
+    empty = tmp_path / "no-weights"
+    empty.mkdir()
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+                      env={"FLOWSTYLE_WEIGHTS": str(empty)}) as c:
+        options = DistributedOptions(scheduler=c.scheduler_address, segment_seconds=1.0)
+        with pytest.raises(FlowstyleError) as err:
+            render_distributed(clip, tmp_path / "o.mp4", CONFIG, options)
+    message = str(err.value)
+    assert "\n" not in message and message.count("worker tcp://127.0.0.1:") == 2, message
+    assert not (tmp_path / "o.mp4").exists()
