@@ -114,15 +114,27 @@ def settle(temporal: TemporalStep, stylized: np.ndarray, motion: Motion | None) 
     return np.clip(stylized + correction, 0.0, 1.0)
 
 
-def prepared(pairs: Iterator[tuple[Frame, np.ndarray | None]], prepare: Callable[[Frame, bool], None]
-             ) -> Iterator[tuple[Frame, np.ndarray | None]]:
+def prepared(pairs: Iterator[tuple[Frame, np.ndarray | None]], prepare: Callable[..., None],
+             motion: Callable[[np.ndarray, np.ndarray], Motion] | None = None
+             ) -> Iterator[tuple[Frame, np.ndarray | None, Motion | None]]:
     """Call the stylizer's optional ``prepare(frame, shot_start)`` hook on each frame in order, on the decode
     thread, before the frame goes to the (parallel) stylize workers: per-frame state that depends only on the
     input frames but carries over from frame to frame, such as the region masks of issue #16
-    (docs/architecture.md, "Seams")."""
+    (docs/architecture.md, "Seams").
+
+    ``motion``: the temporal step's motion estimate; when given, each frame's motion is
+    made here, handed to ``prepare(frame, shot_start, motion)`` and passed on, so the
+    region masks follow the same flow as the texture and the workers do not compute it
+    again (one DIS flow a frame instead of two: issue #16's speed target).
+    """
     for frame, prev in pairs:
-        prepare(frame, prev is None)
-        yield frame, prev
+        if motion is None:
+            prepare(frame, prev is None)
+            yield frame, prev, None
+            continue
+        m = motion(prev, to_uint8(frame.rgb)) if prev is not None else None
+        prepare(frame, prev is None, m)
+        yield frame, prev, m
 
 
 def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: FrameSink,
@@ -163,11 +175,12 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
         if stopped.is_set():
             raise Cancelled(f"{getattr(sink, 'path', 'render')}: cancelled; nothing was written")
 
-    def stylize(item: tuple[Frame, np.ndarray | None]) -> tuple[Frame, np.ndarray, Motion | None]:
-        frame, prev = item
+    def stylize(item: tuple[Frame, np.ndarray | None, Motion | None]) -> tuple[Frame, np.ndarray, Motion | None]:
+        frame, prev, motion = item  # motion: made on the decode thread already, or None
         check()
         rgb = stylizer.stylize(frame, prev is None)  # on a worker thread when parallel
-        motion = temporal.motion(prev, to_uint8(frame.rgb)) if prev is not None and temporal.active else None
+        if motion is None and prev is not None and temporal.active:
+            motion = temporal.motion(prev, to_uint8(frame.rgb))
         return frame, rgb, motion
 
     def write(item: tuple[np.ndarray, int, np.ndarray | None]) -> None:
@@ -178,13 +191,20 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
     pairs = with_predecessors(source.frames(decode), detector)
     prepare = getattr(stylizer, "prepare", None)
     if prepare is not None:
-        pairs = prepared(pairs, prepare)
-    decoded = Prefetcher(pairs, depth=QUEUE_DEPTH, name="decode")
-    encoder: BackgroundWorker[tuple[np.ndarray, int, np.ndarray | None]] = BackgroundWorker(
-        write, depth=QUEUE_DEPTH, name="encode")
-    done = 0
-    try:
-        with intra_op_threads(1 if parallel > 1 else None):
+        shared = temporal.motion if temporal.active and getattr(stylizer, "prepare_motion", False) else None
+        items = prepared(pairs, prepare, shared)
+    else:
+        items = ((frame, prev, None) for frame, prev in pairs)
+    # The thread counts are set before the decode and encode threads start: a thread takes
+    # torch's count when it first runs an op, and the decode thread's ops (the region
+    # segmenter, issue #16) then run single-threaded like the stylize workers. Started
+    # earlier, it took 2 and the segmenter's switch to 1 and back cost 4 ms a frame under load.
+    with intra_op_threads(1 if parallel > 1 else None):
+        decoded = Prefetcher(items, depth=QUEUE_DEPTH, name="decode")
+        encoder: BackgroundWorker[tuple[np.ndarray, int, np.ndarray | None]] = BackgroundWorker(
+            write, depth=QUEUE_DEPTH, name="encode")
+        done = 0
+        try:
             for frame, stylized, motion in ordered_map(stylize, iter(decoded), parallel):
                 check()
                 out = settle(temporal, stylized, motion)
@@ -195,12 +215,12 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
                 if on_frame is not None:
                     fraction = done / total if total else source.fraction(frame)
                     on_frame(Progress(done, expected, fraction))
-        encoder.finish()
-        sink.close()
-    except BaseException:
-        decoded.close()
-        encoder.cancel()
-        sink.abort()
-        raise
+            encoder.finish()
+            sink.close()
+        except BaseException:
+            decoded.close()
+            encoder.cancel()
+            sink.abort()
+            raise
     # A range that stops early must not read as a truncated file (the source counts to its declared end).
     return RunResult(done, source.lost_frames if frames is None or frames.stop is None else 0)

@@ -7,17 +7,24 @@
 3. Mask edge flicker on chaplin.mp4 (people, static camera): mean |m_t - warp(m_{t-1})|
    in a 9 px band around the mask edge, raw per-frame masks vs flow-carried ones. It is
    scored with a second flow (DIS medium at full size) from the ORIGINAL frames, not
-   the DIS-fast half-size flow the tracker follows (docs/architecture.md, "Algorithms": score with a second flow).
+   the temporal step's flow the tracker follows in a render (docs/architecture.md,
+   "Algorithms": score with a second flow).
 4. With --render: the same clip rendered plainly (--style 7) and with
    --region person=none --region background=7, through render(): time of each, and
    E_warp (Lai et al. 2018; flow and forward-backward mask from the original frames)
    in the 9 px band around the person mask edge, region render / plain render
    (issue target <= 1.2), and mean |out - in| inside the mask / outside (target <= 0.25).
-5. With --keys: the clip rendered with --style-at 1s=7 --style-at 3s=3 (a 2 s transition)
-   and E_warp (whole frame) during the transition / in the steady parts (target <= 1.2),
-   and the time against the plain render.
+5. With --keys: the clip rendered with --style-at 1s=udnie.jpg --style-at 3s=starry_night.jpg
+   (a 2 s transition between two paintings: the arbitrary network's style vectors are
+   interpolated) and E_warp (whole frame) during the transition / in the steady parts
+   (target <= 1.2); and at each key, the Gram style loss of the keyed render's frame
+   against that key's painting / the same for a render with that painting alone
+   (target <= 1.1).
+6. With --speed: the plain temporal render (--style 7) against regions + keys together
+   (--region person=none, background keyed 1s=7 -> 3s=3) in ABBA order on the same
+   640x360 clip, the ratio of the summed times (target: cost <= 25%).
 
-Usage: python scripts/bench_regions.py [--frames 120] [--render] [--keys]
+Usage: python scripts/bench_regions.py [--frames 120] [--render] [--keys] [--speed]
 """
 
 from __future__ import annotations
@@ -106,8 +113,13 @@ def port_agreement(frames: list[np.ndarray]) -> None:
 def flicker(frames: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     seg = PersonSegmenter()
     probs = [seg(as_tensor(f))[0, 0].numpy() for f in frames]
+    # As in a render: the tracker follows the temporal step's flow (pipeline.prepared).
+    from flowstyle.temporal import Stabilizer, TemporalOptions
+
+    step = Stabilizer(TemporalOptions())
     tracker = MaskTracker()
-    stable = [tracker(f, m) for f, m in zip(frames, probs)]
+    stable = [tracker(f, m, step.motion(frames[t - 1], f).flow_bwd if t else None)
+              for t, (f, m) in enumerate(zip(frames, probs))]
     raw = [levels(p) for p in probs]  # the per-frame alpha the composite would use without the carry
     scorer = make_flow_backend("dis-medium")
     flows = [scorer(frames[t], frames[t - 1]) for t in range(1, len(frames))]
@@ -157,22 +169,60 @@ def timed_render(clip: Path, out: Path, cfg) -> tuple[float, list[np.ndarray]]:
 
 
 def keys(frames: list[np.ndarray]) -> None:
+    from flowstyle.losses import STYLE_LAYERS, load_vgg16, style_loss
+    from flowstyle.metrics import style_grams
     from flowstyle.render import RenderConfig
     from flowstyle.stylize.options import StyleOptions
     from flowstyle.stylize.keyframes import KeyframeOptions
 
+    paintings = {1.0: MEDIA / "styles" / "udnie.jpg", 3.0: MEDIA / "styles" / "starry_night.jpg"}
     with tempfile.TemporaryDirectory() as tmp:
-        frames = lossless_clip(frames, Path(tmp) / "in.mp4")
-        tp, _ = timed_render(Path(tmp) / "in.mp4", Path(tmp) / "plain.mp4", RenderConfig(style=StyleOptions(style="7")))
-        tk, out = timed_render(Path(tmp) / "in.mp4", Path(tmp) / "keys.mp4",
-                               RenderConfig(style=StyleOptions(style="7"), keys=KeyframeOptions(("1s=7", "3s=3"))))
+        clip = Path(tmp) / "in.mp4"
+        frames = lossless_clip(frames, clip)
+        key_items = tuple(f"{t:g}s={p}" for t, p in paintings.items())
+        _, out = timed_render(clip, Path(tmp) / "keys.mp4", RenderConfig(keys=KeyframeOptions(key_items)))
+        alone = {t: timed_render(clip, Path(tmp) / f"alone{t:g}.mp4", RenderConfig(style=StyleOptions(style=str(p))))[1]
+                 for t, p in paintings.items()}
         e = ewarp_series(out, frames)
         times = [t / 25 for t in range(1, len(e) + 1)]
         during = [x for x, t in zip(e, times) if 1.0 < t <= 3.0]
         steady = [x for x, t in zip(e, times) if t <= 1.0 or t > 3.0]
-        print(f"keys 1s=7 -> 3s=3, {len(frames)} frames: E_warp during the transition {np.mean(during):.5f}, "
-              f"steady {np.mean(steady):.5f} ({np.mean(during) / np.mean(steady):.2f}x; target <= 1.2); "
-              f"time {tk:.1f} s vs plain {tp:.1f} s ({tk / tp - 1:+.0%})")
+        print(f"keys 1s=udnie -> 3s=starry_night, {len(frames)} frames: E_warp during the transition "
+              f"{np.mean(during):.5f}, steady {np.mean(steady):.5f} ({np.mean(during) / np.mean(steady):.2f}x; "
+              f"target <= 1.2)")
+        vgg = load_vgg16()
+        width = frames[0].shape[1]
+        for t, painting in paintings.items():
+            grams = style_grams(painting, width, vgg)
+            i = round(t * 25)
+
+            def loss(rgb: np.ndarray) -> float:
+                with torch.no_grad():
+                    return float(style_loss(vgg(as_tensor(rgb), STYLE_LAYERS), grams)[0])
+
+            keyed, single = loss(out[i]), loss(alone[t][i])
+            print(f"key {t:g}s ({painting.name}), frame {i}: Gram style loss keyed {keyed:.4g}, "
+                  f"that painting alone {single:.4g} ({keyed / single:.2f}x; target <= 1.1)")
+
+
+def speed(frames: list[np.ndarray]) -> None:
+    from flowstyle.regions.composite import RegionOptions
+    from flowstyle.render import RenderConfig
+    from flowstyle.stylize.options import StyleOptions
+
+    plain = RenderConfig(style=StyleOptions(style="7"))
+    both = RenderConfig(style=StyleOptions(style="7"), regions=RegionOptions(
+        person="none", region_at=("background@1s=7", "background@3s=3")))
+    with tempfile.TemporaryDirectory() as tmp:
+        clip = Path(tmp) / "in.mp4"
+        lossless_clip(frames, clip)
+        timed_render(clip, Path(tmp) / "warm.mp4", plain)  # weights, oneDNN kernels, page cache
+        t = {"plain": [], "both": []}
+        for k, name in enumerate(("plain", "both", "both", "plain") * 2):  # ABBA twice: the machine drifts
+            t[name].append(timed_render(clip, Path(tmp) / f"{k}.mp4", plain if name == "plain" else both)[0])
+        print(f"speed, {len(frames)} frames 640x360 (ABBA): plain {' '.join(f'{x:.1f}' for x in t['plain'])} s, "
+              f"regions + keys {' '.join(f'{x:.1f}' for x in t['both'])} s: cost "
+              f"{sum(t['both']) / sum(t['plain']) - 1:+.0%} (target <= +25%)")
 
 
 def renders(frames: list[np.ndarray], masks: list[np.ndarray]) -> None:
@@ -203,6 +253,7 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--render", action="store_true", help="also render plain and with regions (slow on CPU)")
     ap.add_argument("--keys", action="store_true", help="also render a 2 s style transition")
+    ap.add_argument("--speed", action="store_true", help="also time regions + keys against plain (ABBA)")
     args = ap.parse_args()
     print(bench_header())
     frames = decode(CLIP, args.frames)
@@ -214,6 +265,8 @@ def main() -> None:
         renders(frames, stable)
     if args.keys:
         keys(frames)
+    if args.speed:
+        speed(decode(CLIP, 10**6))  # the whole clip: short renders are too noisy here
 
 
 if __name__ == "__main__":

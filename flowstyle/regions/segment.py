@@ -55,7 +55,9 @@ class PersonSegmenter:
         return self._nets[name], size
 
     @torch.inference_mode()
-    def __call__(self, frames: Tensor) -> Tensor:
+    def __call__(self, frames: Tensor, out_size: tuple[int, int] | None = None) -> Tensor:
+        """Person probability (B, 1, H, W) of frames (B, 3, H, W) in [0, 1]; ``out_size`` (h, w) instead of
+        the frames' size (the mask tracker works at half size)."""
         h, w = frames.shape[-2:]
         net, size = self.net_for(w, h)
         # torch's thread count belongs to the calling thread (OpenMP): this does not slow
@@ -65,6 +67,7 @@ class PersonSegmenter:
             torch.set_num_threads(1)
         try:
             mask = net(to_model_input(frames.to(self.device), size))
-            return F.interpolate(mask, size=(h, w), mode="bilinear", align_corners=False).to(frames.device)
+            return F.interpolate(mask, size=out_size or (h, w), mode="bilinear",
+                                 align_corners=False).to(frames.device)
         finally:
             torch.set_num_threads(before)
