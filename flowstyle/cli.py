@@ -179,7 +179,7 @@ def render(
     feather: Annotated[float, typer.Option(help="Soften region edges over about this many pixels.", rich_help_panel="Regions and keyframes")] = 0.0,
     style_at: Annotated[Optional[list[str]], typer.Option("--style-at", help="TIME=STYLE key (TIME: 4s, frame 100, or 00:00:04:12); repeatable, in time order.", rich_help_panel="Regions and keyframes")] = None,
     strength_at: Annotated[Optional[list[str]], typer.Option("--strength-at", help="TIME=STRENGTH key; repeatable, in time order.", rich_help_panel="Regions and keyframes")] = None,
-    key_interpolation: Annotated[str, typer.Option(help="Between keys: linear or smooth.", rich_help_panel="Regions and keyframes")] = "linear",
+    key_interpolation: Annotated[str, typer.Option(help="Between keys: smooth (eases into each key, so the render reaches the key's style there) or linear.", rich_help_panel="Regions and keyframes")] = "smooth",
     workers: Annotated[int, typer.Option(help="Render segments on a local Dask cluster of this many worker processes (0: in-process).", rich_help_panel="Distributed (issue #14)")] = 0,
     scheduler: Annotated[Optional[str], typer.Option(help="Render segments on an existing Dask cluster, e.g. tcp://HOST:8786 (see README).", rich_help_panel="Distributed (issue #14)")] = None,
     segment_seconds: Annotated[float, typer.Option(help="Split shots longer than this into segments (one task each).", rich_help_panel="Distributed (issue #14)")] = 10.0,

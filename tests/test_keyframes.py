@@ -108,15 +108,19 @@ def test_at_a_key_the_render_is_that_style_alone(cpu: torch.device, media: Path)
 
 def test_painting_keys_mix_the_style_vectors(cpu: torch.device, media: Path) -> None:
     starry, udnie = media / "styles" / "starry_night.jpg", media / "styles" / "udnie.jpg"
-    s = KeyframedStylizer((Key(0.0, str(starry)), Key(4.0, str(udnie))), (), StyleOptions(style=str(starry)),
-                          cpu, torch.float32)
+    keys = (Key(0.0, str(starry)), Key(4.0, str(udnie)))
+    s = KeyframedStylizer(keys, (), StyleOptions(style=str(starry)), cpu, torch.float32, interpolation="linear")
     torch.testing.assert_close(s.style_vector_at(1.0), 0.75 * s.vectors[0] + 0.25 * s.vectors[1])
     assert s.style_weights_at(1.0) is None and s.painting_share(1.0) == 1.0
+    # The default, smoothstep: a quarter of the way, 3u^2 - 2u^3 = 0.15625 of the second painting.
+    smooth = KeyframedStylizer(keys, (), StyleOptions(style=str(starry)), cpu, torch.float32)
+    torch.testing.assert_close(smooth.style_vector_at(1.0), 0.84375 * s.vectors[0] + 0.15625 * s.vectors[1])
 
 
 def test_built_in_to_painting_mixes_the_two_networks(cpu: torch.device, media: Path) -> None:
     starry = media / "styles" / "starry_night.jpg"
-    s = KeyframedStylizer((Key(0.0, "7"), Key(4.0, str(starry))), (), StyleOptions(), cpu, torch.float32)
+    s = KeyframedStylizer((Key(0.0, "7"), Key(4.0, str(starry))), (), StyleOptions(), cpu, torch.float32,
+                          interpolation="linear")
     assert s.painting_share(1.0) == pytest.approx(0.25)
     x = torch.rand(1, 3, 64, 96)
     assert s(x, 1.0).shape == x.shape

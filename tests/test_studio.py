@@ -488,7 +488,7 @@ def test_page_regions_and_keys_in_chromium(server, clip, tmp_path):
     its output decodes with every frame."""
     with studio_page(server, clip) as page:
         assert page.eval_on_selector_all("#key-interpolation option", "os => os.map(o => o.value)") == [
-            "linear", "smooth"]
+            "smooth", "linear"]
         page.fill("#width", "64")
         page.fill("#person", "none")
         page.click("#add-style-key")

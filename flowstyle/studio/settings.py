@@ -116,7 +116,7 @@ def key_settings(form: Mapping[str, Any], painting: Callable[[str], str | None])
     ``--key-interpolation`` (issue #16); the times are read when the clip is known (:func:`check_clip`)."""
     return KeyframeOptions(style_at=tuple(f"{t}={resolve_style(v, painting)}" for t, v in rows(form, "style_at", 2)),
                            strength_at=tuple(f"{t}={v}" for t, v in rows(form, "strength_at", 2)),
-                           interpolation=str(form.get("key_interpolation") or "linear"))
+                           interpolation=str(form.get("key_interpolation") or "smooth"))
 
 
 def check_clip(config: RenderConfig | GatysConfig, info: MediaInfo) -> None:
