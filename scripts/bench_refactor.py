@@ -4,10 +4,10 @@
 network per core, as the render runs it), (b) the whole per-frame render (decode,
 stylize, encode, audio copy), both at 640 px, style 16, ``--temporal none``. Each
 tree runs in its own process, alternating (A B A B ...), since the machine drifts
-more from minute to minute than the 2% the target asks for; the mean ratio of each
-tree and the paired differences are printed. Also the same question in CPU time per
-frame (network CPU / render CPU), which other tenants of a shared machine do not
-stretch as they stretch wall time.
+more from minute to minute than the 2% the target asks for, and each process renders
+three times; medians are compared (single runs here spread by +-10%). Also the
+render's CPU time per frame, which other tenants of a shared machine stretch less
+than wall time.
 
 Usage:
     git worktree add /tmp/before 5b0fe57          # the last commit before the pipeline refactor
@@ -56,20 +56,21 @@ torch.set_num_threads(threads)
 cfg = RenderConfig(style=StyleOptions(style="16"), size=SizePolicy(max_width=640), temporal=TemporalOptions(mode="none"))
 with tempfile.TemporaryDirectory() as d:
     render(clip, Path(d) / "warm.mp4", cfg)
-    t, c = time.perf_counter(), time.process_time()
-    rep = render(clip, Path(d) / "out.mp4", cfg)
-    b, b_cpu = rep.frames / (time.perf_counter() - t), (time.process_time() - c) / rep.frames
-print(f"{a} {b} {a_cpu} {b_cpu}")
+    for k in range(3):
+        t, c = time.perf_counter(), time.process_time()
+        rep = render(clip, Path(d) / f"out{k}.mp4", cfg)
+        print(f"{a} {rep.frames / (time.perf_counter() - t)} {a_cpu} {(time.process_time() - c) / rep.frames}")
 '''
 
 
-def measure(tree: Path, weights: Path | None) -> tuple[float, float, float, float]:
+def measure(tree: Path, weights: Path | None) -> list[tuple[float, ...]]:
+    """(a f/s, b f/s, a CPU s/frame, b CPU s/frame) of each of three renders in one process."""
     env = {**os.environ, "PYTHONPATH": str(tree), "FLOWSTYLE_LOG": "warning"}
     if weights is not None:
         env["FLOWSTYLE_WEIGHTS"] = str(weights)
     out = subprocess.run([sys.executable, "-c", MEASURE, str(CLIP)], env=env, capture_output=True, text=True,
-                         check=True, cwd="/tmp").stdout.split()
-    return float(out[-4]), float(out[-3]), float(out[-2]), float(out[-1])
+                         check=True, cwd="/tmp").stdout.split()[-12:]
+    return [tuple(float(v) for v in out[i:i + 4]) for i in range(0, len(out), 4)]
 
 
 def main() -> None:
@@ -82,23 +83,20 @@ def main() -> None:
     from flowstyle.system import bench_header
 
     print(bench_header())
-    ratios: dict[str, list[float]] = {"before": [], "after": []}
-    cpu: dict[str, list[float]] = {"before": [], "after": []}
+    runs: dict[str, list[tuple[float, ...]]] = {"before": [], "after": []}
     for k in range(args.rounds):
         for name, tree, weights in (("before", args.before, args.before_weights), ("after", ROOT, None)):
-            a, b, a_cpu, b_cpu = measure(tree, weights)
-            ratios[name].append(b / a)
-            cpu[name].append(a_cpu / b_cpu)
-            print(f"round {k + 1} {name:6s}: (a) network {a:.1f} f/s, (b) render {b:.1f} f/s, (b)/(a) {b / a:.3f}; "
-                  f"CPU per frame (a) {a_cpu * 1e3:.1f} ms, (b) {b_cpu * 1e3:.1f} ms, (a)/(b) {a_cpu / b_cpu:.3f}")
-    before, after = statistics.mean(ratios["before"]), statistics.mean(ratios["after"])
-    diffs = [y - x for x, y in zip(ratios["before"], ratios["after"])]
-    print(f"(b)/(a): before {before:.3f}, after {after:.3f} ({after / before - 1:+.1%}; paired differences "
-          f"{', '.join(f'{d:+.3f}' for d in diffs)}); target: after >= before - 2%")
-    # CPU time is not stretched by other tenants of the machine: the same question, less noise.
-    cb, ca = statistics.mean(cpu["before"]), statistics.mean(cpu["after"])
-    print(f"network CPU / render CPU per frame: before {cb:.3f} (sd {statistics.stdev(cpu['before']):.3f}), "
-          f"after {ca:.3f} (sd {statistics.stdev(cpu['after']):.3f}): {ca / cb - 1:+.1%}")
+            got = measure(tree, weights)
+            runs[name] += got
+            print(f"round {k + 1} {name:6s}: (a) network {got[0][0]:.1f} f/s; (b) render "
+                  + ", ".join(f"{r[1]:.1f} f/s ({r[3] * 1e3:.1f} ms CPU/frame)" for r in got))
+    med = {name: [statistics.median(r[i] for r in rs) for i in range(4)] for name, rs in runs.items()}
+    for name, (a, b, a_cpu, b_cpu) in med.items():
+        print(f"{name:6s} medians: (a) {a:.1f} f/s, (b) {b:.1f} f/s, (b)/(a) {b / a:.3f}; "
+              f"CPU per frame (a) {a_cpu * 1e3:.1f} ms, (b) {b_cpu * 1e3:.1f} ms")
+    before, after = med["before"][1] / med["before"][0], med["after"][1] / med["after"][0]
+    print(f"(b)/(a) of the medians: before {before:.3f}, after {after:.3f} ({after / before - 1:+.1%}); "
+          f"render CPU per frame {med['after'][3] / med['before'][3] - 1:+.1%}; target: within 2%")
 
 
 if __name__ == "__main__":
