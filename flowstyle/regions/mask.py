@@ -107,6 +107,11 @@ class MaskTracker:
         """(h, w) the carry works at for frames of ``width`` x ``height``: the flow's scale."""
         return self.flow.shrink(np.zeros((height, width), np.uint8)).shape
 
+    @property
+    def previous(self) -> np.ndarray | None:
+        """The last stable mask (at :meth:`working_size`, before ``levels``), or None at a shot's start."""
+        return self._prev_stable
+
     def reset(self) -> None:
         self._prev_gray: np.ndarray | None = None
         self._prev_stable: np.ndarray | None = None
