@@ -500,6 +500,10 @@ def test_page_regions_and_keys_in_chromium(server, clip, tmp_path):
         message = page.text_content("#message")
         assert "'later' is not a position" in message and "\n" not in message, message
         assert page.eval_on_selector_all(".job", "els => els.length") == before  # refused: no job
+        # The reason stays while the page's background requests (job list, preview) succeed.
+        page.evaluate("refreshJobs()")
+        page.wait_for_timeout(300)
+        assert page.text_content("#message") == message
 
         page.fill("#style-keys .key:nth-child(1) .time", "0")
         page.click("#add-style-key")
