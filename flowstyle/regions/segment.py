@@ -27,12 +27,17 @@ def load_segmenter(name: str, device: torch.device) -> SelfieSegmenter:
     """The converted selfie segmentation network ``name`` (a manifest entry), float32, eval mode."""
     net = SelfieSegmenter()
     net.load_state_dict(load_state_dict(name))
-    return net.eval().requires_grad_(False).to(device)
+    # channels_last: oneDNN's convolutions of this small network run 1.5x faster (two
+    # 256x256 tiles on one thread, interleaved medians: 7.6 ms against 11.2 ms; outputs
+    # equal to 3e-13).
+    return net.eval().requires_grad_(False).to(device, memory_format=torch.channels_last)
 
 
 def to_model_input(frames: Tensor, size: tuple[int, int]) -> Tensor:
-    """``frames`` (B, 3, H, W) in [0, 1] stretched to ``size`` (h, w), float32 (antialiased when shrinking)."""
-    return F.interpolate(frames.float(), size=size, mode="bilinear", align_corners=False, antialias=True)
+    """``frames`` (B, 3, H, W) in [0, 1] stretched to ``size`` (h, w), float32 (antialiased when shrinking),
+    channels_last like the network's weights."""
+    x = F.interpolate(frames.float(), size=size, mode="bilinear", align_corners=False, antialias=True)
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 class PersonSegmenter:
