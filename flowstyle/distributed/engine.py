@@ -214,23 +214,23 @@ def render_distributed(input_path: str | Path, output_path: str | Path, config: 
     planned: Iterator[Segment | Plan] = iter([*saved.segments, saved]) if saved is not None else _plan(src, config,
                                                                                                       options)
     scanner = Prefetcher(planned, depth=1 << 16, name="scan")  # the scan runs ahead on its own thread
+    size, estimate = (0, 0), None  # for the report; the container's frame count until the scan has counted
+    with contextlib.suppress(FlowstyleError, OSError), get_source(src, config.size) as source:
+        size, estimate = source.size, source.frame_count or None
     try:
-        plan = _run_tasks(src, sha, work, scanner, done, config, options, progress, on_segment)
+        plan = _run_tasks(src, sha, work, scanner, done, config, options, estimate, progress, on_segment)
     finally:
         scanner.close()
     join([work.file(s) for s in plan.segments], dst, src if config.copy_audio else None)
     if not options.keep_work:
         work.remove()
-    size = (0, 0)
-    with contextlib.suppress(FlowstyleError, OSError), get_source(src, config.size) as source:
-        size = source.size  # for the report only
     return RenderReport(input=src, output=dst, frames=plan.frames, lost_frames=0,
                         seconds=time.perf_counter() - start, size=size, device=config.device, dtype=config.precision)
 
 
 def _run_tasks(src: Path, sha: str, work: SegmentFolder, planned: Iterable[Segment | Plan], done: set[int],
-               config: RenderConfig | GatysConfig, options: DistributedOptions, progress: ProgressFn | None,
-               on_segment: Callable[[SegmentResult], None] | None) -> Plan:
+               config: RenderConfig | GatysConfig, options: DistributedOptions, estimate: int | None,
+               progress: ProgressFn | None, on_segment: Callable[[SegmentResult], None] | None) -> Plan:
     """Submit each planned segment not yet done as it comes; wait for all; return the finished plan."""
     from distributed import as_completed
 
@@ -238,9 +238,6 @@ def _run_tasks(src: Path, sha: str, work: SegmentFolder, planned: Iterable[Segme
     gatys = isinstance(config, GatysConfig)
     threads = 1  # one single-threaded task per worker process, one process per core
     plan: Plan | None = None
-    estimate = None  # the container's frame count, until the scan has counted them
-    with contextlib.suppress(FlowstyleError, OSError), get_source(src, config.size) as source:
-        estimate = source.frame_count or None
     with connect(options) as client:
         preflight(client, src, work.path, "vgg16_hed" if gatys else "multistyle26")
         tally = _Tally(progress, 0, estimate)

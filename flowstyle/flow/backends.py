@@ -32,13 +32,17 @@ class FlowBackend:
         a, b = _gray(first), _gray(second)
         return self.grow(self.calc_small(self.shrink(a), self.shrink(b)), a.shape)
 
+    def working_size(self, width: int, height: int) -> tuple[int, int]:
+        """(w, h) of a ``width`` x ``height`` frame at the working scale."""
+        if self.scale == 1.0:
+            return width, height
+        return max(8, round(width * self.scale)), max(8, round(height * self.scale))
+
     def shrink(self, gray: np.ndarray) -> np.ndarray:
         """``gray`` at the working scale (area-averaged); unchanged at scale 1."""
         if self.scale == 1.0:
             return gray
-        h, w = gray.shape[:2]
-        size = (max(8, round(w * self.scale)), max(8, round(h * self.scale)))
-        return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        return cv2.resize(gray, self.working_size(gray.shape[1], gray.shape[0]), interpolation=cv2.INTER_AREA)
 
     def calc_small(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
         """Flow between two gray frames already at the working scale, in their pixels."""

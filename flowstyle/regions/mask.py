@@ -105,7 +105,8 @@ class MaskTracker:
 
     def working_size(self, width: int, height: int) -> tuple[int, int]:
         """(h, w) the carry works at for frames of ``width`` x ``height``: the flow's scale."""
-        return self.flow.shrink(np.zeros((height, width), np.uint8)).shape
+        w, h = self.flow.working_size(width, height)
+        return h, w
 
     @property
     def previous(self) -> np.ndarray | None:

@@ -8,6 +8,9 @@ distorts people less.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -40,6 +43,23 @@ def to_model_input(frames: Tensor, size: tuple[int, int]) -> Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
+@contextlib.contextmanager
+def one_thread(device: torch.device) -> Iterator[None]:
+    """torch on one thread for the duration (CPU), restored after; nothing when it is one already.
+
+    torch's thread count belongs to the calling thread (OpenMP): this does not slow
+    the stylize workers; OpenCV's, which is global, is left alone.
+    """
+    before = torch.get_num_threads()
+    if device.type == "cpu" and before != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 class PersonSegmenter:
     """Person probability (B, 1, H, W) in [0, 1] for RGB frames (B, 3, H, W) in [0, 1], at the frames' size.
 
@@ -65,7 +85,7 @@ class PersonSegmenter:
         the frames' size (the mask tracker works at half size)."""
         h, w = frames.shape[-2:]
         net, size = self.net_for(w, h)
-        with self._one_thread():
+        with one_thread(self.device):
             mask = net(to_model_input(frames.to(self.device), size))
         return F.interpolate(mask, size=out_size or (h, w), mode="bilinear", align_corners=False).to(frames.device)
 
@@ -88,7 +108,7 @@ class PersonSegmenter:
         starts = [round(i * (max(h, w) - side) / max(1, count - 1)) for i in range(count)]
         net, size = self.net_for(side, side)
         crops = [frames[..., :, a:a + side] if w >= h else frames[..., a:a + side, :] for a in starts]
-        with self._one_thread():
+        with one_thread(self.device):
             masks = net(to_model_input(torch.cat(crops).to(self.device), size)).to(frames.device)
         out = torch.zeros(frames.shape[0], 1, oh, ow, device=frames.device)
         b = frames.shape[0]
@@ -102,24 +122,3 @@ class PersonSegmenter:
                 part = F.interpolate(masks[k * b:(k + 1) * b], size=(hi - lo, ow), mode="bilinear", align_corners=False)
                 out[..., lo:hi, :] = torch.maximum(out[..., lo:hi, :], part)
         return out
-
-    def _one_thread(self):
-        """torch on one thread for the duration (CPU), restored after.
-
-        torch's thread count belongs to the calling thread (OpenMP): this does not slow
-        the stylize workers; OpenCV's, which is global, is left alone.
-        """
-        import contextlib
-
-        @contextlib.contextmanager
-        def scope():
-            before = torch.get_num_threads()
-            if self.device.type == "cpu" and before != 1:
-                torch.set_num_threads(1)
-            try:
-                yield
-            finally:
-                if torch.get_num_threads() != before:
-                    torch.set_num_threads(before)
-
-        return scope()
