@@ -1,6 +1,7 @@
 """The network's building blocks against references: conditional instance norm
 equals instance norm with per-sample affine parameters, and style blends are
-linear in the norm parameters (Dumoulin et al. 2017)."""
+linear in the norm parameters (Dumoulin et al. 2017); the faster forms of the
+upsampling and output convolutions (issue #17) compute the plain definition."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from flowstyle.models.layers import conditional_instance_norm
+from flowstyle.models.arbitrary import ArbitraryTransformer
+from flowstyle.models.layers import conditional_instance_norm, reflect_conv, space_to_depth_conv, upsampled_conv3
 from flowstyle.models.multistyle import MultiStyleNet
 from flowstyle.stylize.feedforward import load_multistyle, pad_to_multiple
 
@@ -58,3 +60,58 @@ def test_pad_to_multiple_reflects_and_crops_back() -> None:
 
 def test_parameter_count() -> None:
     assert sum(p.numel() for p in MultiStyleNet().parameters()) == 166104
+
+
+def plain_reflect_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int,
+                       upsample: bool) -> torch.Tensor:
+    """The definition: nearest x2 upsampling, reflect padding of kernel // 2, convolution."""
+    if upsample:
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+    pad = weight.shape[-1] // 2
+    return F.conv2d(F.pad(x, (pad,) * 4, mode="reflect"), weight, bias, stride=stride)
+
+
+# (in, out, kernel, upsample, input size): the layers of both networks that take the faster
+# forms, plus odd sizes and a bias; sizes stay small so float64 is quick.
+SHAPES = [(32, 8, 3, True, (9, 16)), (8, 4, 3, True, (5, 7)), (16, 8, 3, True, (6, 10)), (32, 16, 3, True, (3, 4)),
+          (4, 3, 9, False, (12, 20)), (8, 3, 9, False, (16, 12)), (3, 2, 5, False, (6, 8))]
+
+
+@pytest.mark.parametrize("cin,cout,k,upsample,size", SHAPES)
+@pytest.mark.parametrize("bias", [False, True])
+def test_faster_conv_forms_compute_the_definition(cin: int, cout: int, k: int, upsample: bool,
+                                                  size: tuple[int, int], bias: bool) -> None:
+    g = torch.Generator().manual_seed(cin * 100 + k)
+    x = torch.randn(2, cin, *size, generator=g, dtype=torch.float64)
+    w = torch.randn(cout, cin, k, k, generator=g, dtype=torch.float64)
+    b = torch.randn(cout, generator=g, dtype=torch.float64) if bias else None
+    ref = plain_reflect_conv(x, w, b, 1, upsample)
+    if upsample:
+        fast = upsampled_conv3(x, w, b)
+    else:
+        pad = k // 2
+        fast = space_to_depth_conv(F.pad(x, (pad,) * 4, mode="reflect"), w, b)
+    assert fast.shape == ref.shape
+    torch.testing.assert_close(fast, ref, atol=1e-10, rtol=1e-10)
+    with torch.no_grad():  # reflect_conv picks the form itself at inference on the CPU
+        torch.testing.assert_close(reflect_conv(x, w, b, 1, upsample), ref, atol=1e-10, rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float32, 2e-5), (torch.bfloat16, 2e-2)])
+def test_networks_give_the_same_frames_with_and_without_the_faster_forms(dtype: torch.dtype, tol: float) -> None:
+    """Whole networks: with autograd on, reflect_conv takes the plain form (training
+    keeps its measured behaviour); at inference the faster forms. The frames agree to
+    float rounding (bf16: its own rounding of the summed upsampling kernels)."""
+    torch.manual_seed(0)
+    x = torch.rand(1, 3, 36, 52)
+    multi = load_multistyle(torch.device("cpu"), dtype)
+    style = torch.zeros(26)
+    style[7] = 1.0
+    arbitrary = ArbitraryTransformer().to(dtype)
+    params = arbitrary.norm_params(torch.randn(100) * 0.1)
+    for run in (lambda: multi(x, style), lambda: arbitrary(x, params)):
+        with torch.enable_grad():
+            plain = run().detach()
+        with torch.no_grad():
+            fast = run()
+        torch.testing.assert_close(fast, plain, atol=tol, rtol=0)
