@@ -262,7 +262,7 @@ def interrupted(clip: Path, out: Path, config: GatysConfig, at: int = 2) -> None
     assert not out.exists()
     assert not list(out.parent.glob(f".{out.stem}.*"))  # no partial output left behind
     work = work_path(out)
-    assert png_count(work) == at and not list(work.glob("*.tmp.png"))
+    assert png_count(work) == at and not list(work.glob(".*.part*"))  # no half-written checkpoint frame
 
 
 def test_render_keeps_timing_and_audio_and_stylizes(clip: Path, rendered: Path) -> None:

@@ -18,11 +18,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import shutil
 from pathlib import Path
 
 from ..errors import OutputError
+from ..io.atomic import atomic_write_json
 from ..gatys.workdir import claim
 from .plan import Plan, Segment
 
@@ -34,12 +34,6 @@ SUFFIX = ".flowstyle-segments"
 
 def segments_path(output: Path) -> Path:
     return output.with_name(output.name + SUFFIX)
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
-    os.replace(tmp, path)
 
 
 def plan_to_dict(plan: Plan) -> dict:
@@ -92,7 +86,7 @@ class SegmentFolder:
             return None
 
     def save_plan(self, plan: Plan) -> None:
-        _write_json(self.path / "plan.json", plan_to_dict(plan))
+        atomic_write_json(self.path / "plan.json", plan_to_dict(plan))
 
     def key(self) -> dict:
         try:

@@ -60,10 +60,6 @@ class FlowBackend:
         flow = cv2.multiply(flow, (w / flow.shape[1], h / flow.shape[0], 0.0, 0.0))
         return cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
 
-    def clone(self) -> "FlowBackend":
-        """A fresh instance (OpenCV algorithms keep state and are not thread-safe)."""
-        return FlowBackend(self.name, self._make, self.scale)
-
 
 def _gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if rgb.ndim == 3 else rgb
@@ -93,10 +89,22 @@ FLOW_METHODS: dict[str, Callable[[], object]] = {
 DEFAULT_FLOW = "dis-medium"
 
 
+def flow_settings_problem(name: str, scale: float) -> tuple[str, str] | None:
+    """(setting, what is wrong) with a flow method and working scale, or None when they are valid.
+
+    One check for both callers: :func:`make_flow_backend` and the pure-data
+    ``TemporalOptions``, which checks without making the (per-thread) OpenCV object.
+    """
+    if name not in FLOW_METHODS:
+        return "flow", f"unknown flow method '{name}'; use one of {', '.join(FLOW_METHODS)}"
+    if not 0.05 <= scale <= 1.0:
+        return "flow_scale", f"flow scale must be in [0.05, 1], got {scale}"
+    return None
+
+
 def make_flow_backend(name: str = DEFAULT_FLOW, scale: float = 1.0) -> FlowBackend:
     """The flow backend called ``name`` (see FLOW_METHODS), computing at ``scale`` of full size."""
-    if name not in FLOW_METHODS:
-        raise FlowstyleError(f"unknown flow method '{name}'; use one of {', '.join(FLOW_METHODS)}")
-    if not 0.05 <= scale <= 1.0:
-        raise FlowstyleError(f"flow scale must be in [0.05, 1], got {scale}")
+    problem = flow_settings_problem(name, scale)
+    if problem is not None:
+        raise FlowstyleError(problem[1])
     return FlowBackend(name, FLOW_METHODS[name], scale)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +25,7 @@ import cv2
 import numpy as np
 
 from ..errors import FlowstyleError, OutputError
+from ..io.atomic import atomic_save, atomic_write_json
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +71,7 @@ def claim(path: Path, key: dict, holds: Callable[[], str]) -> None:
                 f"{path}: holds {holds()} rendered with other settings (changed: {changed}); "
                 "run the same command with --restart to discard them, or use another output name")
     else:
-        tmp = key_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(key, indent=1, sort_keys=True))
-        os.replace(tmp, key_file)
+        atomic_write_json(key_file, key)
 
 
 class WorkFolder:
@@ -112,10 +110,12 @@ class WorkFolder:
 
     def save(self, index: int, rgb: np.ndarray) -> None:
         final = self._frame(index)
-        tmp = final.with_name(final.stem + ".tmp.png")
-        if not cv2.imwrite(str(tmp), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-            raise OutputError(final, "cannot write the checkpoint frame (disk full?)")
-        os.replace(tmp, final)  # whole or absent: a crash never leaves half a frame
+
+        def write(tmp: str) -> None:  # the temporary name keeps .png, which imwrite reads the format from
+            if not cv2.imwrite(tmp, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+                raise OutputError(final, "cannot write the checkpoint frame (disk full?)")
+
+        atomic_save(write, final)  # whole or absent: a crash never leaves half a frame
         if index == self.finished:
             self.finished = self._count_finished()
 

@@ -9,6 +9,7 @@ removes the temporary file. The input is never the output.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -89,17 +90,16 @@ def atomic_output(output_path: Path) -> Iterator[Path]:
 def atomic_save(write: Callable[[str], object], path: Path) -> Path:
     """Call ``write(temporary_path)`` and rename the result onto ``path``: readers never see half a file.
 
-    For checkpoints, learned styles and converted weights (``lambda p: torch.save(obj, p)``).
-    The temporary file is in the same folder, so the rename is atomic; it is removed on failure.
+    For checkpoints, learned styles, converted weights (``lambda p: torch.save(obj, p)``)
+    and the resume folders' JSON (:func:`atomic_write_json`). The temporary file is an
+    :class:`AtomicFile` in the same folder, so the rename is atomic; it is removed on failure.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, _default_mode())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_output(path) as tmp:
+        write(str(tmp))
     return path
+
+
+def atomic_write_json(path: Path, data: object) -> Path:
+    """``data`` as indented, key-sorted JSON at ``path``, written whole or not at all."""
+    return atomic_save(lambda tmp: Path(tmp).write_text(json.dumps(data, indent=1, sort_keys=True)), path)

@@ -16,8 +16,8 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from ..flow import FLOW_METHODS, make_flow_backend
-from ..flow.backends import FlowBackend
+from ..flow import make_flow_backend
+from ..flow.backends import FlowBackend, flow_settings_problem
 from ..flow.reliability import photometric_mask, reliability_mask, static_weight
 from ..scenes import CutOptions
 from .anchors import TextureAnchors
@@ -101,10 +101,9 @@ class TemporalOptions:
         if self.static_motion < 0:
             raise ConfigError("static_motion", f"must be >= 0 px, got {self.static_motion}")
         # Pure checks (the flow object itself is made per worker thread by the Stabilizer).
-        if self.flow not in FLOW_METHODS:
-            raise ConfigError("flow", f"unknown flow method '{self.flow}'; use one of {', '.join(FLOW_METHODS)}")
-        if not 0.05 <= self.flow_scale <= 1.0:
-            raise ConfigError("flow_scale", f"must be in [0.05, 1], got {self.flow_scale}")
+        problem = flow_settings_problem(self.flow, self.flow_scale)
+        if problem is not None:
+            raise ConfigError(*problem)
 
 
 @dataclass(frozen=True)
