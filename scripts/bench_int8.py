@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from bench_render import network_alone, psnr  # noqa: E402
+import flowstyle.stylize.int8 as int8_module  # noqa: E402
 from flowstyle.device import INT8  # noqa: E402
 from flowstyle.io.reader import SizePolicy  # noqa: E402
 from flowstyle.metrics import evaluate  # noqa: E402
@@ -88,10 +89,14 @@ def main() -> None:
     networks = [("multi-style", args.style, args.probe)] + [("arbitrary", str(p), p) for p in args.painting]
     for what, style, painting in networks:
         label = f"{what} ({Path(style).name})"
-        if make_stylizer(StyleOptions(style=style), torch.device("cpu"), INT8).dtype != INT8:  # calibrates once
-            verdicts.append(f"{label}: int8 MISSES 35 dB on the calibration frames; the stylizer runs fp32")
-            print(verdicts[-1])
-            continue
+        gate = int8_module.GATE_PSNR
+        gated = make_stylizer(StyleOptions(style=style), torch.device("cpu"), INT8).dtype != INT8  # calibrates once
+        if gated:
+            # A render runs this network in fp32 (the log line above says why); its int8 speed
+            # and quality are still measured, with the gate off for this benchmark only.
+            print(f"{label}: below the {gate:.0f} dB gate on the calibration frames, renders run it fp32; "
+                  "measured below with the gate off")
+            int8_module.GATE_PSNR = 0.0
         fp32, int8 = [], []
         for _ in range(args.repeats):  # alternated, so load from other processes hits both alike
             fp32.append(network_alone(args.clip, style, torch.float32, args.max_width)[0])
@@ -111,7 +116,9 @@ def main() -> None:
             print(f"  temporal render: E_warp fp32 {s['fp32'][0]:.5f} int8 {s['int8'][0]:.5f} ({ew:.3f}x); "
                   f"Gram style loss vs {painting.name} fp32 {s['fp32'][1]:.4g} int8 {s['int8'][1]:.4g} ({gram:.3f}x) (bar: within 5%)")
             holds = holds and abs(ew - 1) <= 0.05 and abs(gram - 1) <= 0.05
-        verdicts.append(f"{label}: int8 {'holds' if holds else 'MISSES'} the quality bar")
+        verdicts.append(f"{label}: int8 {'holds' if holds else 'MISSES'} the quality bar"
+                        + (f"; gated to fp32 by the {gate:.0f} dB calibration gate" if gated else ""))
+        int8_module.GATE_PSNR = gate
     print("\n".join(verdicts))
 
 

@@ -10,7 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from flowstyle.models.arbitrary import ArbitraryTransformer
-from flowstyle.models.layers import conditional_instance_norm, reflect_conv, space_to_depth_conv, upsampled_conv3
+from flowstyle.models.layers import (PHASE, PLAIN, SPACE_TO_DEPTH, conditional_instance_norm, conv_form, form_bias,
+                                     form_input, form_kernel, form_output, reflect_conv)
 from flowstyle.models.multistyle import MultiStyleNet
 from flowstyle.stylize.feedforward import load_multistyle, pad_to_multiple
 
@@ -77,6 +78,12 @@ SHAPES = [(32, 8, 3, True, (9, 16)), (8, 4, 3, True, (5, 7)), (16, 8, 3, True, (
           (4, 3, 9, False, (12, 20)), (8, 3, 9, False, (16, 12)), (3, 2, 5, False, (6, 8))]
 
 
+def test_conv_form_only_where_it_is_exact_and_faster() -> None:
+    assert conv_form((32, 32, 3, 3), 2, False, (90, 160)) == PLAIN  # stride 2
+    assert conv_form((32, 3, 9, 9), 1, False, (360, 640)) == PLAIN  # 32 outputs: oneDNN is fine
+    assert conv_form((3, 4, 9, 9), 1, False, (361, 640)) == PLAIN  # odd size: no 2x2 space-to-depth
+
+
 @pytest.mark.parametrize("cin,cout,k,upsample,size", SHAPES)
 @pytest.mark.parametrize("bias", [False, True])
 def test_faster_conv_forms_compute_the_definition(cin: int, cout: int, k: int, upsample: bool,
@@ -86,11 +93,9 @@ def test_faster_conv_forms_compute_the_definition(cin: int, cout: int, k: int, u
     w = torch.randn(cout, cin, k, k, generator=g, dtype=torch.float64)
     b = torch.randn(cout, generator=g, dtype=torch.float64) if bias else None
     ref = plain_reflect_conv(x, w, b, 1, upsample)
-    if upsample:
-        fast = upsampled_conv3(x, w, b)
-    else:
-        pad = k // 2
-        fast = space_to_depth_conv(F.pad(x, (pad,) * 4, mode="reflect"), w, b)
+    form = conv_form(w.shape, 1, upsample, size)
+    assert form == (PHASE if upsample else SPACE_TO_DEPTH)
+    fast = form_output(F.conv2d(form_input(x, form, k, upsample), form_kernel(w, form), form_bias(b, form)), form)
     assert fast.shape == ref.shape
     torch.testing.assert_close(fast, ref, atol=1e-10, rtol=1e-10)
     with torch.no_grad():  # reflect_conv picks the form itself at inference on the CPU

@@ -39,6 +39,13 @@ def conditional_instance_norm(x: Tensor, gamma: Tensor, beta: Tensor, eps: float
     return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
+# How a conv layer is computed (issue #17): "plain" (upsample, pad, conv), "phase" (nearest x2
+# upsampling + 3x3 conv as one conv of the small map) or "s2d" (a conv to <= 4 channels on the
+# 2x2 space-to-depth map). The int8 convs (models/quantize.py) take the plain form through the
+# same helpers: the other forms measured no faster in int8.
+PLAIN, PHASE, SPACE_TO_DEPTH = "plain", "phase", "s2d"
+
+
 def reflect_conv(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: int = 1, upsample: bool = False) -> Tensor:
     """(Nearest x2 upsampling ->) reflect padding of ``kernel // 2`` -> convolution.
 
@@ -46,34 +53,89 @@ def reflect_conv(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: 
     ``weight`` may also be a callable stand-in with this function's signature: an int8
     conv or a calibration observer (:mod:`flowstyle.models.quantize`, issue #17).
 
-    On the CPU at inference, two layers run in an equivalent form with fewer FLOPs or
-    better shapes for oneDNN (issue #17; exact up to float rounding, tests/test_model.py):
-    upsample + 3x3 conv as one conv on the small map (:func:`upsampled_conv3`), and the
-    9x9 output conv to 3 channels on a space-to-depth map (:func:`space_to_depth_conv`).
+    On the CPU at inference, two kinds of layer run in an equivalent form with fewer
+    FLOPs or better shapes for oneDNN (:func:`conv_form`; exact to float rounding,
+    tests/test_model.py). Training keeps the plain form.
     """
     if not isinstance(weight, Tensor):
         return weight(x, bias, stride, upsample)
-    cpu_inference = x.device.type == "cpu" and not torch.is_grad_enabled()
-    k = weight.shape[-1]
-    if upsample and cpu_inference and k == 3 and stride == 1:
-        return upsampled_conv3(x, weight, bias)
-    if upsample:
-        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-    pad = k // 2
-    x = F.pad(x, (pad,) * 4, mode="reflect")
-    if cpu_inference and stride == 1 and k >= 5 and weight.shape[0] <= 4 and x.shape[-2] % 2 == 0 and x.shape[-1] % 2 == 0:
-        return space_to_depth_conv(x, weight, bias)
-    # Memory formats chosen per layer from measurements (bf16, 640x360, 2 threads):
-    # oneDNN convolutions are 1.7-2.7x faster in channels_last, but batch norm on
-    # channels_last maps with few channels is 30x slower (4.9 ms vs 0.14 ms for
-    # 4x360x640), so maps of <= 8 channels are normalised in NCHW.
-    x = F.conv2d(x.contiguous(memory_format=torch.channels_last), weight, bias, stride=stride)
-    return x.contiguous() if x.shape[1] <= 8 else x
+    fast = x.device.type == "cpu" and not torch.is_grad_enabled()
+    form = conv_form(weight.shape, stride, upsample, x.shape[-2:]) if fast else PLAIN
+    x = form_input(x, form, weight.shape[-1], upsample)
+    y = F.conv2d(x, form_kernel(weight, form), form_bias(bias, form), stride=stride)
+    return form_output(y, form)
 
 
-def _phase_bias(bias: Tensor | None) -> Tensor | None:
+def conv_form(shape: tuple[int, ...], stride: int, upsample: bool, size: tuple[int, int]) -> str:
+    """The form a conv of weight ``shape`` on an input of ``size`` (H, W) is computed in.
+
+    - :data:`PHASE`: nearest x2 upsampling then a 3x3 conv. Each of the four output phases
+      (even/odd row x even/odd column) is a 3x3 conv of the small map, replicate padded by
+      1 (reflect padding of a doubled map by one pixel repeats the edge pixel, which
+      replicate padding of the small map reproduces): one conv with ``4 * Cout`` outputs,
+      interleaved by ``pixel_shuffle``. No doubled map is made or padded: the 32->8 layer
+      at 640x360 takes 5 ms instead of 15 ms (fp32, AVX2, one thread).
+    - :data:`SPACE_TO_DEPTH`: a stride-1 conv to <= 4 channels with a kernel of 5 or more
+      (the 9x9 output conv), on the 2x2 space-to-depth map of the padded input: a
+      ``4Cout x 4Cin x (k//2+1)^2`` kernel on the half-size map. oneDNN is starved by 3
+      output channels (28 GFLOP/s); with 12 it runs 2x faster (16 -> 7 ms) despite 23%
+      more multiply-adds. Needs an even padded size (inputs are multiples of 4).
+    """
+    cout, _, k, _ = shape
+    if upsample and k == 3 and stride == 1:
+        return PHASE
+    if not upsample and stride == 1 and k >= 5 and cout <= 4 and size[0] % 2 == 0 and size[1] % 2 == 0:
+        return SPACE_TO_DEPTH
+    return PLAIN
+
+
+def form_input(x: Tensor, form: str, kernel: int, upsample: bool) -> Tensor:
+    """The conv's input in ``form``: padded (upsampled, space-to-depth), channels_last. Works on uint8 maps too."""
+    if form == PHASE:
+        x = F.pad(x, (1,) * 4, mode="replicate")
+    else:
+        if upsample:
+            x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        x = F.pad(x, (kernel // 2,) * 4, mode="reflect")
+        if form == SPACE_TO_DEPTH:
+            x = F.pixel_unshuffle(x, 2)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def form_output(y: Tensor, form: str) -> Tensor:
+    """The conv's output back in the plain layout, in the memory format its instance norm is fastest in.
+
+    Memory formats chosen per layer from measurements (bf16, 640x360, 2 threads): oneDNN
+    convolutions are 1.7-2.7x faster in channels_last, but batch norm on channels_last maps
+    with few channels is 30x slower (4.9 ms vs 0.14 ms for 4x360x640), so maps of <= 8
+    channels are normalised in NCHW.
+    """
+    if form != PLAIN:
+        y = F.pixel_shuffle(y.contiguous(), 2)
+    return y.contiguous() if y.shape[1] <= 8 else y.contiguous(memory_format=torch.channels_last)
+
+
+def form_bias(bias: Tensor | None, form: str) -> Tensor | None:
     # pixel_shuffle reads channel o * 4 + phase: each output channel's bias four times.
-    return None if bias is None else bias.repeat_interleave(4)
+    return bias if bias is None or form == PLAIN else bias.repeat_interleave(4)
+
+
+def form_kernel(weight: Tensor, form: str) -> Tensor:
+    """``weight`` (Cout, Cin, k, k) as the kernel of ``form``."""
+    if form == PLAIN:
+        return weight
+    cout, cin, k, _ = weight.shape
+    # Sums of taps in at least float32, rounded once to the weight's dtype (bf16, fp16).
+    wide = torch.promote_types(weight.dtype, torch.float32)
+    if form == PHASE:
+        taps = _upsample_taps(wide, weight.device)
+        # kernel[o, py, px, c, r, s] = sum over (dy, dx) of taps[py, r, dy] taps[px, s, dx] weight[o, c, dy, dx]
+        kernel = torch.einsum("prd,ocde,qse->opqcrs", taps, weight.to(wide), taps).reshape(cout * 4, cin, 3, 3)
+    else:
+        taps = _space_to_depth_taps(k, wide, weight.device)
+        t = taps.shape[2]
+        kernel = torch.einsum("aytd,bxse,ocde->oabcyxts", taps, taps, weight.to(wide)).reshape(cout * 4, cin * 4, t, t)
+    return kernel.to(weight.dtype)
 
 
 def _upsample_taps(dtype: torch.dtype, device: torch.device) -> Tensor:
@@ -83,28 +145,6 @@ def _upsample_taps(dtype: torch.dtype, device: torch.device) -> Tensor:
     # (row 2m+1) reads doubled rows 2m, 2m+1, 2m+2 = small rows m, m, m+1.
     return torch.tensor([[[1, 0, 0], [0, 1, 1], [0, 0, 0]],
                          [[0, 0, 0], [1, 1, 0], [0, 0, 1]]], dtype=dtype, device=device)
-
-
-def upsampled_conv3(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """Nearest x2 upsampling, reflect padding of 1 and a 3x3 conv, computed on the small map.
-
-    Each of the four output phases (even/odd row x even/odd column) is a 3x3 conv of the
-    small map, replicate padded by 1 (reflect padding of a doubled map by 1 pixel repeats
-    the edge pixel, which replicate padding of the small map reproduces). The four convs
-    are one conv with ``4 * Cout`` outputs, interleaved by ``pixel_shuffle``. This skips
-    doubling the input and padding the big map: the 32->8 layer at 640x360 takes 5 ms
-    instead of 15 ms (fp32, AVX2, one thread).
-    """
-    wide = torch.promote_types(weight.dtype, torch.float32)
-    taps = _upsample_taps(wide, weight.device)
-    cout, cin = weight.shape[:2]
-    # kernel[o, py, px, c, r, s] = sum over (dy, dx) of taps[py, r, dy] * taps[px, s, dx] * weight[o, c, dy, dx],
-    # summed in at least float32 and rounded once to the weight's dtype (bf16, fp16).
-    kernel = torch.einsum("prd,ocde,qse->opqcrs", taps, weight.to(wide), taps).reshape(cout * 4, cin, 3, 3).to(weight.dtype)
-    x = F.pad(x, (1,) * 4, mode="replicate").contiguous(memory_format=torch.channels_last)
-    y = F.conv2d(x, kernel, _phase_bias(bias))
-    out = F.pixel_shuffle(y.contiguous(), 2)
-    return out if cout <= 8 else out.contiguous(memory_format=torch.channels_last)
 
 
 def _space_to_depth_taps(kernel: int, dtype: torch.dtype, device: torch.device) -> Tensor:
@@ -119,19 +159,3 @@ def _space_to_depth_taps(kernel: int, dtype: torch.dtype, device: torch.device) 
                 if 0 <= d < kernel:
                     taps[p, q, i, d] = 1
     return taps
-
-
-def space_to_depth_conv(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """A stride-1 conv (no padding) of an even-sized map, computed on its 2x2 space-to-depth.
-
-    A ``Cout x Cin x k x k`` kernel becomes a ``4Cout x 4Cin x (k//2+1)^2`` one on the
-    half-size map. For the 9x9 output conv (4 or 8 channels to 3) oneDNN's kernel is
-    starved by 3 output channels (28 GFLOP/s); the rearranged conv has 12 and 16-32,
-    and runs 2x faster despite 23% more multiply-adds (issue #17).
-    """
-    cout, cin, k, _ = weight.shape
-    taps = _space_to_depth_taps(k, weight.dtype, weight.device)  # a rearrangement: no sums, exact in any dtype
-    t = taps.shape[2]
-    kernel = torch.einsum("aytd,bxse,ocde->oabcyxts", taps, taps, weight).reshape(cout * 4, cin * 4, t, t)
-    x = F.pixel_unshuffle(x, 2).contiguous(memory_format=torch.channels_last)
-    return F.pixel_shuffle(F.conv2d(x, kernel, _phase_bias(bias)).contiguous(), 2)
