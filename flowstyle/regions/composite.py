@@ -31,6 +31,7 @@ from torch import Tensor
 from ..errors import ConfigError, InputError
 from ..io.frames import Frame
 from ..stylize.base import Stylizer
+from ..temporal import Motion
 from ..tensors import rgb_to_tensor
 
 REGION_NAMES = ("person", "background")
@@ -41,7 +42,7 @@ INPUT_ALPHA = "alpha"  # --matte alpha: the input's own alpha channel is the mat
 #: A frame's mask (H, W) float32 in [0, 1] from the frame and whether a shot starts there; called in frame order.
 # (frame, shot_start, motion) -> mask; ``motion`` (the temporal step's, with ``flow_bwd``
 # at frame size) or None, for masks that follow the texture's flow.
-MaskFn = Callable[[Frame, bool, "object | None"], np.ndarray]
+MaskFn = Callable[[Frame, bool, Motion | None], np.ndarray]
 
 
 def split_named(item: str, sep: str, field: str, expected: str) -> tuple[str, str]:
@@ -192,7 +193,7 @@ class RegionStylizer:
     # The pipeline hands prepare() the temporal step's motion of the frame (pipeline.prepared).
     prepare_motion = True
 
-    def prepare(self, frame: Frame, shot_start: bool, motion: object | None = None) -> None:
+    def prepare(self, frame: Frame, shot_start: bool, motion: Motion | None = None) -> None:
         """Make ``frame``'s mask; called by the pipeline in frame order on its decode thread, with the
         temporal step's motion of the frame when there is one."""
         mask = self.masks(frame, shot_start, motion)
@@ -228,7 +229,7 @@ def person_masks(segment: Callable[..., Tensor], feather_px: float = 0.0, carry:
 
     tracker = MaskTracker(carry=carry, feather_px=feather_px)
 
-    def masks(frame: Frame, shot_start: bool, motion: object | None = None) -> np.ndarray:
+    def masks(frame: Frame, shot_start: bool, motion: Motion | None = None) -> np.ndarray:
         if shot_start:  # a scene cut: the previous mask says nothing about this shot
             tracker.reset()
         rgb = frame_rgb(frame)
@@ -239,7 +240,7 @@ def person_masks(segment: Callable[..., Tensor], feather_px: float = 0.0, carry:
         read = getattr(segment, "tiles", segment)
         with torch.inference_mode():
             raw = read(x, size)[0, 0].float().cpu().numpy()
-        return tracker(rgb, raw, getattr(motion, "flow_bwd", None))
+        return tracker(rgb, raw, None if motion is None else motion.flow_bwd)
 
     return masks
 
@@ -259,7 +260,7 @@ def alpha_masks(input_name: str, feather_px: float = 0.0) -> MaskFn:
     """
     from .mask import feather
 
-    def masks(frame: Frame, shot_start: bool, motion: object | None = None) -> np.ndarray:
+    def masks(frame: Frame, shot_start: bool, motion: Motion | None = None) -> np.ndarray:
         if frame.alpha is None:
             raise InputError(input_name, "--matte alpha: the input has no alpha channel; give a matte file instead")
         a = frame.alpha.astype(np.float32)

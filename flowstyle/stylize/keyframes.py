@@ -126,10 +126,8 @@ def interpolate(values: list[Tensor] | list[float], times: list[float], t: float
     return sum(w * values[i] for i, w in key_weights(times, t, interpolation))
 
 
-def strength_at(keys: tuple[Key, ...], t: float, interpolation: str = "linear", default: float = 1.0) -> float:
-    """The keyed strength at ``t`` (``default`` without keys)."""
-    if not keys:
-        return default
+def strength_values(keys: tuple[Key, ...]) -> list[float]:
+    """The strength keys' values, checked: numbers between 0 and 1."""
     values = []
     for k in keys:
         try:
@@ -139,7 +137,14 @@ def strength_at(keys: tuple[Key, ...], t: float, interpolation: str = "linear", 
         if not 0.0 <= v <= 1.0:
             raise ConfigError("strength_at", f"{k.time:g}s={k.value}: the strength must be between 0 and 1")
         values.append(v)
-    return float(interpolate(values, [k.time for k in keys], t, interpolation))
+    return values
+
+
+def strength_at(keys: tuple[Key, ...], t: float, interpolation: str = "linear", default: float = 1.0) -> float:
+    """The keyed strength at ``t`` (``default`` without keys)."""
+    if not keys:
+        return default
+    return float(interpolate(strength_values(keys), [k.time for k in keys], t, interpolation))
 
 
 def embed_weights(mix: StyleMix, learned_names: list[str]) -> Tensor:
@@ -191,7 +196,9 @@ class KeyframedStylizer:
         self.start_time = start_time
         self.keys = keys or (Key(0.0, base.style),)
         self.strength_keys = strength_keys
-        strength_at(strength_keys, 0.0)  # refuse a bad strength key before the render starts, not mid-render
+        # Checked and read once, here: a bad strength key is refused before the render starts, not mid-render.
+        self.strengths = strength_values(strength_keys)
+        self.strength_times = [k.time for k in strength_keys]
         self.base = base
         self.device, self.dtype = device, dtype
         self.interpolation = interpolation
@@ -249,7 +256,8 @@ class KeyframedStylizer:
     @torch.inference_mode()
     def __call__(self, frames: Tensor, t: float) -> Tensor:
         """Stylize ``frames`` (B, 3, H, W) in [0, 1] as keyed at ``t`` seconds from the clip start; float32."""
-        strength = strength_at(self.strength_keys, t, self.interpolation, self.base.strength)
+        strength = (float(interpolate(self.strengths, self.strength_times, t, self.interpolation))
+                    if self.strengths else self.base.strength)
         share = self.painting_share(t)
         padded, (h, w) = pad_to_multiple(frames, SIZE_MULTIPLE)
         out = None
