@@ -30,7 +30,7 @@ from .io.writer import EncodeOptions
 from .losses import load_vgg16
 from .pipeline import CancelEvent, RunResult, io_threads, run, stylize_workers, with_predecessors
 from .progress import Progress, ProgressFn
-from .regions.build import make_render_stylizer
+from .regions.build import make_clip_stylizer
 from .regions.composite import RegionOptions
 from .stylize.base import NetworkStylizer
 from .stylize.feedforward import make_stylizer
@@ -118,10 +118,7 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
         sink = io.open_sink()
         log.debug("%s: %dx%d -> %s, %s on %s", src, *source.size, dst, precision_name(dtype), device)
         if stylizer is None:  # keys need the clip's rate, duration and timecode, a matte its size and length
-            stylizer = make_render_stylizer(config.style, config.regions, config.keys, device, dtype, source.size,
-                                            source.frame_rate, source.duration, source.frame_count or None,
-                                            start_time=source.start_time, timecode=source.timecode,
-                                            input_name=str(src))
+            stylizer = make_clip_stylizer(config.style, config.regions, config.keys, device, dtype, source, str(src))
         result = run(source, stylizer, temporal, sink, cancel, progress, frames=io.frames,
                      cuts=topts.cut_frames or topts.cuts,
                      workers=stylize_workers(config.workers, device), preroll=config.span.preroll)

@@ -280,7 +280,7 @@ def test_region_keys_job_hides_server_paths(server, clip, painting):
 
 def test_matte_job_from_an_uploaded_video(server, clip, tmp_path):
     """An uploaded grey matte video (left half white) with matte_style none: the left half is as filmed, the right
-    stylized (FFV1 out, so the comparison is not blurred by H.264)."""
+    stylized (FFV1 out, so the comparison is not blurred by H.264); the preview shows the matte and the keys too."""
     half = np.zeros((36, 64), np.uint8)
     half[:, :32] = 255
     matte = tmp_path / "matte.mkv"
@@ -292,6 +292,24 @@ def test_matte_job_from_an_uploaded_video(server, clip, tmp_path):
         out.mux(s.encode())
     c = Client(server)
     up, m = c.upload(clip), c.upload(matte)
+
+    def preview(form: dict, index: int) -> np.ndarray:
+        status, data, _ = c.request("POST", f"/api/uploads/{up['id']}/preview.jpg?index={index}", form)
+        assert status == 200, data
+        return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.float32)
+
+    # The preview shows the matte as the render does (it showed the main style only before).
+    status, original, _ = c.request("GET", f"/api/uploads/{up['id']}/frame.jpg?index=4")
+    frame = np.asarray(Image.open(io.BytesIO(original)).convert("RGB"), dtype=np.float32)
+    d = np.abs(preview({"style": "7", "matte": f"upload:{m['id']}", "matte_style": "none"}, 4) - frame)
+    # Measured (both JPEG): left 0.0 levels on average, right 58.6.
+    assert d[:, :28].mean() < 6 and d[:, 36:].mean() > 25
+    # Keys: at a key the preview is that key's style alone (0.0 levels measured; 77 from the main style at 8).
+    keyed = {"style": "7", "style_at": [["0", "7"], ["8", "3"]], "key_interpolation": "linear"}
+    for index, style in ((0, "7"), (8, "3")):
+        assert np.abs(preview(keyed, index) - preview({"style": style}, index)).mean() < 1.5
+    assert np.abs(preview(keyed, 8) - preview({"style": "7"}, 8)).mean() > 10  # and not the main style
+
     job = c.json("POST", "/api/jobs", {"input": up["id"], "style": "7", "temporal": "none", "output": ".mkv:ffv1",
                                        "matte": f"upload:{m['id']}", "matte_style": "none"})
     assert job["config"]["regions"]["matte"] == f"{m['id']}.mkv"  # the stored name, never the server's path
@@ -509,7 +527,11 @@ def test_page_regions_and_keys_in_chromium(server, clip, tmp_path):
         page.click("#add-style-key")
         page.fill("#style-keys .key:nth-child(2) .time", "8")
         page.fill("#style-keys .key:nth-child(2) .value", "3")
-        page.select_option("#key-interpolation", "smooth")
+        # Changing a key setting refreshes the preview, which the server makes with the regions and keys.
+        with page.expect_response(lambda r: "/preview.jpg" in r.url) as preview:
+            page.select_option("#key-interpolation", "smooth")
+        sent = json.loads(preview.value.request.post_data)
+        assert preview.value.status == 200 and sent["style_at"] == [["0", "7"], ["8", "3"]] and sent["person"] == "none"
         page.click("#render")
         page.wait_for_function(f"document.querySelectorAll('.job').length > {before}")
         assert page.text_content("#message") == ""

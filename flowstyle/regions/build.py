@@ -19,6 +19,7 @@ from fractions import Fraction
 import torch
 
 from ..errors import ConfigError
+from ..io.source import FrameSource
 from ..io.timecode import Timecode
 from ..stylize.base import NetworkStylizer, Stylizer
 from ..stylize.feedforward import make_stylizer
@@ -73,6 +74,15 @@ def check_keys(regions: RegionOptions, keys: KeyframeOptions, rate: Fraction | f
     parse_keys(keys.style_at, rate, duration, "style_at", start)
     strength_at(parse_keys(keys.strength_at, rate, duration, "strength_at", start), 0.0)  # the values: 0 to 1
     place_region_keys(regions, rate, duration, start)
+
+
+def make_clip_stylizer(style: StyleOptions, regions: RegionOptions, keys: KeyframeOptions, device: torch.device,
+                       dtype: torch.dtype, source: FrameSource, input_name: str) -> Stylizer:
+    """:func:`make_render_stylizer` for the open clip ``source``: its frame size, rate, length, first
+    presentation time and start timecode (the render's and the studio preview's one way to build it)."""
+    return make_render_stylizer(style, regions, keys, device, dtype, source.size, source.frame_rate, source.duration,
+                                source.frame_count or None, start_time=source.start_time, timecode=source.timecode,
+                                input_name=input_name)
 
 
 def make_render_stylizer(style: StyleOptions, regions: RegionOptions, keys: KeyframeOptions, device: torch.device,

@@ -36,7 +36,7 @@ from ..stylize.options import StyleOptions
 from .engine import StylizerCache, jpeg, read_frame
 from .jobs import TERMINAL, JobQueue
 from .live import LiveSettings, LiveStream
-from .settings import check_clip, choices, job_config, output_suffix, style_options
+from .settings import check_clip, choices, job_config, key_settings, output_suffix, region_settings, style_options
 from .uploads import DEFAULT_UPLOAD_LIMIT, Upload, UploadStore, UploadTooLarge
 
 log = logging.getLogger(__name__)
@@ -179,14 +179,18 @@ def create_app(options: StudioOptions = StudioOptions()) -> FastAPI:
 
     @app.post("/api/uploads/{uid}/preview.jpg")
     async def preview(uid: str, request: Request, index: int = 0, width: int = PREVIEW_WIDTH) -> Response:
-        """The frame at ``index`` stylized with the form's style, strength and colours (~0.3 s at 640 px)."""
+        """The frame at ``index`` stylized with the form's style, strength and colours (~0.3 s at 640 px), and with
+        its regions, matte and keys as the render would (issue #16)."""
         u = uploads.get(uid)
         if u is None:
             return _error(404, "no such upload")
         form = await request.json()
         style = style_options(form, painting)
+        regions, keys = region_settings(form, painting, video), key_settings(form, painting)
 
         def work() -> bytes:
+            if regions.active or keys.active:
+                return jpeg(stylizers.stylize_clip_frame(style, regions, keys, u.path, index, min(width, 1920)))
             f = read_frame(u.path, index, min(width, 1920))
             return jpeg(stylizers.stylize(style, f))
 

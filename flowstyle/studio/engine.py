@@ -2,7 +2,9 @@
 
 Building a stylizer loads weights (0.1-0.5 s); a preview must answer in about a
 second (issue #15), so the last few are kept, keyed by their frozen
-:class:`~flowstyle.stylize.options.StyleOptions`.
+:class:`~flowstyle.stylize.options.StyleOptions`. A preview with regions, a matte or
+style keys (issue #16) uses the render's own stylizer for that clip
+(:func:`~flowstyle.regions.build.make_clip_stylizer`), kept per clip and settings.
 """
 
 from __future__ import annotations
@@ -22,8 +24,12 @@ from ..io.formats import get_source
 from ..io.frames import Frame
 from ..io.reader import SizePolicy
 from ..io.source import FrameRange
-from ..stylize.base import NetworkStylizer
+from ..io.source import FrameSource
+from ..regions.build import make_clip_stylizer
+from ..regions.composite import RegionOptions
+from ..stylize.base import NetworkStylizer, Stylizer
 from ..stylize.feedforward import make_stylizer
+from ..stylize.keyframes import KeyframeOptions
 from ..stylize.options import StyleOptions
 
 CACHE_SIZE = 4
@@ -36,6 +42,9 @@ class StylizerCache:
         self.device = resolve_device(device)
         self.dtype = resolve_precision(precision, self.device)
         self._items: OrderedDict[StyleOptions, NetworkStylizer] = OrderedDict()
+        # Region/keyed stylizers by (settings, clip): each with its own lock, since a region
+        # stylizer's mask tracker keeps state from call to call.
+        self._clips: OrderedDict[tuple, tuple[Stylizer, threading.Lock]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, options: StyleOptions) -> NetworkStylizer:
@@ -54,13 +63,40 @@ class StylizerCache:
         with torch.inference_mode():
             return self.get(options).stylize(frame, True)
 
+    def stylize_clip_frame(self, style: StyleOptions, regions: RegionOptions, keys: KeyframeOptions, path: Path,
+                           index: int, width: int) -> np.ndarray:
+        """Frame ``index`` of the clip at ``path`` (at most ``width`` wide) as the render stylizes it with these
+        regions, matte and keys: the style keyed at the frame's time, the mask of that frame."""
+        with get_source(path, SizePolicy(max_width=width)) as source:
+            frame = frame_at(source, path, index)
+            key = (style, regions, keys, source.size, str(path))
+            with self._lock:
+                entry = self._clips.get(key)
+                if entry is not None:
+                    self._clips.move_to_end(key)
+            if entry is None:
+                entry = (make_clip_stylizer(style, regions, keys, self.device, self.dtype, source, path.name),
+                         threading.Lock())
+                with self._lock:
+                    self._clips[key] = entry
+                    while len(self._clips) > CACHE_SIZE:
+                        self._clips.popitem(last=False)
+        stylizer, lock = entry
+        with lock, torch.inference_mode():
+            return stylizer.stylize(frame, True)
+
+
+def frame_at(source: FrameSource, path: Path, index: int) -> Frame:
+    """Frame ``index`` of the open ``source`` (of the file at ``path``, named by the error)."""
+    for frame in source.frames(FrameRange(max(0, index), max(0, index) + 1)):
+        return frame
+    raise InputError(path, f"has no frame {index}")
+
 
 def read_frame(path: Path, index: int, width: int) -> Frame:
     """Frame ``index`` of the clip at ``path`` (a picture is one frame), scaled down to ``width`` at most."""
     with get_source(path, SizePolicy(max_width=width)) as source:
-        for frame in source.frames(FrameRange(max(0, index), max(0, index) + 1)):
-            return frame
-    raise InputError(path, f"has no frame {index}")
+        return frame_at(source, path, index)
 
 
 def jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:
