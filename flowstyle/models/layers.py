@@ -8,6 +8,8 @@ of transposed convolutions; Odena et al. 2016), and conditional instance norm
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -138,6 +140,7 @@ def form_kernel(weight: Tensor, form: str) -> Tensor:
     return kernel.to(weight.dtype)
 
 
+@functools.lru_cache(maxsize=16)  # made once: every frame's kernels are built from the same taps
 def _upsample_taps(dtype: torch.dtype, device: torch.device) -> Tensor:
     # taps[p, r, d]: for output phase p (even/odd row of the doubled map), the 3x3 kernel's
     # tap d reads row r of the replicate-padded small map (r = 0, 1, 2 for rows m-1, m, m+1).
@@ -147,6 +150,7 @@ def _upsample_taps(dtype: torch.dtype, device: torch.device) -> Tensor:
                          [[0, 0, 0], [1, 1, 0], [0, 0, 1]]], dtype=dtype, device=device)
 
 
+@functools.lru_cache(maxsize=16)
 def _space_to_depth_taps(kernel: int, dtype: torch.dtype, device: torch.device) -> Tensor:
     # taps[p, q, t, d] = 1 where output phase p reads, through input phase q at offset t
     # of the half-size map, the kernel's tap d: 2t + q = p + d.
