@@ -23,8 +23,7 @@ from ..errors import InputError
 from ..io.formats import get_source
 from ..io.frames import Frame
 from ..io.reader import SizePolicy
-from ..io.source import FrameRange
-from ..io.source import FrameSource
+from ..io.source import FrameRange, FrameSource
 from ..regions.build import make_clip_stylizer
 from ..regions.composite import RegionOptions
 from ..stylize.base import NetworkStylizer, Stylizer
