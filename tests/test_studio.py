@@ -528,10 +528,13 @@ def test_page_regions_and_keys_in_chromium(server, clip, tmp_path):
         page.fill("#style-keys .key:nth-child(2) .time", "8")
         page.fill("#style-keys .key:nth-child(2) .value", "3")
         # Changing a key setting refreshes the preview, which the server makes with the regions and keys.
-        with page.expect_response(lambda r: "/preview.jpg" in r.url) as preview:
+        # (Earlier edits may have sent previews of half-filled rows, still in flight: wait for the whole form's.)
+        keys = [["0", "7"], ["8", "3"]]
+        with page.expect_response(lambda r: "/preview.jpg" in r.url
+                                  and json.loads(r.request.post_data or "{}").get("style_at") == keys) as preview:
             page.select_option("#key-interpolation", "smooth")
         sent = json.loads(preview.value.request.post_data)
-        assert preview.value.status == 200 and sent["style_at"] == [["0", "7"], ["8", "3"]] and sent["person"] == "none"
+        assert preview.value.status == 200 and sent["person"] == "none"
         page.click("#render")
         page.wait_for_function(f"document.querySelectorAll('.job').length > {before}")
         assert page.text_content("#message") == ""
