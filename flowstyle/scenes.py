@@ -12,9 +12,8 @@ render cannot look ahead), and cuts closer than ``min_gap`` frames are ignored.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2

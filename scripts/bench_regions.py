@@ -49,6 +49,7 @@ from flowstyle.flow.remap import remap_flow  # noqa: E402
 from flowstyle.regions.mask import MaskTracker, edge_band, levels, mask_flicker  # noqa: E402
 from flowstyle.regions.segment import PersonSegmenter, load_segmenter, model_for, to_model_input  # noqa: E402
 from flowstyle.system import bench_header  # noqa: E402
+from flowstyle.tensors import rgb_to_tensor  # noqa: E402
 
 MEDIA = ROOT.parent / "shared" / "media"
 CLIP = MEDIA / "videos" / "chaplin.mp4"
@@ -60,7 +61,7 @@ def decode(path: Path, n: int) -> list[np.ndarray]:
 
 
 def as_tensor(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255.0
+    return rgb_to_tensor(rgb, torch.device("cpu"))
 
 
 def segmentation_time(frames: list[np.ndarray], device: str, tiles: bool = True) -> float:

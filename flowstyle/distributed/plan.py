@@ -65,14 +65,13 @@ class Plan:
         return len(self.cuts) + 1
 
 
-def split_shot(shot_start: int, shot_stop: int, segment_frames: int, preroll: int = PREROLL_FRAMES,
-               split_shots: bool = True, first_index: int = 0) -> list[Segment]:
-    """One shot ``[shot_start, shot_stop)`` as segments numbered from ``first_index``: equal parts of at most
-    ``segment_frames`` (one part when ``split_shots`` is False), each but the first with a pre-roll."""
+def split_shot(shot_start: int, shot_stop: int, segment_frames: int, preroll: int = PREROLL_FRAMES) -> list[Segment]:
+    """One shot ``[shot_start, shot_stop)`` as equal parts of at most ``segment_frames``, each but the first
+    with a pre-roll (numbered from 0: :class:`Planner` numbers them in the plan)."""
     length = shot_stop - shot_start
-    parts = max(1, math.ceil(length / segment_frames)) if split_shots else 1
+    parts = max(1, math.ceil(length / segment_frames))
     edges = [shot_start + round(i * length / parts) for i in range(parts + 1)]
-    return [Segment(first_index + k, a, b, min(preroll, a - shot_start)) for k, (a, b) in enumerate(zip(edges, edges[1:]))]
+    return [Segment(k, a, b, min(preroll, a - shot_start)) for k, (a, b) in enumerate(zip(edges, edges[1:]))]
 
 
 def split(frames: int, cuts: tuple[int, ...], segment_frames: int, preroll: int = PREROLL_FRAMES,

@@ -9,8 +9,8 @@ included). Scaling happens in the same swscale call as the colour conversion.
 
 from __future__ import annotations
 
-import math
 import logging
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction

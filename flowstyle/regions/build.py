@@ -24,7 +24,7 @@ from ..io.timecode import Timecode
 from ..stylize.base import NetworkStylizer, Stylizer
 from ..stylize.feedforward import make_stylizer
 from ..stylize.keyframes import (Key, KeyframedStylizer, KeyframeOptions, make_keyframed_stylizer, parse_keys,
-                                 strength_at)
+                                 strength_values)
 from ..stylize.options import StyleOptions
 from .composite import (INPUT_ALPHA, MATTE_REGION, ORIGINAL, RegionOptions, RegionStylizer, alpha_masks, matte_masks,
                         person_masks)
@@ -72,7 +72,7 @@ def check_keys(regions: RegionOptions, keys: KeyframeOptions, rate: Fraction | f
     render of a clip of this ``rate``, ``duration`` and start ``timecode`` would refuse; builds nothing."""
     start = clip_timecode(timecode, rate)
     parse_keys(keys.style_at, rate, duration, "style_at", start)
-    strength_at(parse_keys(keys.strength_at, rate, duration, "strength_at", start), 0.0)  # the values: 0 to 1
+    strength_values(parse_keys(keys.strength_at, rate, duration, "strength_at", start))  # the values: 0 to 1
     place_region_keys(regions, rate, duration, start)
 
 

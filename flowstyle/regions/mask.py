@@ -108,11 +108,6 @@ class MaskTracker:
         w, h = self.flow.working_size(width, height)
         return h, w
 
-    @property
-    def previous(self) -> np.ndarray | None:
-        """The last stable mask (at :meth:`working_size`, before ``levels``), or None at a shot's start."""
-        return self._prev_stable
-
     def reset(self) -> None:
         self._prev_gray: np.ndarray | None = None
         self._prev_stable: np.ndarray | None = None

@@ -103,22 +103,21 @@ class PersonSegmenter:
         """
         h, w = frames.shape[-2:]
         oh, ow = out_size or (h, w)
+        # Tiles run along the long side: dim -1 (columns) for landscape, -2 (rows) for portrait.
+        dim, long, out_long = (-1, w, ow) if w >= h else (-2, h, oh)
         side = min(h, w)
-        count = max(1, -(-max(h, w) // side))  # ceil
-        starts = [round(i * (max(h, w) - side) / max(1, count - 1)) for i in range(count)]
+        count = max(1, -(-long // side))  # ceil
+        starts = [round(i * (long - side) / max(1, count - 1)) for i in range(count)]
         net, size = self.net_for(side, side)
-        crops = [frames[..., :, a:a + side] if w >= h else frames[..., a:a + side, :] for a in starts]
+        crops = [frames.narrow(dim, a, side) for a in starts]
         with one_thread(self.device):
             masks = net(to_model_input(torch.cat(crops).to(self.device), size)).to(frames.device)
         out = torch.zeros(frames.shape[0], 1, oh, ow, device=frames.device)
         b = frames.shape[0]
         for k, a in enumerate(starts):
-            if w >= h:
-                lo, hi = round(a * ow / w), round((a + side) * ow / w)
-                part = F.interpolate(masks[k * b:(k + 1) * b], size=(oh, hi - lo), mode="bilinear", align_corners=False)
-                out[..., :, lo:hi] = torch.maximum(out[..., :, lo:hi], part)
-            else:
-                lo, hi = round(a * oh / h), round((a + side) * oh / h)
-                part = F.interpolate(masks[k * b:(k + 1) * b], size=(hi - lo, ow), mode="bilinear", align_corners=False)
-                out[..., lo:hi, :] = torch.maximum(out[..., lo:hi, :], part)
+            lo, hi = round(a * out_long / long), round((a + side) * out_long / long)
+            part = F.interpolate(masks[k * b:(k + 1) * b], size=(oh, hi - lo) if dim == -1 else (hi - lo, ow),
+                                 mode="bilinear", align_corners=False)
+            view = out.narrow(dim, lo, hi - lo)
+            torch.maximum(view, part, out=view)
         return out
