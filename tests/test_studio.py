@@ -511,6 +511,13 @@ def test_page_regions_and_keys_in_chromium(server, clip, tmp_path):
         page.fill("#person", "none")
         page.click("#add-style-key")
         page.fill("#style-keys .key:nth-child(1) .time", "later")
+        # A half-typed key row refreshes the preview, which refuses it: the reason shows under the
+        # preview, not on the message line (that is for the user's actions; it raced the check below).
+        with page.expect_response(lambda r: "/preview.jpg" in r.url) as refused:
+            page.dispatch_event("#style-keys .key:nth-child(1) .time", "change")
+        assert refused.value.status == 400
+        page.wait_for_function("document.getElementById('preview-status').textContent.startsWith('style_at: ')")
+        assert page.text_content("#message") == ""
         page.fill("#style-keys .key:nth-child(1) .value", "7")
         before = page.eval_on_selector_all(".job", "els => els.length")
         page.click("#render")
