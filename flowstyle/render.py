@@ -115,10 +115,12 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
         # The input is checked (open_render) before the stylizer is built: a bad path is one
         # line at once, not after loading weights or an int8 calibration.
         stylizer = None if timed else NetworkStylizer(make_stylizer(config.style, device, dtype), device)
-        sink = io.open_sink()
-        log.debug("%s: %dx%d -> %s, %s on %s", src, *source.size, dst, precision_name(dtype), device)
         if stylizer is None:  # keys need the clip's rate, duration and timecode, a matte its size and length
             stylizer = make_clip_stylizer(config.style, config.regions, config.keys, device, dtype, source, str(src))
+        # The sink (its temporary file beside the output) only once the stylizer is built: a key
+        # outside the clip or a bad matte left an empty hidden .part file behind.
+        sink = io.open_sink()
+        log.debug("%s: %dx%d -> %s, %s on %s", src, *source.size, dst, precision_name(dtype), device)
         result = run(source, stylizer, temporal, sink, cancel, progress, frames=io.frames,
                      cuts=topts.cut_frames or topts.cuts,
                      workers=stylize_workers(config.workers, device), preroll=config.span.preroll)

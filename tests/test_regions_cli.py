@@ -77,6 +77,7 @@ def test_bad_region_and_key_input_is_one_line(tmp_path: Path, clip: Path, args: 
     out = tmp_path / "out.mp4"
     assert_one_line_error(run_cli("render", str(clip), "-o", str(out), "-q", *args), *needles)
     assert not out.exists()
+    assert not list(tmp_path.glob(f".{out.stem}.*"))  # nor its temporary file (a bad key once left one)
 
 
 def test_matte_of_another_size_names_the_file_and_offers_fit(tmp_path: Path, clip: Path) -> None:
@@ -90,6 +91,7 @@ def test_matte_of_another_size_names_the_file_and_offers_fit(tmp_path: Path, cli
     out = tmp_path / "out.mp4"
     proc = run_cli("render", str(clip), "-o", str(out), "-q", "--matte", str(matte), "--matte-style", "none")
     assert_one_line_error(proc, "matte.mkv", "48x32", "--matte-fit")
+    assert not out.exists() and not list(tmp_path.glob(f".{out.stem}.*"))
     proc = run_cli("render", str(clip), "-o", str(out), "-q", "--matte", str(matte), "--matte-style", "none", "--matte-fit")
     assert proc.returncode == 0, proc.stderr
 
