@@ -40,6 +40,7 @@ import cv2
 from .errors import InputError
 from .flow import make_flow_backend
 from .flow.remap import remap_flow
+from .io.frames import Frame
 from .io.reader import SizePolicy, VideoReader
 from .scenes import CutDetector
 from .losses import STYLE_LAYERS, content_loss, picture_grams, style_loss
@@ -142,25 +143,57 @@ def style_grams(style_image: Path, width: int, vgg: torch.nn.Module) -> dict[str
 def _check_pairing(stylized: VideoReader, original: Path, reference: Path | None) -> None:
     """Refuse clips that cannot be compared with ``stylized``; say how the others are paired.
 
-    Frames are paired by index, never by time. Different frame rates are allowed (a
-    re-timed render), but said in one warning line; so is a different frame count
-    (the extra frames are left out, said after the pass) and a different size of the
-    same shape (the other clips are scaled to the stylized one, an info line). A
-    different shape is refused: scaling it would distort every flow and loss.
+    Frames are paired by index, never by time. Clips whose frames are shown at other
+    times are allowed (a re-timed render), but said in one warning line after the pass
+    (:class:`_Timing`); so is a different frame count (the extra frames are left out) and
+    a different size of the same shape (the other clips are scaled to the stylized one,
+    an info line). A different shape is refused: scaling it would distort every flow and loss.
     """
-    (sw, sh), srate, sname = stylized.size, stylized.rate, stylized.path.name
+    (sw, sh), sname = stylized.size, stylized.path.name
     for path, role in [(original, "original")] + ([(reference, "reference")] if reference else []):
         with VideoReader(path) as r:
-            (w, h), rate = r.size, r.rate
+            w, h = r.size
         if abs(w / h - sw / sh) > 0.01 * (sw / sh):
             raise InputError(path, f"{role} clip is {w}x{h} but {sname} is {sw}x{sh}: different shapes "
                              "cannot be compared frame by frame")
         if (w, h) != (sw, sh):
             log.info("%s: %s clip is %dx%d, %s is %dx%d: scaled to %dx%d to compare",
                      path, role, w, h, sname, sw, sh, sw, sh)
-        if rate and srate and abs(float(rate) - float(srate)) > 1e-3 * float(srate):
-            log.warning("%s: %s clip runs at %.3f frames/s, %s at %.3f: frames are paired by index, not by time",
-                        path, role, float(rate), sname, float(srate))
+
+
+class _Timing:
+    """Whether index-paired frames are also shown at the same times (relative to each clip's first).
+
+    The times, not the streams' average rates, are compared: an AVI with dropped (empty)
+    frames, such as tree.avi (444 frames declared at 15 f/s, 68 decoded), reports 15 f/s,
+    while its render, which keeps the 68 frames' timestamps, averages 2.28 f/s: the same
+    pictures at the same times, which a rate check called mis-paired.
+    """
+
+    def __init__(self) -> None:
+        self.first: list[float] | None = None
+        self.prev: float | None = None
+        self.off: tuple[int, list[float]] | None = None  # first frame shown at another time
+
+    def add(self, n: int, frames: tuple[Frame, ...]) -> None:
+        times = [f.time for f in frames]
+        if self.first is None:
+            self.first = times
+        rel = [t - t0 for t, t0 in zip(times, self.first)]
+        # Half the stylized clip's frame interval here: a render keeps its source's timestamps
+        # to the time base's rounding, far inside it.
+        tol = 0.5 * (times[0] - self.prev) if self.prev is not None else None
+        if self.off is None and tol and max(abs(r - rel[0]) for r in rel) > tol:
+            self.off = (n, rel)
+        self.prev = times[0]
+
+    def warn(self, paths: list[Path], roles: tuple[str, ...]) -> None:
+        if self.off is None:
+            return
+        n, rel = self.off
+        other = max(range(1, len(rel)), key=lambda i: abs(rel[i] - rel[0]))
+        log.warning("%s: frame %d of the %s clip is shown at %.3f s, of %s at %.3f s: frames are paired by index, "
+                    "not by time", paths[other], n, roles[other], rel[other], paths[0].name, rel[0])
 
 
 def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path | None = None,
@@ -204,7 +237,9 @@ def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path
         n = 0
         cuts = CutDetector()
         iterators = [iter(r) for r in readers]
+        timing = _Timing()
         for n, frames in enumerate(zip(*iterators)):
+            timing.add(n, frames)
             out = frames[0].rgb.astype(np.float32) / 255
             orig = frames[1].rgb
             orig_f = orig.astype(np.float32) / 255
@@ -237,6 +272,7 @@ def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path
             if progress is not None:
                 progress(n + 1)
         frames_count = n + 1
+        timing.warn([r.path for r in readers], ("stylized", "original", "reference"))
         left = [(r.path, role) for r, it, role in zip(readers, iterators, ("stylized", "original", "reference"))
                 if next(it, None) is not None]
         for path, role in left:

@@ -132,5 +132,27 @@ def test_eval_refuses_or_explains_clips_that_differ(panning, tmp_path: Path, cap
     assert report.frames == 8
     said = [r.getMessage() for r in caplog.records]
     assert any("original clip is 48x36, short.mkv is 96x72: scaled to 96x72" in m for m in said), said
-    assert any("50.000 frames/s, short.mkv at 25.000: frames are paired by index" in m for m in said), said
+    assert any("half.mkv: frame 2 of the original clip is shown at 0.040 s, of short.mkv at 0.080 s: frames are "
+               "paired by index, not by time" in m for m in said), said
     assert any("more frames than the others" in m and "(8 compared)" in m for m in said), said
+
+
+def test_eval_pairs_by_time_not_by_declared_rate(panning, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A clip declared at one rate whose decoded frames are spaced otherwise (an AVI with empty,
+    dropped frames, like tree.avi: 15 f/s declared, 2.28 f/s decoded) and its render, which keeps
+    the frames' times: the same pictures at the same times, so no warning."""
+    from flowstyle.io.reader import VideoReader
+
+    _, frames = panning
+    rgb = [np.clip(f * 255 + 0.5, 0, 255).astype(np.uint8) for f in frames]
+    sparse = write_clip(tmp_path / "sparse.mkv", [6 * i for i in range(N)], Fraction(1, 150), rate=Fraction(150),
+                        size=(W, H), codec="ffv1", pix_fmt="yuv444p", frames=rgb)
+    dense = write_clip(tmp_path / "dense.mkv", list(range(N)), Fraction(1, 25), size=(W, H), codec="ffv1",
+                       pix_fmt="yuv444p", frames=rgb)
+    with VideoReader(sparse) as a, VideoReader(dense) as b:
+        assert a.rate != b.rate  # what the old check compared and warned on
+        assert [f.time for f in a] == pytest.approx([f.time for f in b], abs=1e-6)
+    caplog.clear()
+    report = evaluate(sparse, dense, loss_every=0)
+    assert report.frames == N and report.ewarp < 5e-4
+    assert not [r.getMessage() for r in caplog.records if "paired by index" in r.getMessage()]
