@@ -14,7 +14,7 @@ from flowstyle.stylize.feedforward import FeedForwardStylizer
 from flowstyle.stylize.options import StyleOptions
 from flowstyle.io.timecode import Timecode
 from flowstyle.stylize.keyframes import (Key, KeyframedStylizer, ease, key_weights, parse_keys, parse_time,
-                                         strength_at)
+                                         strength_at, strength_values)
 from flowstyle.stylize.styles import parse_style
 
 RATE = Fraction(25)
@@ -74,10 +74,13 @@ def test_weights_between_keys_linear_and_smooth() -> None:
 
 def test_strength_keys() -> None:
     keys = (Key(0.0, "1"), Key(2.0, "0.3"))
-    assert strength_at(keys, 1.0) == pytest.approx(0.65)
-    assert strength_at((), 1.0, default=0.8) == 0.8
+    values, times = strength_values(keys), [0.0, 2.0]
+    assert values == pytest.approx([1.0, 0.3])
+    assert strength_at(values, times, 1.0) == pytest.approx(0.65)
+    assert strength_at(values, times, 3.0) == pytest.approx(0.3)
+    assert strength_at([], [], 1.0, default=0.8) == 0.8
     with pytest.raises(ConfigError, match="between 0 and 1"):
-        strength_at((Key(0.0, "2"),), 0.0)
+        strength_values((Key(0.0, "2"),))
 
 
 @pytest.fixture(scope="module")

@@ -140,11 +140,12 @@ def strength_values(keys: tuple[Key, ...]) -> list[float]:
     return values
 
 
-def strength_at(keys: tuple[Key, ...], t: float, interpolation: str = "linear", default: float = 1.0) -> float:
-    """The keyed strength at ``t`` (``default`` without keys)."""
-    if not keys:
+def strength_at(values: list[float], times: list[float], t: float, interpolation: str = "linear",
+                default: float = 1.0) -> float:
+    """The strength at ``t`` between keyed ``values`` (:func:`strength_values`) at ``times``; ``default`` without keys."""
+    if not values:
         return default
-    return float(interpolate(strength_values(keys), [k.time for k in keys], t, interpolation))
+    return float(interpolate(values, times, t, interpolation))
 
 
 def embed_weights(mix: StyleMix, learned_names: list[str]) -> Tensor:
@@ -256,8 +257,7 @@ class KeyframedStylizer:
     @torch.inference_mode()
     def __call__(self, frames: Tensor, t: float) -> Tensor:
         """Stylize ``frames`` (B, 3, H, W) in [0, 1] as keyed at ``t`` seconds from the clip start; float32."""
-        strength = (float(interpolate(self.strengths, self.strength_times, t, self.interpolation))
-                    if self.strengths else self.base.strength)
+        strength = strength_at(self.strengths, self.strength_times, t, self.interpolation, self.base.strength)
         share = self.painting_share(t)
         padded, (h, w) = pad_to_multiple(frames, SIZE_MULTIPLE)
         out = None
