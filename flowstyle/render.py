@@ -114,9 +114,10 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     with io.source as source:
         # The input is checked (open_render) before the stylizer is built: a bad path is one
         # line at once, not after loading weights or an int8 calibration.
-        stylizer = None if timed else NetworkStylizer(make_stylizer(config.style, device, dtype), device)
-        if stylizer is None:  # keys need the clip's rate, duration and timecode, a matte its size and length
+        if timed:  # keys need the clip's rate, duration and timecode, a matte its size and length
             stylizer = make_clip_stylizer(config.style, config.regions, config.keys, device, dtype, source, str(src))
+        else:
+            stylizer = NetworkStylizer(make_stylizer(config.style, device, dtype), device)
         # The sink (its temporary file beside the output) only once the stylizer is built: a key
         # outside the clip or a bad matte left an empty hidden .part file behind.
         sink = io.open_sink()
