@@ -183,6 +183,30 @@ def test_multiband_without_trust_is_the_per_frame_result_and_feathers_a_change_o
     assert np.abs(out[:, -8:].astype(int) - b[:, -8:]).mean() < 2.0  # untrusted side: the current frame
 
 
+def test_multiband_drops_past_texture_the_present_does_not_paint() -> None:
+    """A trusted flow that is wrong (issue #12: fast, blurred motion) drags the past's
+    texture over a region the network paints flat now: the texture check takes the
+    present there, while a past whose texture matches the present's is still blended."""
+    h, w = 64, 256  # wide enough for the 16 px energy windows of the two halves not to mix
+    rng = np.random.default_rng(0)
+    texture = lambda: u8(cv2.GaussianBlur(rng.random((h, w, 3)).astype(np.float32), (0, 0), 0.7) * 2 - 0.5)  # noqa: E731
+    past, now = texture(), texture()
+    now[:, : w // 2] = 128  # left half: painted flat now; right half: another texture of the same kind
+    zero, ones = np.zeros((h, w, 2), np.float32), np.ones((h, w), np.float32)
+    left, right = (slice(None), slice(0, w // 2 - 48)), (slice(None), slice(w // 2 + 48, None))
+    step = MultiBandPropagation()
+    step.step(past, None, None)
+    out = step.step(now, zero, ones).astype(float)
+    assert np.abs(out[left] - 128).mean() < 1.0  # no foreign texture: the flat present
+    # Where both are textured the past still takes its share (the finest band's 0.5 and more below).
+    share = np.abs(out[right] - now[right]).mean() / np.abs(past[right].astype(float) - now[right]).mean()
+    assert 0.3 < share < 0.9, share
+    # Without the check (ratios too high to act) the flat half would carry the past's texture.
+    old = MultiBandPropagation(texture_ratio=(1e3, 2e3))
+    old.step(past, None, None)
+    assert np.abs(old.step(now, zero, ones).astype(float)[left] - 128).mean() > 10.0
+
+
 def test_multiband_follows_lighting_and_does_not_drift() -> None:
     """The coarse band converges to the per-frame result: a lighting change comes through
     within a few dozen frames and a still scene settles exactly where the network puts it."""
