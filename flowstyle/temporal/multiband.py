@@ -117,8 +117,8 @@ class MultiBandPropagation:
     match (the network paints the same kind of texture on the same content). Measured
     by ``eval/run_eval.py`` (ratios to per-frame, before -> after): Gram on bikes 1.86 ->
     1.70 (style 7) and 1.45 -> 1.25 (starry_night) for E_warp 0.30 -> 0.32 and 0.39 ->
-    0.40; the other rows within 1-2% except tree/7's E_warp, 0.21 -> 0.23 (docs/temporal.md,
-    session 7). (1.2, 2.0) also acts on honest texture: the noisy pan of
+    0.40; the other rows within 1-2% except the E_warp of tree/7, 0.21 -> 0.23, and of
+    sintel/7, 0.349 -> 0.366 (docs/temporal.md, session 7). (1.2, 2.0) also acts on honest texture: the noisy pan of
     tests/test_temporal.py lost 12% of its E_warp gain (3% at (1.3, 2.5)), so the default
     stops at (1.3, 2.5).
 
