@@ -59,6 +59,11 @@ def local_mean(plane: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR) if f > 1 else small
 
 
+def local_energy(luma: np.ndarray, rho: float) -> np.ndarray:
+    """Local energy (H, W) of a float32 luma plane over ~``rho`` px, floored at ``_EPS``."""
+    return local_mean(cv2.multiply(luma, luma), rho) + _EPS
+
+
 def energy_gain(reference: np.ndarray, band: np.ndarray, rho: float, max_gain: float, finest: bool) -> np.ndarray:
     """Per-pixel gain (H, W, 3) bringing ``band``'s local luma energy up to ``reference``'s.
 
@@ -73,7 +78,7 @@ def energy_gain(reference: np.ndarray, band: np.ndarray, rho: float, max_gain: f
         y = cv2.cvtColor(x, cv2.COLOR_RGB2GRAY)
         if finest:
             y = cv2.Laplacian(y, cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT)
-        energies.append(local_mean(cv2.multiply(y, y), rho) + _EPS)
+        energies.append(local_energy(y, rho))
     gain = cv2.sqrt(cv2.divide(*energies))
     np.clip(gain, 1.0, max_gain, out=gain)
     return cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB)
@@ -89,8 +94,7 @@ def past_keep(s_band: np.ndarray, d_band: np.ndarray, rho: float, lo: float, hi:
     """
     s_luma = cv2.cvtColor(s_band, cv2.COLOR_RGB2GRAY)
     w_luma = cv2.add(s_luma, cv2.cvtColor(d_band, cv2.COLOR_RGB2GRAY))
-    ratio = cv2.sqrt(cv2.divide(local_mean(cv2.multiply(w_luma, w_luma), rho) + _EPS,
-                                local_mean(cv2.multiply(s_luma, s_luma), rho) + _EPS))
+    ratio = cv2.sqrt(cv2.divide(local_energy(w_luma, rho), local_energy(s_luma, rho)))
     return np.clip((hi - ratio) * (1.0 / (hi - lo)), 0.0, 1.0)
 
 
