@@ -43,6 +43,20 @@ def _root(
     _setup_logging(False)  # every command shows the library's INFO lines; render --verbose adds DEBUG
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at each line, not the one present when the handler was made.
+    The CLI runs in-process too (typer's test runner, the studio's server in a test session): a handler
+    that kept a swapped-out stderr wrote to a closed file ("I/O operation on closed file", seen in CI)."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass  # StreamHandler.__init__ assigns it; the property always answers the current stderr
+
+
 def _setup_logging(verbose: bool) -> None:
     """Show the library's log lines on stderr: INFO and up (scene cuts, dropped streams, the
     AAC fallback, resuming), DEBUG too with ``--verbose``. Only flowstyle's own loggers:
@@ -50,7 +64,7 @@ def _setup_logging(verbose: bool) -> None:
     logger = logging.getLogger("flowstyle")
     for handler in [h for h in logger.handlers if getattr(h, "_flowstyle_cli", False)]:
         logger.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("flowstyle: %(message)s"))
     handler._flowstyle_cli = True  # type: ignore[attr-defined]
     logger.addHandler(handler)

@@ -41,3 +41,21 @@ def test_verbose_adds_debug_lines(cut_clip: Path, tmp_path: Path) -> None:
     err = render(cut_clip, tmp_path / "out.mp4", "--verbose").stderr
     assert "scene cut at frame 10" in err
     assert any(line.startswith("flowstyle: ") and " -> " in line and "cut.mkv" in line for line in err.splitlines())
+
+
+def test_lines_go_to_the_current_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handler follows ``sys.stderr``: set up under one stream (a test runner's capture, later closed),
+    a line logged afterwards by a server in the same process reaches the stream now in place."""
+    import io
+    import logging
+
+    from flowstyle.cli import _setup_logging
+
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    _setup_logging(False)
+    first.close()
+    now = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", now)
+    logging.getLogger("flowstyle.studio").info("upload %s", "x.mp4")
+    assert now.getvalue() == "flowstyle: upload x.mp4\n"
