@@ -127,7 +127,7 @@ def test_shipped_int8_runtime_paints_the_same_style(nets, inputs, media: Path) -
 
 def test_any_content_size(nets, media: Path) -> None:
     """Not only 384x384: odd sizes are padded to multiples of 4 and cropped back."""
-    frame = np.asarray(Image.open(media / "sintel_raft_demo" / "frame_0016.png").convert("RGB"))[:217, :301]
+    frame = np.array(Image.open(media / "sintel_raft_demo" / "frame_0016.png").convert("RGB"))[:217, :301]
     x = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
     stylizer = ArbitraryStylizer(StyleOptions(style=str(media / "styles" / "udnie.jpg")), torch.device("cpu"), torch.float32)
     out = stylizer(x)
