@@ -207,6 +207,27 @@ def test_multiband_drops_past_texture_the_present_does_not_paint() -> None:
     assert np.abs(old.step(now, zero, ones).astype(float)[left] - 128).mean() > 10.0
 
 
+def test_multiband_texture_keeps_the_per_frame_strength_when_that_flickers() -> None:
+    """Issue #12, session 8: the energy gain is two-sided. A still texture whose strength the
+    network varies frame to frame (0.6-1.4x at random) comes out at the mean strength, not
+    pumped towards the strongest frames. Gained only upwards, each frame's boost was kept by
+    the past and nothing took it back: 1.10x the per-frame mean here (two-sided: 1.02x)."""
+    h, w = 96, 128
+    y, x = np.mgrid[0:h, 0:w]
+    pattern = np.sin(x * 1.1) * np.sin(y * 0.9) + 0.5 * np.sin(x * 0.45 + y * 0.3)  # both detail bands
+    rng = np.random.default_rng(1)
+    step, zero = MultiBandPropagation(), np.zeros((h, w, 2), np.float32)
+    amplitudes, strengths = [], []
+    for t in range(40):
+        a = rng.uniform(0.6, 1.4)
+        out = step.step(np.dstack([u8(0.5 + 40 / 255 * a * pattern)] * 3), None if t == 0 else zero, None)
+        if t >= 20:  # after the recursion has settled
+            amplitudes.append(a)
+            strengths.append(out[..., 0].astype(float).std() / 40 / pattern.std())
+    ratio = np.mean(strengths) / np.mean(amplitudes)
+    assert 0.95 < ratio < 1.05, ratio
+
+
 def test_multiband_follows_lighting_and_does_not_drift() -> None:
     """The coarse band converges to the per-frame result: a lighting change comes through
     within a few dozen frames and a still scene settles exactly where the network puts it."""

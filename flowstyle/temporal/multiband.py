@@ -20,7 +20,9 @@ Why this does not blur (docs/architecture.md, "Algorithms", "a trap, measured"):
     band is therefore brought back to the local energy of S's own band, the
     variance-preserving blend of Heitz & Neyret (2018) with the variance measured
     rather than assumed: ``g_k = sqrt(E[S_k^2] / E[B_k^2])`` over ~``rho`` px,
-    clipped to [1, max_gain]. For the finest band the energies are those of its
+    clipped to [1/max_gain, max_gain]: two-sided, so the band's energy is brought to
+    S's from above too (session 8: clipped at 1 it was a ratchet, see energy_gain).
+    For the finest band the energies are those of its
     Laplacian, i.e. of the highest frequencies, which are what a cubic resampling
     loses (measured: matching the band's plain energy left the luma Laplacian
     variance at 0.84x per-frame on bigbuckbunny, matching its Laplacian at 1.05x).
@@ -70,8 +72,18 @@ def energy_gain(reference: np.ndarray, band: np.ndarray, rho: float, max_gain: f
     Args:
         reference, band: (H, W, 3) float32 detail bands.
         rho: scale (px of these images) of the local energy.
-        max_gain: the largest gain.
+        max_gain: the largest gain; the smallest is its inverse.
         finest: measure the energy of the bands' Laplacians (their highest frequencies).
+
+    Two-sided (issue #12, session 8). Clipped at 1 from below, the gain only ever raised a
+    band: a noisy local estimate then pumps energy up through the recursion (each frame's
+    boost is kept by the past, nothing takes it back), and the second band of the arbitrary
+    network's udnie render carried more texture than the per-frame one. Measured over 40
+    frames, encoded, ratios to per-frame (E_warp DIS / Farneback / Gram / sharpness):
+    bigbuckbunny/udnie 0.403 / 0.499 / 1.297 / 1.031 -> 0.401 / 0.494 / 1.152 / 1.002,
+    tree/udnie Gram 1.314 -> 1.173; style 7 loses a little: bigbuckbunny/7 Gram 1.006 ->
+    1.028, bikes/7 1.406 -> 1.477. Only the second band's gain goes below 1 in practice (the
+    finest band's blend never has more high-frequency energy than S: the warp softens it).
     """
     energies = []
     for x in (reference, band):
@@ -80,7 +92,7 @@ def energy_gain(reference: np.ndarray, band: np.ndarray, rho: float, max_gain: f
             y = cv2.Laplacian(y, cv2.CV_32F, ksize=1, borderType=cv2.BORDER_REFLECT)
         energies.append(local_energy(y, rho))
     gain = cv2.sqrt(cv2.divide(*energies))
-    np.clip(gain, 1.0, max_gain, out=gain)
+    np.clip(gain, 1.0 / max_gain, max_gain, out=gain)
     return cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB)
 
 
@@ -126,10 +138,11 @@ class MultiBandPropagation:
     tests/test_temporal.py lost 12% of its E_warp gain (3% at (1.3, 2.5)), so the default
     stops at (1.3, 2.5).
 
-    The finest band gets the least of the past. A feed-forward network's finest
-    texture seems tied more to the pixel grid (its stride-2 layers) than to the
-    content, so the past's and the present's fine textures rarely line up, and mixing
-    them makes a texture of neither (Gram style loss up). Measured on the frames
+    The finest band gets the least of the past. A feed-forward network repaints its
+    finest texture a little differently every frame: the texture follows the content
+    (session 8: its luma band correlates 0.91-0.95 with the warped previous frame's, no
+    better at any shift within 2 px), but the part that differs, mixed with the past and
+    brought back to full energy, makes a texture of neither (Gram style loss up). Measured on the frames
     before encoding, bigbuckbunny (built-in style 7) and chaplin (udnie) at 640 px,
     ratios to per-frame (E_warp by DIS-medium / Gram):
     0.9 for both bands, 0.97 coarse: 0.23 / 3.1 on bigbuckbunny; 0.75 for both, 0.9
