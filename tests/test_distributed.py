@@ -23,7 +23,7 @@ import av
 import numpy as np
 import pytest
 
-from flowstyle.distributed.engine import DistributedOptions, render_distributed, status_lines
+from flowstyle.distributed.engine import LOOPBACK_SCHEDULER, DistributedOptions, render_distributed, status_lines
 from flowstyle.distributed.plan import Segment, make_plan, split, split_tail
 from flowstyle.io.reader import SizePolicy
 from flowstyle.io.writer import EncodeOptions
@@ -61,7 +61,7 @@ def cluster():
     from distributed import LocalCluster
 
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as c:
+                      dashboard_address=None, scheduler_kwargs=LOOPBACK_SCHEDULER) as c:
         yield c
 
 
@@ -302,10 +302,41 @@ def test_workers_without_weights_are_named_in_one_line(clip: Path, tmp_path: Pat
     empty = tmp_path / "no-weights"
     empty.mkdir()
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
-                      env={"FLOWSTYLE_WEIGHTS": str(empty)}) as c:
+                      scheduler_kwargs=LOOPBACK_SCHEDULER, env={"FLOWSTYLE_WEIGHTS": str(empty)}) as c:
         options = DistributedOptions(scheduler=c.scheduler_address, segment_seconds=1.0)
         with pytest.raises(FlowstyleError) as err:
             render_distributed(clip, tmp_path / "o.mp4", CONFIG, options)
     message = str(err.value)
     assert "\n" not in message and message.count("worker tcp://127.0.0.1:") == 2, message
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_local_cluster_listens_on_loopback_only_and_leaves_8787_alone() -> None:
+    """A local cluster's sockets are all on 127.0.0.1, and with port 8787 taken (another
+    render's cluster, a Jupyter dashboard) it starts without the "already in use" warning:
+    the scheduler's HTTP routes take a free port (engine.LOOPBACK_SCHEDULER)."""
+    import socket
+    import warnings
+
+    import psutil
+
+    from flowstyle.distributed.engine import connect
+
+    holder = socket.socket()
+    try:
+        holder.bind(("127.0.0.1", 8787))
+        holder.listen()
+    except OSError:
+        pass  # already taken by something else: the same situation
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            with connect(DistributedOptions(workers=1)) as client:
+                assert len(client.scheduler_info()["workers"]) == 1
+                me = psutil.Process()
+                listening = [c.laddr for p in (me, *me.children(recursive=True))
+                             for c in p.net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN]
+    finally:
+        holder.close()
+    assert listening and all(addr.ip == "127.0.0.1" for addr in listening), listening
+    assert not [w for w in caught if "already in use" in str(w.message)], [str(w.message) for w in caught]

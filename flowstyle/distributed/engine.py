@@ -47,6 +47,12 @@ RETRIES = 2  # a task that raised (a worker's disk hiccup) runs again up to this
 CONNECT_TIMEOUT = "10s"
 
 
+# The scheduler serves its health and metrics routes over HTTP even with the dashboard off
+# (distributed 2026: ``dashboard_address=None`` means port 8787 on ``host``). A second render
+# on the same machine then warned "Port 8787 is already in use"; a free loopback port,
+# picked by the OS, is silent.
+LOOPBACK_SCHEDULER = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
+
 @dataclass(frozen=True)
 class DistributedOptions:
     """How a render is cut into tasks and where they run (neither ``workers`` nor ``scheduler``: in-process)."""
@@ -93,7 +99,8 @@ def connect(options: DistributedOptions) -> Iterator:
             yield client
         return
     with _forkserver(), LocalCluster(n_workers=options.workers, threads_per_worker=1, processes=True,
-                                     host="127.0.0.1", dashboard_address=None) as cluster, Client(cluster) as client:
+                                     host="127.0.0.1", dashboard_address=None,
+                                     scheduler_kwargs=LOOPBACK_SCHEDULER) as cluster, Client(cluster) as client:
         yield client
 
 
