@@ -96,6 +96,36 @@ def energy_gain(reference: np.ndarray, band: np.ndarray, rho: float, max_gain: f
     return cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB)
 
 
+_LUMA = np.array([[0.299, 0.587, 0.114]], np.float32)  # Rec. 601, as cv2's RGB2GRAY
+_SUM = np.ones((1, 3), np.float32)
+
+
+def restore_chroma(reference: np.ndarray, blend: np.ndarray, sigma: float, max_gain: float) -> np.ndarray:
+    """``blend`` (H, W, 3 float32) with its chroma scaled to ``reference``'s local chroma energy.
+
+    Chroma is the RGB residual after luma (Rec. 601). The gain ``sqrt(E[|C_ref|^2] / E[|C|^2])``
+    is measured over ~``sigma`` px and clipped to [1/max_gain, max_gain]; luma is untouched.
+    """
+    def split(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y = cv2.transform(x, _LUMA)
+        return y, cv2.subtract(x, cv2.cvtColor(y, cv2.COLOR_GRAY2RGB))
+
+    def energy(c: np.ndarray) -> np.ndarray:
+        return local_mean(cv2.transform(cv2.multiply(c, c), _SUM), sigma) + 1.0  # floor: 1 level^2
+
+    _, c_ref = split(reference)
+    y, c = split(blend)
+    gain = np.clip(cv2.sqrt(cv2.divide(energy(c_ref), energy(c))), 1.0 / max_gain, max_gain)
+    # Only where the blend's hue agrees with the present's: restoring the magnitude of a blend
+    # that still points at the past's hue would hold that hue for ever (a lasting change of
+    # colour would never come through). Weighted by the cosine of the two chroma vectors.
+    dot = cv2.transform(cv2.multiply(c, c_ref), _SUM)
+    norms = cv2.sqrt(cv2.multiply(cv2.transform(cv2.multiply(c, c), _SUM), cv2.transform(cv2.multiply(c_ref, c_ref), _SUM)))
+    agree = np.clip(cv2.divide(dot, norms + 1.0), 0.0, 1.0)
+    gain = cv2.add(cv2.multiply(cv2.subtract(gain, 1.0), agree), 1.0)
+    return cv2.add(cv2.cvtColor(y, cv2.COLOR_GRAY2RGB), cv2.multiply(c, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB)))
+
+
 def past_keep(s_band: np.ndarray, d_band: np.ndarray, rho: float, lo: float, hi: float) -> np.ndarray:
     """How much of the past band to keep (H, W) in [0, 1], by its texture against the present's.
 
@@ -123,6 +153,8 @@ class MultiBandPropagation:
         texture_ratio: (lo, hi) amplitude ratios of the past band's local energy to the
             present's at which the past starts to be, and is fully, distrusted
             (:func:`past_keep`), measured on the second detail band and applied to all.
+        chroma_rho: scale (px at full size) over which the coarse band's chroma is brought
+            back to the present's (:func:`restore_chroma`); None leaves it as blended.
 
     Why the texture check (issue #12, session 7): on fast, motion-blurred shots (bikes.mp4,
     vehicles passing) the flow is wrong but the photometric check trusts it, because a
@@ -153,12 +185,12 @@ class MultiBandPropagation:
 
     def __init__(self, alpha_detail: tuple[float, ...] = (0.5, 0.9), alpha_low: float = 0.8, rho: float = 16.0,
                  max_gain: float = 2.0, alpha_static: float = 0.95,
-                 texture_ratio: tuple[float, float] = (1.3, 2.5)) -> None:
+                 texture_ratio: tuple[float, float] = (1.3, 2.5), chroma_rho: float | None = 256.0) -> None:
         if not alpha_detail or not all(0.0 <= a < 1.0 for a in (*alpha_detail, alpha_low, alpha_static)):
             raise ValueError("alpha_detail (one or more), alpha_low and alpha_static must be in [0, 1)")
         if not 1.0 <= texture_ratio[0] < texture_ratio[1]:
             raise ValueError(f"texture_ratio must be (lo, hi) with 1 <= lo < hi, got {texture_ratio}")
-        self.texture_ratio = texture_ratio
+        self.texture_ratio, self.chroma_rho = texture_ratio, chroma_rho
         self.alpha_detail, self.alpha_low, self.alpha_static = tuple(alpha_detail), alpha_low, alpha_static
         self.rho, self.max_gain = rho, max_gain
         self.prev: np.ndarray | None = None
@@ -225,6 +257,13 @@ class MultiBandPropagation:
                  cv2.resize(keep, (b[0].shape[1], b[0].shape[0]), interpolation=cv2.INTER_LINEAR) for b in bands]
         coarse_keep = cv2.resize(keep, (s.shape[1], s.shape[0]), interpolation=cv2.INTER_AREA)
         out = cv2.add(s, cv2.multiply(d, self._weight(trust, static, s.shape, self.alpha_low, coarse_keep)))
+        if self.chroma_rho:
+            # Issue #12, session 8: the coarse band holds colour. Where the network's colours
+            # change from frame to frame (grainy, flickering film; bikes) the blend is a mix of
+            # them, less saturated than any one frame: a colour of neither, and Gram loss up.
+            # Its chroma is brought back to the present's saturation, measured over a wide
+            # window so that the gain does not bring the per-frame colour flicker back.
+            out = restore_chroma(s, out, self.chroma_rho / 2 ** len(bands), self.max_gain)
         for k in reversed(range(len(bands))):
             s_band, d_band, size = bands[k]
             weight = self._weight(trust, static, s_band.shape, self.alpha_detail[k], keeps[k])
