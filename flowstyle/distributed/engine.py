@@ -53,6 +53,7 @@ CONNECT_TIMEOUT = "10s"
 # picked by the OS, is silent.
 LOOPBACK_SCHEDULER = {"dashboard": False, "dashboard_address": "127.0.0.1:0"}
 
+
 @dataclass(frozen=True)
 class DistributedOptions:
     """How a render is cut into tasks and where they run (neither ``workers`` nor ``scheduler``: in-process)."""

@@ -104,24 +104,23 @@ def restore_chroma(reference: np.ndarray, blend: np.ndarray, sigma: float, max_g
     """``blend`` (H, W, 3 float32) with its chroma scaled to ``reference``'s local chroma energy.
 
     Chroma is the RGB residual after luma (Rec. 601). The gain ``sqrt(E[|C_ref|^2] / E[|C|^2])``
-    is measured over ~``sigma`` px and clipped to [1/max_gain, max_gain]; luma is untouched.
+    is measured over ~``sigma`` px, clipped to [1/max_gain, max_gain] and applied in proportion
+    to the cosine of the two chroma vectors (none where the hues disagree); luma is untouched.
     """
     def split(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         y = cv2.transform(x, _LUMA)
         return y, cv2.subtract(x, cv2.cvtColor(y, cv2.COLOR_GRAY2RGB))
 
-    def energy(c: np.ndarray) -> np.ndarray:
-        return local_mean(cv2.transform(cv2.multiply(c, c), _SUM), sigma) + 1.0  # floor: 1 level^2
-
     _, c_ref = split(reference)
     y, c = split(blend)
-    gain = np.clip(cv2.sqrt(cv2.divide(energy(c_ref), energy(c))), 1.0 / max_gain, max_gain)
+    c2, c_ref2 = cv2.transform(cv2.multiply(c, c), _SUM), cv2.transform(cv2.multiply(c_ref, c_ref), _SUM)
+    energy = [local_mean(x, sigma) + 1.0 for x in (c_ref2, c2)]  # floor: 1 level^2
+    gain = np.clip(cv2.sqrt(cv2.divide(*energy)), 1.0 / max_gain, max_gain)
     # Only where the blend's hue agrees with the present's: restoring the magnitude of a blend
     # that still points at the past's hue would hold that hue for ever (a lasting change of
     # colour would never come through). Weighted by the cosine of the two chroma vectors.
-    dot = cv2.transform(cv2.multiply(c, c_ref), _SUM)
-    norms = cv2.sqrt(cv2.multiply(cv2.transform(cv2.multiply(c, c), _SUM), cv2.transform(cv2.multiply(c_ref, c_ref), _SUM)))
-    agree = np.clip(cv2.divide(dot, norms + 1.0), 0.0, 1.0)
+    agree = np.clip(cv2.divide(cv2.transform(cv2.multiply(c, c_ref), _SUM), cv2.sqrt(cv2.multiply(c2, c_ref2)) + 1.0),
+                    0.0, 1.0)
     gain = cv2.add(cv2.multiply(cv2.subtract(gain, 1.0), agree), 1.0)
     return cv2.add(cv2.cvtColor(y, cv2.COLOR_GRAY2RGB), cv2.multiply(c, cv2.cvtColor(gain, cv2.COLOR_GRAY2RGB)))
 
