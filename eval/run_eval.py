@@ -38,7 +38,7 @@ from flowstyle import RenderConfig, render  # noqa: E402
 from flowstyle.system import bench_header  # noqa: E402
 from flowstyle.io.reader import SizePolicy, VideoReader  # noqa: E402
 from flowstyle.metrics import evaluate  # noqa: E402
-from flowstyle.stylize.feedforward import StyleOptions  # noqa: E402
+from flowstyle.stylize.options import StyleOptions  # noqa: E402
 from flowstyle.temporal import TemporalOptions  # noqa: E402
 
 MEDIA = ROOT.parent / "shared" / "media"
@@ -74,7 +74,7 @@ def style_reference(style: str, out: Path, width: int) -> Path:
     from flowstyle.device import resolve_device, resolve_precision
     from flowstyle.io.images import load_rgb
     from flowstyle.render import rgb_to_tensor, tensor_to_rgb
-    from flowstyle.stylize.feedforward import make_stylizer
+    from flowstyle.stylize.painter import make_stylizer
 
     device = resolve_device("auto")
     photo = load_rgb(MEDIA / "photos" / "coffee.png")

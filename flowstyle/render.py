@@ -32,8 +32,6 @@ from .pipeline import CancelEvent, RunResult, io_threads, run, stylize_workers, 
 from .progress import Progress, ProgressFn
 from .regions.build import make_clip_stylizer
 from .regions.composite import RegionOptions
-from .stylize.base import NetworkStylizer
-from .stylize.feedforward import make_stylizer
 from .stylize.keyframes import KeyframeOptions
 from .stylize.options import StyleOptions
 from .stylize.paintings import parse_paintings
@@ -60,10 +58,10 @@ class RenderConfig:
     temporal: TemporalOptions = field(default_factory=TemporalOptions)
     workers: int = 0  # frames stylized in parallel; 0 = auto (one per core on CPU, 1 on CUDA)
     io_threads: int = 0  # threads inside each of decode, scale and encode; 0 = auto (see io_threads())
-    read: ReadOptions = field(default_factory=ReadOptions)  # image-sequence fps and gaps (issue #13)
-    span: RangeOptions = field(default_factory=RangeOptions)  # --in/--out and the pre-roll (issue #13)
-    regions: RegionOptions = field(default_factory=RegionOptions)  # issue #16
-    keys: KeyframeOptions = field(default_factory=KeyframeOptions)  # issue #16
+    read: ReadOptions = field(default_factory=ReadOptions)  # image-sequence fps and gaps
+    span: RangeOptions = field(default_factory=RangeOptions)  # --in/--out and the pre-roll
+    regions: RegionOptions = field(default_factory=RegionOptions)  # per-region styles and mattes (docs/regions.md)
+    keys: KeyframeOptions = field(default_factory=KeyframeOptions)  # style and strength keys (docs/regions.md)
 
 
 @dataclass(frozen=True)
@@ -100,10 +98,10 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     src, dst = Path(input_path), Path(output_path)
     device = resolve_device(config.device)
     dtype = resolve_precision(config.precision, device)
-    timed = config.regions.active or config.keys.active  # issue #16: built once the clip is open
+    timed = config.regions.active or config.keys.active
     topts = config.temporal
     if config.style.strength == 0 and not timed and topts.mode != "none":  # keys may raise the strength later
-        # Strength 0 is the input unchanged (issue #13: a 10-bit source comes back at
+        # Strength 0 is the input unchanged (a 10-bit source comes back at
         # >= 50 dB); a temporal step would only pull still pixels towards earlier frames.
         log.info("strength 0: frames pass through unstylized, so the temporal step is off")
         topts = dataclasses.replace(topts, mode="none")
@@ -114,10 +112,9 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     with io.source as source:
         # The input is checked (open_render) before the stylizer is built: a bad path is one
         # line at once, not after loading weights or an int8 calibration.
-        if timed:  # keys need the clip's rate, duration and timecode, a matte its size and length
-            stylizer = make_clip_stylizer(config.style, config.regions, config.keys, device, dtype, source, str(src))
-        else:
-            stylizer = NetworkStylizer(make_stylizer(config.style, device, dtype), device)
+        # The style is resolved once, here, into one track (keys need the clip's rate, duration and
+        # timecode, a matte its size and length): docs/architecture.md, "The style value".
+        stylizer = make_clip_stylizer(config.style, config.regions, config.keys, device, dtype, source, str(src))
         # The sink (its temporary file beside the output) only once the stylizer is built: a key
         # outside the clip or a bad matte left an empty hidden .part file behind.
         sink = io.open_sink()

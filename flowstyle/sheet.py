@@ -12,8 +12,10 @@ from .device import resolve_device, resolve_precision
 from .errors import OutputError
 from .io.images import load_rgb
 from .models.multistyle import NUM_STYLES
-from .stylize.feedforward import FeedForwardStylizer, StyleOptions, make_stylizer
 from .stylize.learned import learned_names
+from .stylize.options import StyleOptions
+from .stylize.painter import make_stylizers
+from .stylize.resolve import resolve_track
 from .stylize.styles import BUILTIN_NAMES
 
 
@@ -32,22 +34,19 @@ def contact_sheet(image: Path, out: Path, tile: int = 256, columns: int = 7, dev
     x = torch.from_numpy(np.array(pic)).to(dev).permute(2, 0, 1)[None].float() / 255.0
     to_image = lambda t: Image.fromarray(t[0].mul(255).round().clamp(0, 255).byte().permute(1, 2, 0).cpu().numpy())  # noqa: E731
     tiles = [("original", pic)]
+    specs = [str(p) for p in paintings] if paintings else [str(i) for i in range(NUM_STYLES)] + learned_names()
+    # One painter for every tile: the networks load once (docs/architecture.md, "The style value").
+    stylizers = make_stylizers([resolve_track(StyleOptions(style=spec)) for spec in specs], dev, dtype)
     if paintings:
-        for painting in paintings:
-            styled = to_image(make_stylizer(StyleOptions(style=str(painting)), dev, dtype)(x))
+        for painting, stylizer in zip(paintings, stylizers):
+            styled = to_image(stylizer(x))
             inset = Image.fromarray(load_rgb(painting))
             inset.thumbnail((max(16, tile // 4), max(16, tile // 4)), Image.LANCZOS)
             styled.paste(inset, (styled.width - inset.width, styled.height - inset.height))
             tiles.append((painting.name, styled))
-    else:
-        stylizer = FeedForwardStylizer(StyleOptions(style="0"), dev, dtype)
-        for i in range(NUM_STYLES):
-            w = torch.zeros(NUM_STYLES, device=dev)
-            w[i] = 1.0
-            stylizer.style_weights = w
-            tiles.append((f"{i} {BUILTIN_NAMES[i]}", to_image(stylizer(x))))
-        for name in learned_names():  # styles taught with `flowstyle learn-style`
-            tiles.append((name, to_image(FeedForwardStylizer(StyleOptions(style=name), dev, dtype)(x))))
+    else:  # the 26 built-in styles, then those taught with `flowstyle learn-style`
+        labels = [f"{i} {BUILTIN_NAMES[i]}" for i in range(NUM_STYLES)] + specs[NUM_STYLES:]
+        tiles += [(label, to_image(stylizer(x))) for label, stylizer in zip(labels, stylizers)]
     tw, th = pic.size
     pad, label = 6, 14
     columns = min(columns, len(tiles))

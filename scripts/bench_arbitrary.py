@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from flowstyle import RenderConfig, render  # noqa: E402
 from flowstyle.io.reader import SizePolicy  # noqa: E402
 from flowstyle.metrics import evaluate  # noqa: E402
-from flowstyle.stylize.feedforward import StyleOptions  # noqa: E402
+from flowstyle.stylize.options import StyleOptions  # noqa: E402
 from flowstyle.system import bench_header  # noqa: E402
 from flowstyle.temporal import TemporalOptions  # noqa: E402
 

@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 from flowstyle.flow import FLOW_METHODS, make_flow_backend  # noqa: E402
 from flowstyle.io.reader import SizePolicy, VideoReader  # noqa: E402
 from flowstyle.render import frame_to_tensor, tensor_to_rgb  # noqa: E402
-from flowstyle.stylize.feedforward import FeedForwardStylizer, StyleOptions  # noqa: E402
+from flowstyle.stylize.options import StyleOptions  # noqa: E402
+from flowstyle.stylize.painter import make_stylizer  # noqa: E402
 from flowstyle.device import resolve_precision  # noqa: E402
 from flowstyle.system import bench_header  # noqa: E402
 from flowstyle.temporal import Stabilizer, TemporalOptions  # noqa: E402
@@ -71,7 +72,7 @@ def temporal_cost(frames_n: int, passes: int) -> None:
     with VideoReader(MEDIA / "videos" / "bigbuckbunny.mp4", SizePolicy(max_width=640)) as reader:
         frames = [f for f, _ in zip(reader, range(frames_n))]
     dtype = resolve_precision("auto", torch.device("cpu"))
-    stylizer = FeedForwardStylizer(StyleOptions(style="16"), torch.device("cpu"), dtype)
+    stylizer = make_stylizer(StyleOptions(style="16"), torch.device("cpu"), dtype)
     opts = TemporalOptions()
     backend = make_flow_backend(opts.flow, opts.flow_scale)
     h, w = frames[0].rgb.shape[:2]

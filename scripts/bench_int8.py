@@ -39,7 +39,8 @@ from flowstyle.device import INT8  # noqa: E402
 from flowstyle.io.reader import SizePolicy  # noqa: E402
 from flowstyle.metrics import evaluate  # noqa: E402
 from flowstyle.render import RenderConfig, render  # noqa: E402
-from flowstyle.stylize.feedforward import StyleOptions, make_stylizer  # noqa: E402
+from flowstyle.stylize.options import StyleOptions  # noqa: E402
+from flowstyle.stylize.painter import make_stylizer  # noqa: E402
 from flowstyle.system import bench_header  # noqa: E402
 
 MEDIA = ROOT.parent / "shared" / "media"

@@ -54,7 +54,8 @@ from flowstyle.metrics import EVAL_FLOW, masked_mse, mean_gradient  # noqa: E402
 from flowstyle.temporal import estimate_motion  # noqa: E402
 from flowstyle.losses import load_vgg16  # noqa: E402
 from flowstyle.render import rgb_to_tensor, tensor_to_rgb  # noqa: E402
-from flowstyle.stylize.feedforward import StyleOptions, make_stylizer  # noqa: E402
+from flowstyle.stylize.options import StyleOptions  # noqa: E402
+from flowstyle.stylize.painter import make_stylizer  # noqa: E402
 from flowstyle.stylize.learned import style_path  # noqa: E402
 from flowstyle.system import bench_header  # noqa: E402
 from flowstyle.train import LearnOptions, learn_style  # noqa: E402

@@ -34,7 +34,11 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 from flowstyle.io.reader import SizePolicy, VideoReader
 from flowstyle.render import RenderConfig, frame_to_tensor, render, stylize_workers
-from flowstyle.stylize.feedforward import StyleOptions, make_stylizer
+from flowstyle.stylize.options import StyleOptions
+try:
+    from flowstyle.stylize.painter import make_stylizer
+except ImportError:  # a tree from before the one style value (stylize/painter.py)
+    from flowstyle.stylize.feedforward import make_stylizer
 from flowstyle.temporal import TemporalOptions
 from flowstyle.device import resolve_precision
 clip = Path(sys.argv[1])

@@ -37,7 +37,8 @@ from flowstyle.cpu import cpu_info  # noqa: E402
 from flowstyle.device import resolve_precision  # noqa: E402
 from flowstyle.io.reader import SizePolicy, VideoReader  # noqa: E402
 from flowstyle.render import RenderConfig, frame_to_tensor, render, stylize_workers  # noqa: E402
-from flowstyle.stylize.feedforward import StyleOptions, make_stylizer  # noqa: E402
+from flowstyle.stylize.options import StyleOptions  # noqa: E402
+from flowstyle.stylize.painter import make_stylizer  # noqa: E402
 from flowstyle.system import bench_header  # noqa: E402
 from flowstyle.temporal import TemporalOptions  # noqa: E402
 from flowstyle.threads import intra_op_threads, ordered_map  # noqa: E402
@@ -125,7 +126,7 @@ def peak_rss_mb(clip: Path, style: str, max_width: int, out: Path) -> tuple[floa
     """Peak RSS (MB) of a fresh process rendering ``clip``, and its frame count."""
     code = (
         "import re; from flowstyle.render import *; from flowstyle.io.reader import SizePolicy;"
-        "from flowstyle.stylize.feedforward import StyleOptions;"
+        "from flowstyle.stylize.options import StyleOptions;"
         "from flowstyle.temporal import TemporalOptions;"
         f"r = render({str(clip)!r}, {str(out)!r}, RenderConfig(style=StyleOptions(style={style!r}), size=SizePolicy(max_width={max_width}), temporal=TemporalOptions(mode='none')), overwrite=True);"
         # VmHWM, not ru_maxrss: on Linux a child's ru_maxrss inherits the parent's

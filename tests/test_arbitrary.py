@@ -18,8 +18,9 @@ from flowstyle import RenderConfig, registry, render
 from flowstyle.io.images import load_rgb
 from flowstyle.io.reader import SizePolicy
 from flowstyle.models.arbitrary import STYLE_SIZE
-from flowstyle.stylize.arbitrary import ArbitraryStylizer, load_predictor, load_transformer, predict_style
-from flowstyle.stylize.feedforward import StyleOptions
+from flowstyle.stylize.arbitrary import load_predictor, load_transformer, predict_style
+from flowstyle.stylize.options import StyleOptions
+from flowstyle.stylize.painter import make_stylizer
 from flowstyle.stylize.paintings import is_painting_spec, parse_paintings, style_crop
 from flowstyle.temporal import TemporalOptions
 from synth import video_pts_seconds
@@ -129,7 +130,7 @@ def test_any_content_size(nets, media: Path) -> None:
     """Not only 384x384: odd sizes are padded to multiples of 4 and cropped back."""
     frame = np.array(Image.open(media / "sintel_raft_demo" / "frame_0016.png").convert("RGB"))[:217, :301]
     x = torch.from_numpy(frame).permute(2, 0, 1)[None].float() / 255
-    stylizer = ArbitraryStylizer(StyleOptions(style=str(media / "styles" / "udnie.jpg")), torch.device("cpu"), torch.float32)
+    stylizer = make_stylizer(StyleOptions(style=str(media / "styles" / "udnie.jpg")), torch.device("cpu"), torch.float32)
     out = stylizer(x)
     assert out.shape == x.shape and torch.isfinite(out).all()
     assert (out - x).abs().mean() > 0.05
@@ -141,10 +142,10 @@ def test_strength_moves_toward_the_contents_own_style(media: Path) -> None:
     x = torch.from_numpy(load_rgb(photo)).permute(2, 0, 1)[None].float() / 255
     painting = str(media / "styles" / "starry_night.jpg")
     cpu = torch.device("cpu")
-    zero = ArbitraryStylizer(StyleOptions(style=painting, strength=0.0), cpu, torch.float32)(x)
-    own = ArbitraryStylizer(StyleOptions(style=str(photo)), cpu, torch.float32)(x)
-    full = ArbitraryStylizer(StyleOptions(style=painting), cpu, torch.float32)(x)
-    half = ArbitraryStylizer(StyleOptions(style=painting, strength=0.5), cpu, torch.float32)(x)
+    zero = make_stylizer(StyleOptions(style=painting, strength=0.0), cpu, torch.float32)(x)
+    own = make_stylizer(StyleOptions(style=str(photo)), cpu, torch.float32)(x)
+    full = make_stylizer(StyleOptions(style=painting), cpu, torch.float32)(x)
+    half = make_stylizer(StyleOptions(style=painting, strength=0.5), cpu, torch.float32)(x)
     torch.testing.assert_close(zero, own, atol=1e-4, rtol=0)
     d = lambda a, b: float((a - b).abs().mean())  # noqa: E731
     assert d(half, own) < d(full, own) and d(half, full) < d(own, full)
@@ -154,8 +155,8 @@ def test_blend_mixes_style_vectors(media: Path) -> None:
     a, b = media / "styles" / "starry_night.jpg", media / "styles" / "udnie.jpg"
     predictor = load_predictor()
     va, vb = predict_style(predictor, load_rgb(a)), predict_style(predictor, load_rgb(b))
-    blend = ArbitraryStylizer(StyleOptions(style=f"{a}:3,{b}:1"), torch.device("cpu"), torch.float32)
-    torch.testing.assert_close(blend.style_vector, 0.75 * va + 0.25 * vb, atol=1e-5, rtol=0)
+    blend = make_stylizer(StyleOptions(style=f"{a}:3,{b}:1"), torch.device("cpu"), torch.float32)
+    torch.testing.assert_close(blend.track.keys[0][1].value, 0.75 * va + 0.25 * vb, atol=1e-5, rtol=0)
 
 
 def test_style_crop_scale() -> None:

@@ -17,7 +17,9 @@ from flowstyle.device import INT8, no_int8_path, resolve_precision
 from flowstyle.errors import DeviceError
 from flowstyle.models import quantize as q
 from flowstyle.stylize import int8 as int8_stylize
-from flowstyle.stylize.feedforward import FeedForwardStylizer, StyleOptions, load_multistyle, pad_to_multiple
+from flowstyle.stylize.feedforward import load_multistyle, pad_to_multiple
+from flowstyle.stylize.options import StyleOptions
+from flowstyle.stylize.painter import make_stylizer
 from flowstyle.stylize.styles import resolve_style
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -166,10 +168,10 @@ def test_stylizer_runs_int8_with_a_calibration_clip(media: Path, monkeypatch: py
     monkeypatch.setattr(int8_stylize, "CALIBRATION_FRAMES", 2)
     monkeypatch.setattr(int8_stylize, "GATE_PSNR", int8_stylize.MIN_PSNR)  # the wiring, not the gate (tested below)
     monkeypatch.setenv("FLOWSTYLE_DEMO_CLIP", str(media / "videos" / "bigbuckbunny.mp4"))
-    stylizer = FeedForwardStylizer(StyleOptions(style="16"), torch.device("cpu"), INT8)
+    stylizer = make_stylizer(StyleOptions(style="16"), torch.device("cpu"), INT8)
     assert stylizer.dtype == INT8
     x = _frames(media, "chaplin.mp4", 1)[0][..., :90, :130]  # any size, as in a render
-    ref = FeedForwardStylizer(StyleOptions(style="16"), torch.device("cpu"), torch.float32)(x)
+    ref = make_stylizer(StyleOptions(style="16"), torch.device("cpu"), torch.float32)(x)
     assert stylizer(x).shape == x.shape
     assert q.psnr(stylizer(x), ref) >= 33.0
 
@@ -177,7 +179,7 @@ def test_stylizer_runs_int8_with_a_calibration_clip(media: Path, monkeypatch: py
 def test_without_calibration_frames_the_stylizer_runs_fp32(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                             caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setattr(int8_stylize, "calibration_clip", lambda: None)
-    stylizer = FeedForwardStylizer(StyleOptions(style="3"), torch.device("cpu"), INT8)
+    stylizer = make_stylizer(StyleOptions(style="3"), torch.device("cpu"), INT8)
     assert stylizer.dtype == torch.float32
     assert any("no calibration frames" in r.getMessage() for r in caplog.records)
 

@@ -1,4 +1,4 @@
-"""Style keyframes (issue #16): times in seconds, frames and timecode; keys in order and inside the clip;
+"""Style keyframes: times in seconds, frames and timecode; keys in order and inside the clip;
 between two keys the networks get the interpolated style (weight vector / style vector), not mixed pixels."""
 
 from __future__ import annotations
@@ -10,12 +10,13 @@ import pytest
 import torch
 
 from flowstyle.errors import ConfigError
-from flowstyle.stylize.feedforward import FeedForwardStylizer
-from flowstyle.stylize.options import StyleOptions
 from flowstyle.io.timecode import Timecode
-from flowstyle.stylize.keyframes import (Key, KeyframedStylizer, ease, key_weights, parse_keys, parse_time,
-                                         strength_at, strength_values)
+from flowstyle.stylize.keyframes import Key, ease, key_weights, parse_keys, parse_time, strength_at, strength_values
+from flowstyle.stylize.options import StyleOptions
+from flowstyle.stylize.painter import TrackStylizer, make_stylizer, make_stylizers
+from flowstyle.stylize.resolve import resolve_track
 from flowstyle.stylize.styles import parse_style
+from flowstyle.stylize.track import ARBITRARY, MULTISTYLE
 
 RATE = Fraction(25)
 
@@ -88,12 +89,18 @@ def cpu() -> torch.device:
     return torch.device("cpu")
 
 
+def keyed(keys: tuple[Key, ...], cpu: torch.device, base: StyleOptions = StyleOptions(style="7"),
+          interpolation: str = "smooth") -> TrackStylizer:
+    return make_stylizers([resolve_track(base, keys, (), interpolation)], cpu, torch.float32)[0]
+
+
 def test_midpoint_between_built_in_styles_is_the_50_50_weight_vector(cpu: torch.device) -> None:
-    s = KeyframedStylizer((Key(0.0, "7"), Key(2.0, "3:0.5,17:0.5")), (), StyleOptions(style="7"), cpu, torch.float32)
-    w = s.style_weights_at(1.0)
+    s = keyed((Key(0.0, "7"), Key(2.0, "3:0.5,17:0.5")), cpu)
+    (c, share), = s.track.at(1.0).parts
     expected = 0.5 * parse_style("7") + 0.5 * parse_style("3:0.5,17:0.5")
-    torch.testing.assert_close(w, expected)
-    assert w[7] == pytest.approx(0.5) and w[3] == pytest.approx(0.25) and w[17] == pytest.approx(0.25)
+    assert share == 1.0
+    torch.testing.assert_close(c.value, expected)
+    assert c.value[7] == pytest.approx(0.5) and c.value[3] == pytest.approx(0.25) and c.value[17] == pytest.approx(0.25)
 
 
 def test_at_a_key_the_render_is_that_style_alone(cpu: torch.device, media: Path) -> None:
@@ -101,29 +108,34 @@ def test_at_a_key_the_render_is_that_style_alone(cpu: torch.device, media: Path)
 
     rgb = load_rgb(media / "photos" / "chelsea.png")[:120, :160]
     x = torch.from_numpy(rgb.copy()).permute(2, 0, 1)[None].float() / 255.0
-    keyed = KeyframedStylizer((Key(0.0, "7"), Key(2.0, "3")), (), StyleOptions(style="7"), cpu, torch.float32)
+    s = keyed((Key(0.0, "7"), Key(2.0, "3")), cpu)
     for t, style in ((0.0, "7"), (2.0, "3"), (5.0, "3")):
-        torch.testing.assert_close(keyed(x, t), FeedForwardStylizer(StyleOptions(style=style), cpu, torch.float32)(x))
+        torch.testing.assert_close(s(x, t), make_stylizer(StyleOptions(style=style), cpu, torch.float32)(x))
     # Half way, the network renders the 50/50 blend (not a pixel mix of the two renders).
-    blend = FeedForwardStylizer(StyleOptions(style="7:0.5,3:0.5"), cpu, torch.float32)(x)
-    torch.testing.assert_close(keyed(x, 1.0), blend)
+    blend = make_stylizer(StyleOptions(style="7:0.5,3:0.5"), cpu, torch.float32)(x)
+    torch.testing.assert_close(s(x, 1.0), blend)
 
 
 def test_painting_keys_mix_the_style_vectors(cpu: torch.device, media: Path) -> None:
     starry, udnie = media / "styles" / "starry_night.jpg", media / "styles" / "udnie.jpg"
     keys = (Key(0.0, str(starry)), Key(4.0, str(udnie)))
-    s = KeyframedStylizer(keys, (), StyleOptions(style=str(starry)), cpu, torch.float32, interpolation="linear")
-    torch.testing.assert_close(s.style_vector_at(1.0), 0.75 * s.vectors[0] + 0.25 * s.vectors[1])
-    assert s.style_weights_at(1.0) is None and s.painting_share(1.0) == 1.0
+    s = keyed(keys, cpu, StyleOptions(style=str(starry)), "linear")
+    v0, v1 = (c.value for c in s.track.conditionings)
+    (c, share), = s.track.at(1.0).parts
+    assert c.network == ARBITRARY and share == 1.0
+    torch.testing.assert_close(c.value, 0.75 * v0 + 0.25 * v1)
     # The default, smoothstep: a quarter of the way, 3u^2 - 2u^3 = 0.15625 of the second painting.
-    smooth = KeyframedStylizer(keys, (), StyleOptions(style=str(starry)), cpu, torch.float32)
-    torch.testing.assert_close(smooth.style_vector_at(1.0), 0.84375 * s.vectors[0] + 0.15625 * s.vectors[1])
+    smooth = keyed(keys, cpu, StyleOptions(style=str(starry)))
+    torch.testing.assert_close(smooth.track.at(1.0).parts[0][0].value, 0.84375 * v0 + 0.15625 * v1)
 
 
 def test_built_in_to_painting_mixes_the_two_networks(cpu: torch.device, media: Path) -> None:
     starry = media / "styles" / "starry_night.jpg"
-    s = KeyframedStylizer((Key(0.0, "7"), Key(4.0, str(starry))), (), StyleOptions(), cpu, torch.float32,
-                          interpolation="linear")
-    assert s.painting_share(1.0) == pytest.approx(0.25)
+    s = keyed((Key(0.0, "7"), Key(4.0, str(starry))), cpu, StyleOptions(), "linear")
+    shares = {c.network: share for c, share in s.track.at(1.0).parts}
+    assert shares == {MULTISTYLE: pytest.approx(0.75), ARBITRARY: pytest.approx(0.25)}
     x = torch.rand(1, 3, 64, 96)
     assert s(x, 1.0).shape == x.shape
+    # The mix is of the two networks' pictures, each as its own key paints it.
+    pictures = [s(x, 0.0), s(x, 4.0)]
+    torch.testing.assert_close(s(x, 1.0), pictures[0].lerp(pictures[1], 0.25))

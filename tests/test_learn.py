@@ -20,7 +20,10 @@ import torch
 
 from flowstyle.errors import FlowstyleError, InputError, StyleError
 from flowstyle.models.multistyle import MultiStyleNet, style_rows
-from flowstyle.stylize.feedforward import FeedForwardStylizer, StyleOptions, load_multistyle, multistyle_state
+from flowstyle.stylize.feedforward import load_multistyle, multistyle_state
+from flowstyle.stylize.options import StyleOptions
+from flowstyle.stylize.painter import make_stylizer
+from flowstyle.stylize.track import ARBITRARY
 from flowstyle.stylize.learned import learned_names, load_learned
 from flowstyle.stylize.styles import resolve_style
 from flowstyle.train import LearnOptions, learn_style
@@ -180,19 +183,19 @@ def test_saved_style_renders_what_was_trained(media: Path) -> None:
     x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         expected = student(x, torch.ones(1))
-    stylizer = FeedForwardStylizer(StyleOptions(style="udnie-test"), torch.device("cpu"), torch.float32)
+    stylizer = make_stylizer(StyleOptions(style="udnie-test"), torch.device("cpu"), torch.float32)
     torch.testing.assert_close(stylizer(x), expected, rtol=0, atol=1e-6)
     # Blends: learned and built-in rows mix like built-in ones.
-    blend = FeedForwardStylizer(StyleOptions(style="udnie-test:0.5,3:0.5"), torch.device("cpu"), torch.float32)
-    assert blend.style_weights.tolist()[3] == 0.5 and blend.style_weights.tolist()[26] == 0.5
+    blend = make_stylizer(StyleOptions(style="udnie-test:0.5,3:0.5"), torch.device("cpu"), torch.float32)
+    weights = blend.track.keys[0][1].value.tolist()
+    assert weights[3] == 0.5 and weights[26] == 0.5
     assert float((blend(x) - stylizer(x)).abs().mean()) > 1e-3
     assert learned_names() == ["udnie-test"]
 
 
 def test_a_vector_style_is_used_as_a_painting_is(media: Path) -> None:
     """The default base (issue #17): a trained style vector of the arbitrary network."""
-    from flowstyle.stylize.arbitrary import ArbitraryStylizer, load_predictor, load_transformer, predict_style
-    from flowstyle.stylize.feedforward import make_stylizer
+    from flowstyle.stylize.arbitrary import load_predictor, load_transformer, predict_style
     from flowstyle.io.images import load_rgb
     from flowstyle.train.students import VectorStudent
 
@@ -208,7 +211,7 @@ def test_a_vector_style_is_used_as_a_painting_is(media: Path) -> None:
     # Rendered exactly as trained, through the arbitrary network's stylizer.
     x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(1))
     stylizer = make_stylizer(StyleOptions(style="udnie-test"), torch.device("cpu"), torch.float32)
-    assert isinstance(stylizer, ArbitraryStylizer)
+    assert [c.network for c in stylizer.track.conditionings] == [ARBITRARY]
     with torch.no_grad():
         expected = VectorStudent(load_transformer(torch.device("cpu"), torch.float32), style.vector)(x)
     torch.testing.assert_close(stylizer(x), expected, rtol=0, atol=1e-5)
@@ -216,7 +219,7 @@ def test_a_vector_style_is_used_as_a_painting_is(media: Path) -> None:
     painting = str(media / "styles" / "starry_night.jpg")
     blend = make_stylizer(StyleOptions(style=f"udnie-test:0.5,{painting}:0.5"), torch.device("cpu"), torch.float32)
     starry = predict_style(load_predictor(), load_rgb(Path(painting)))
-    torch.testing.assert_close(blend.style_vector, 0.5 * style.vector + 0.5 * starry, rtol=0, atol=1e-5)
+    torch.testing.assert_close(blend.track.keys[0][1].value, 0.5 * style.vector + 0.5 * starry, rtol=0, atol=1e-5)
     with pytest.raises(StyleError, match="blends with paintings"):
         resolve_style("udnie-test:0.5,3:0.5")
     with pytest.raises(FlowstyleError, match="needs --base multistyle|needs painting files"):
@@ -288,7 +291,7 @@ def test_temporal_training_on_pairs_trains_the_network(media: Path, tmp_path: Pa
     assert list((Path(str(training_dir("udnie-test").parent.parent)) / "cache" / "flow").glob("*.npz"))
     with pytest.raises(StyleError, match="own network"):
         resolve_style("udnie-test:0.5,3:0.5")
-    out = FeedForwardStylizer(StyleOptions(style="udnie-test"), torch.device("cpu"), torch.float32)(torch.rand(1, 3, 32, 32))
+    out = make_stylizer(StyleOptions(style="udnie-test"), torch.device("cpu"), torch.float32)(torch.rand(1, 3, 32, 32))
     assert out.shape == (1, 3, 32, 32) and torch.isfinite(out).all()
 
 

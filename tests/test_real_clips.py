@@ -14,7 +14,8 @@ import torch
 from flowstyle import RenderConfig, render
 from flowstyle.io.reader import SizePolicy, VideoReader
 from flowstyle.render import frame_to_tensor, tensor_to_rgb
-from flowstyle.stylize.feedforward import FeedForwardStylizer, StyleOptions
+from flowstyle.stylize.options import StyleOptions
+from flowstyle.stylize.painter import make_stylizer
 from flowstyle.temporal import TemporalOptions
 from synth import audio_duration, video_pts_seconds
 
@@ -50,7 +51,7 @@ def check_render(src: Path, dst: Path, style: str) -> None:
     # The frames: the same stylizer on the decoded input, compared through the codec.
     inputs = decoded_frames(src, SizePolicy(max_width=WIDTH))
     outputs = decoded_frames(dst)
-    stylizer = FeedForwardStylizer(config.style, torch.device("cpu"), torch.bfloat16)
+    stylizer = make_stylizer(config.style, torch.device("cpu"), torch.bfloat16)
     device = torch.device("cpu")
     from flowstyle.io.frames import Frame
 

@@ -7,7 +7,8 @@ import torch
 
 from flowstyle.errors import ConfigError, StyleError
 from flowstyle.stylize.colour import mix_strength, preserve_colour
-from flowstyle.stylize.feedforward import StyleOptions, make_stylizer
+from flowstyle.stylize.options import StyleOptions
+from flowstyle.stylize.painter import make_stylizer
 from flowstyle.stylize.styles import BUILTIN_NAMES, parse_style
 
 

@@ -11,7 +11,7 @@ import pytest
 from flowstyle import RenderConfig, render
 from flowstyle.io.reader import SizePolicy
 from flowstyle.metrics import evaluate
-from flowstyle.stylize.feedforward import StyleOptions
+from flowstyle.stylize.options import StyleOptions
 from flowstyle.temporal import TemporalOptions
 from flowstyle.temporal.anchors import TextureAnchors
 from flowstyle.temporal.blind import BlindStabilizer, screened_poisson

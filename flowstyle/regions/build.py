@@ -1,14 +1,16 @@
-"""Build the :class:`~flowstyle.stylize.base.Stylizer` a render uses when regions or style keyframes are asked
-for (issue #16).
+"""Build the :class:`~flowstyle.stylize.base.Stylizer` of a render: its style track, and its regions.
 
-``render()`` calls :func:`make_render_stylizer` where it builds its stylizer, once
-the source is open: keys need its frame rate, duration, start time and timecode,
-and a matte its size and length. The result goes to :func:`flowstyle.pipeline.run`
-like any stylizer: keys make a :class:`~flowstyle.stylize.keyframes.KeyframedStylizer`,
-regions a :class:`~flowstyle.regions.composite.RegionStylizer` around one stylizer
-per region, a keyed one for a region with its own keys (``--region-at``).
-:func:`check_keys` places every key on a clip without building anything (the
-studio refuses bad keys when a job is submitted, not when it runs).
+``render()`` (and the studio's preview) call :func:`make_clip_stylizer` once the
+source is open: keys need its frame rate, duration, start time and timecode, and
+a matte its size and length. Every style of the render (``--style`` with its keys,
+each region's style or its own keys) is resolved into a
+:class:`~flowstyle.stylize.track.StyleTrack`, and all of them share one
+:class:`~flowstyle.stylize.painter.Painter`, so the networks load (and calibrate,
+for int8) once and every region paints with the same function as a plain render
+(docs/architecture.md, "The style value"). Regions wrap one stylizer per region in
+a :class:`~flowstyle.regions.composite.RegionStylizer`. :func:`check_keys` places
+every key on a clip without building anything (the studio refuses bad keys when a
+job is submitted, not when it runs).
 """
 
 from __future__ import annotations
@@ -21,25 +23,16 @@ import torch
 from ..errors import ConfigError
 from ..io.source import FrameSource
 from ..io.timecode import Timecode
-from ..stylize.base import NetworkStylizer, Stylizer
-from ..stylize.feedforward import make_stylizer
-from ..stylize.keyframes import (Key, KeyframedStylizer, KeyframeOptions, make_keyframed_stylizer, parse_keys,
-                                 strength_values)
+from ..stylize.base import Stylizer
+from ..stylize.keyframes import Key, KeyframeOptions, parse_keys, strength_values
 from ..stylize.options import StyleOptions
+from ..stylize.painter import make_stylizers
+from ..stylize.resolve import resolve_track
+from ..stylize.track import StyleTrack
 from .composite import (INPUT_ALPHA, MATTE_REGION, ORIGINAL, RegionOptions, RegionStylizer, alpha_masks, matte_masks,
                         person_masks)
 from .matte import MatteReader
 from .segment import PersonSegmenter
-
-
-def region_style(spec: str | None, default: Stylizer, base: StyleOptions, device: torch.device,
-                 dtype: torch.dtype) -> Stylizer | None:
-    """The stylizer of one region: ``default`` when unset, None (the original) for ``none``."""
-    if spec is None:
-        return default
-    if spec.strip().lower() == ORIGINAL:
-        return None
-    return NetworkStylizer(make_stylizer(dataclasses.replace(base, style=spec), device, dtype), device)
 
 
 def clip_timecode(timecode: Timecode | str | None, rate: Fraction | float | None) -> Timecode | None:
@@ -100,25 +93,35 @@ def make_render_stylizer(style: StyleOptions, regions: RegionOptions, keys: Keyf
         input_name: the input's path, named by the error when ``--matte alpha`` meets an input without alpha.
     """
     start_tc = clip_timecode(timecode, rate)
-    keyed = place_region_keys(regions, rate, duration, start_tc)  # before any weights load: a bad key is one line now
-    base: Stylizer
-    if keys.active:
-        base = make_keyframed_stylizer(keys, style, device, dtype, rate, duration, start_time, start_tc)
-    else:
-        base = NetworkStylizer(make_stylizer(style, device, dtype), device)
+    # Every key is placed before any weights load: a bad key is one line now.
+    keyed = place_region_keys(regions, rate, duration, start_tc)
+    track = resolve_track(style, parse_keys(keys.style_at, rate, duration, "style_at", start_tc),
+                          parse_keys(keys.strength_at, rate, duration, "strength_at", start_tc), keys.interpolation)
     if not regions.active:
-        return base
+        return make_stylizers([track], device, dtype, start_time)[0]
 
-    def region(name: str, spec: str | None) -> Stylizer | None:
-        if name in keyed:  # issue #16: the region's own keys; the strength and --key-interpolation are the render's
-            return KeyframedStylizer(keyed[name], (), style, device, dtype, keys.interpolation, start_time)
-        return region_style(spec, base, style, device, dtype)
+    def region_track(name: str, spec: str | None) -> StyleTrack | None:
+        """A region's track: its own keys (the render's strength and interpolation), its style, the render's
+        track when unset, None (the frame as filmed) for ``none``."""
+        if name in keyed:
+            return resolve_track(style, keyed[name], (), keys.interpolation)
+        if spec is None:
+            return track
+        if spec.strip().lower() == ORIGINAL:
+            return None
+        return resolve_track(dataclasses.replace(style, style=spec))
 
     if regions.matte:
-        inside = region(MATTE_REGION, regions.matte_style)
+        inside_track, outside_track = region_track(MATTE_REGION, regions.matte_style), track
+    else:
+        inside_track, outside_track = region_track("person", regions.person), region_track("background", regions.background)
+    used = [t for t in (inside_track, outside_track) if t is not None]
+    stylizers = dict(zip(map(id, used), make_stylizers(used, device, dtype, start_time)))
+    inside = stylizers[id(inside_track)] if inside_track is not None else None
+    outside = stylizers[id(outside_track)] if outside_track is not None else None
+    if regions.matte:
         if regions.matte.strip().lower() == INPUT_ALPHA:
-            return RegionStylizer(inside, base, alpha_masks(input_name, regions.feather))
+            return RegionStylizer(inside, outside, alpha_masks(input_name, regions.feather))
         reader = MatteReader(regions.matte, size, frames, regions.matte_fit)
-        return RegionStylizer(inside, base, matte_masks(reader, regions.feather))
-    inside, outside = region("person", regions.person), region("background", regions.background)
+        return RegionStylizer(inside, outside, matte_masks(reader, regions.feather))
     return RegionStylizer(inside, outside, person_masks(PersonSegmenter(device), regions.feather, regions.carry))

@@ -1,4 +1,4 @@
-"""Region composite: one stylization per region, mixed by a soft mask, before the temporal step (issue #16).
+"""Region composite: one stylization per region, mixed by a soft mask, before the temporal step (docs/regions.md).
 
 ``--region person=none --region background=7`` keeps the people as filmed and
 paints the rest; ``--matte FILE --matte-style 3`` paints the matte's white with
@@ -8,11 +8,10 @@ edges inherit its consistency; the mask itself is carried along the flow
 (:mod:`flowstyle.regions.mask`) so the edges do not boil.
 
 :class:`RegionStylizer` is a :class:`~flowstyle.stylize.base.Stylizer` that wraps
-one stylizer per region (``NetworkStylizer``, ``KeyframedStylizer``: a region's
-style may have keys) and mixes their pictures by the mask. The mask of a frame
-depends only on the input frames (the model's mask and the flow between input
-frames) but carries state from frame to frame, so it is made in frame order by
-the pipeline's ordered hook, ``prepare(frame, shot_start)``, on the decode thread
+one stylizer per region (each a ``TrackStylizer``, whose track may have keys) and
+mixes their pictures by the mask. The mask of a frame depends only on the input
+frames (the model's mask and the flow between input frames) but carries state
+from frame to frame, so it is made in frame order by the pipeline's ordered hook, ``prepare(frame, shot_start)``, on the decode thread
 (docs/architecture.md, "Seams"); the stylize workers stay parallel and pick the
 mask up by frame index. A caller that goes frame by frame may skip ``prepare``.
 """
@@ -140,7 +139,7 @@ class RegionOptions:
 
     @property
     def region_keys(self) -> dict[str, tuple[str, ...]]:
-        """Each keyed region's ``TIME=STYLE`` items (issue #16)."""
+        """Each keyed region's ``TIME=STYLE`` items."""
         return parse_region_keys(self.region_at, matte=bool(self.matte))
 
     @property
@@ -161,7 +160,7 @@ def compose(inside: np.ndarray, outside: np.ndarray, mask: np.ndarray) -> np.nda
     """``outside`` where ``mask`` is 0, ``inside`` where it is 1, mixed between: uint8 (H, W, 3) with mask (H, W).
 
     OpenCV's blendLinear (rounded, saturated): 0.3 ms at 640x360 against 1.4 ms for the
-    same sum in NumPy floats (issue #16's speed target).
+    same sum in NumPy floats (the regions' speed budget, docs/regions.md).
     """
     mask = np.ascontiguousarray(mask, dtype=np.float32)
     return cv2.blendLinear(inside, outside, mask, 1.0 - mask)
@@ -199,6 +198,10 @@ class RegionStylizer:
         mask = self.masks(frame, shot_start, motion)
         with self._lock:
             self._ready[frame.index] = mask
+        for region in (self.inside, self.outside):  # the regions' own ordered hooks (a painting's content vector)
+            hook = getattr(region, "prepare", None)
+            if hook is not None:
+                hook(frame, shot_start)
 
     def mask(self, frame: Frame, shot_start: bool) -> np.ndarray:
         with self._lock:

@@ -1,9 +1,9 @@
 """Stylizers shared by previews, the style gallery and the live stream, built once per style.
 
 Building a stylizer loads weights (0.1-0.5 s); a preview must answer in about a
-second (issue #15), so the last few are kept, keyed by their frozen
+second, so the last few are kept, keyed by their frozen
 :class:`~flowstyle.stylize.options.StyleOptions`. A preview with regions, a matte or
-style keys (issue #16) uses the render's own stylizer for that clip
+style keys uses the render's own stylizer for that clip
 (:func:`~flowstyle.regions.build.make_clip_stylizer`), kept per clip and settings.
 """
 
@@ -26,10 +26,10 @@ from ..io.reader import SizePolicy
 from ..io.source import FrameRange, FrameSource
 from ..regions.build import make_clip_stylizer
 from ..regions.composite import RegionOptions
-from ..stylize.base import NetworkStylizer, Stylizer
-from ..stylize.feedforward import make_stylizer
+from ..stylize.base import Stylizer
 from ..stylize.keyframes import KeyframeOptions
 from ..stylize.options import StyleOptions
+from ..stylize.painter import TrackStylizer, make_stylizer
 
 CACHE_SIZE = 4
 
@@ -40,18 +40,18 @@ class StylizerCache:
     def __init__(self, device: str = "auto", precision: str = "auto") -> None:
         self.device = resolve_device(device)
         self.dtype = resolve_precision(precision, self.device)
-        self._items: OrderedDict[StyleOptions, NetworkStylizer] = OrderedDict()
+        self._items: OrderedDict[StyleOptions, TrackStylizer] = OrderedDict()
         # Region/keyed stylizers by (settings, clip): each with its own lock, since a region
         # stylizer's mask tracker keeps state from call to call.
         self._clips: OrderedDict[tuple, tuple[Stylizer, threading.Lock]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, options: StyleOptions) -> NetworkStylizer:
+    def get(self, options: StyleOptions) -> TrackStylizer:
         with self._lock:
             if options in self._items:
                 self._items.move_to_end(options)
                 return self._items[options]
-        stylizer = NetworkStylizer(make_stylizer(options, self.device, self.dtype), self.device)
+        stylizer = make_stylizer(options, self.device, self.dtype)
         with self._lock:
             self._items[options] = stylizer
             while len(self._items) > CACHE_SIZE:

@@ -1,4 +1,4 @@
-"""The int8 path of the feed-forward stylizers (issue #17): calibration frames, the
+"""The int8 path of the feed-forward stylizers (docs/int8.md): calibration frames, the
 cache folder and the quality gate around :func:`flowstyle.models.quantize.quantize`.
 
 A network is calibrated once per style on real frames of the demo clip (Big Buck
@@ -29,7 +29,7 @@ from .learned import user_dir
 
 log = logging.getLogger(__name__)
 
-MIN_PSNR = 35.0  # the quality bar of issue #17, worst frame against fp32
+MIN_PSNR = 35.0  # the int8 quality bar (docs/int8.md): worst frame against fp32
 # The gate asks more than the bar of the calibration frames, because they are the frames
 # the activation ranges were fitted to: over 12 cases (4 built-in styles, udnie and starry
 # night on the arbitrary network, each with 8-bit weights on a VNNI CPU and 7-bit under

@@ -1,5 +1,8 @@
-"""Style keyframes: ``--style-at 0s=7 --style-at 4s=starry_night.jpg --style-at 9s=3:0.5,17:0.5`` (issue #16).
+"""Style keyframes: ``--style-at 0s=7 --style-at 4s=starry_night.jpg --style-at 9s=3:0.5,17:0.5``: their
+options, times and interpolation (docs/regions.md, "Style keyframes").
 
+Keys are resolved with the rest of the style into one
+:class:`~flowstyle.stylize.track.StyleTrack` (:func:`flowstyle.stylize.resolve.resolve_track`).
 Between two keys the style itself is interpolated, not the output pixels: mixing
 two stylized pictures that do not line up averages two textures into mush (the
 trap measured for temporal blends; docs/architecture.md, "Algorithms"). The feed-forward networks
@@ -25,31 +28,18 @@ and after the last the style holds.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from fractions import Fraction
 
-import numpy as np
-import torch
 from torch import Tensor
 
 from ..errors import ConfigError, InputError, StyleError
-from ..io.frames import Frame
 from ..io.timecode import Timecode, parse_position
-from ..tensors import frame_to_tensor, tensor_to_rgb
-from ..models.multistyle import NUM_STYLES, SIZE_MULTIPLE
-from .arbitrary import load_predictor, load_transformer, predict_style, style_vector
-from .colour import mix_strength, preserve_colour
-from .feedforward import load_multistyle
-from .network import pad_to_multiple
-from .options import StyleOptions
-from .paintings import is_painting_spec
-from .styles import StyleMix, resolve_style
 
 # smooth (smoothstep, the default) arrives at each key with zero speed: measured on chaplin.mp4
 # (udnie.jpg at 1 s -> starry_night.jpg at 3 s), the Gram loss at the 3 s key against a render of
 # that painting alone is 1.03x with smooth and 1.21x with linear, whose steady rate of change the
-# temporal step's memory (still pixels keep 0.95 of the past) trails by a few frames (issue #16).
+# temporal step's memory (still pixels keep 0.95 of the past) trails by a few frames (docs/regions.md).
 INTERPOLATIONS = ("smooth", "linear")
 
 
@@ -148,15 +138,6 @@ def strength_at(values: list[float], times: list[float], t: float, interpolation
     return float(interpolate(values, times, t, interpolation))
 
 
-def embed_weights(mix: StyleMix, learned_names: list[str]) -> Tensor:
-    """``mix``'s weight vector over the rows of a network holding ``learned_names`` after the 26 built-in styles."""
-    out = torch.zeros(NUM_STYLES + len(learned_names))
-    out[:NUM_STYLES] = mix.weights[:NUM_STYLES]
-    for j, style in enumerate(mix.learned):
-        out[NUM_STYLES + learned_names.index(style.name)] = mix.weights[NUM_STYLES + j]
-    return out
-
-
 @dataclass(frozen=True)
 class KeyframeOptions:
     """Keyed styles and strengths (unparsed: times become seconds when the clip's rate is known).
@@ -179,109 +160,3 @@ class KeyframeOptions:
     @property
     def active(self) -> bool:
         return bool(self.style_at or self.strength_at)
-
-
-class KeyframedStylizer:
-    """Stylize frames with a style (and strength) that changes over time: ``stylizer(frames, t)`` on tensors,
-    or as a :class:`~flowstyle.stylize.base.Stylizer` (``stylize(frame, shot_start)``, ``t`` from the frame's
-    pts less ``start_time``, the clip's first presentation time). Stateless: frames may come in any order.
-
-    Built-in keys share one multi-style network holding every learned style any key
-    names; painting keys share one arbitrary-style network, each painting's vector
-    predicted once. ``base`` gives the style when there are no style keys, the
-    preserve-colour and style-scale options, and the strength without strength keys.
-    """
-
-    def __init__(self, keys: tuple[Key, ...], strength_keys: tuple[Key, ...], base: StyleOptions,
-                 device: torch.device, dtype: torch.dtype, interpolation: str = "smooth", start_time: float = 0.0) -> None:
-        self.start_time = start_time
-        self.keys = keys or (Key(0.0, base.style),)
-        self.strength_keys = strength_keys
-        # Checked and read once, here: a bad strength key is refused before the render starts, not mid-render.
-        self.strengths = strength_values(strength_keys)
-        self.strength_times = [k.time for k in strength_keys]
-        self.base = base
-        self.device, self.dtype = device, dtype
-        self.interpolation = interpolation
-        self.times = [k.time for k in self.keys]
-        self.painting = [is_painting_spec(k.value) for k in self.keys]
-        builtin = [k.value for k, p in zip(self.keys, self.painting) if not p]
-        self.net = self.weights = None
-        if builtin:
-            union = resolve_style(",".join(builtin))  # one network with every row any key uses
-            names = [s.name for s in union.learned]
-            self.net = load_multistyle(device, dtype, union)
-            self.weights = {i: embed_weights(resolve_style(k.value), names).to(device)
-                            for i, (k, p) in enumerate(zip(self.keys, self.painting)) if not p}
-        self.vectors: dict[int, Tensor] = {}
-        if any(self.painting):
-            self.predictor, self.transformer = load_predictor(), load_transformer(device, dtype)
-            for i, (k, p) in enumerate(zip(self.keys, self.painting)):
-                if p:
-                    self.vectors[i] = style_vector(self.predictor, k.value, base.style_scale)
-        self._own: Tensor | None = None  # the content's own style vector (arbitrary strength < 1)
-        self._lock = threading.Lock()
-
-    def style_weights_at(self, t: float) -> Tensor | None:
-        """The multi-style network's weight vector at ``t`` (the built-in keys' share only), or None."""
-        active = [(i, w) for i, w in key_weights(self.times, t, self.interpolation) if not self.painting[i]]
-        if not active:
-            return None
-        total = sum(w for _, w in active)
-        return sum(w / total * self.weights[i] for i, w in active)
-
-    def style_vector_at(self, t: float) -> Tensor | None:
-        """The arbitrary network's 100-d style vector at ``t`` (the painting keys' share only), or None."""
-        active = [(i, w) for i, w in key_weights(self.times, t, self.interpolation) if self.painting[i]]
-        if not active:
-            return None
-        total = sum(w for _, w in active)
-        return sum(w / total * self.vectors[i] for i, w in active)
-
-    def painting_share(self, t: float) -> float:
-        """How much of the output at ``t`` comes from the arbitrary network (0 or 1 except between kinds)."""
-        return sum(w for i, w in key_weights(self.times, t, self.interpolation) if self.painting[i])
-
-    def _own_vector(self, frames: Tensor) -> Tensor:
-        with self._lock:
-            if self._own is None:
-                rgb = tensor_to_rgb(frames[:1])
-                self._own = predict_style(self.predictor, rgb)
-            return self._own
-
-    sequential = False
-
-    def stylize(self, frame: Frame, shot_start: bool) -> np.ndarray:
-        return tensor_to_rgb(self(frame_to_tensor(frame, self.device), frame.time - self.start_time))
-
-    @torch.inference_mode()
-    def __call__(self, frames: Tensor, t: float) -> Tensor:
-        """Stylize ``frames`` (B, 3, H, W) in [0, 1] as keyed at ``t`` seconds from the clip start; float32."""
-        strength = strength_at(self.strengths, self.strength_times, t, self.interpolation, self.base.strength)
-        share = self.painting_share(t)
-        padded, (h, w) = pad_to_multiple(frames, SIZE_MULTIPLE)
-        out = None
-        if share < 1.0:
-            out = self.net(padded, self.style_weights_at(t))[..., :h, :w]
-            out = mix_strength(out, frames.float(), strength)
-        if share > 0.0:
-            vector = self.style_vector_at(t)
-            if strength < 1.0:  # Magenta's strength: toward the content's own style vector
-                vector = strength * vector + (1.0 - strength) * self._own_vector(frames)
-            params = self.transformer.norm_params(vector.to(self.device, self.dtype))
-            painted = self.transformer(padded, params)[..., :h, :w]
-            # Between a built-in key and a painting key there is no shared style space: mix the outputs.
-            out = painted if out is None else out.lerp(painted, share)
-        if self.base.preserve_colour:
-            out = preserve_colour(out, frames.float())
-        return out
-
-
-def make_keyframed_stylizer(options: KeyframeOptions, base: StyleOptions, device: torch.device, dtype: torch.dtype,
-                            rate: Fraction | float | None, duration: float | None, start_time: float = 0.0,
-                            timecode: Timecode | None = None) -> KeyframedStylizer:
-    """The keyed stylizer for a clip of frame ``rate`` and ``duration`` seconds (keys are checked against both);
-    ``start_time`` is its first frame's presentation time, ``timecode`` that frame's label (keys given as timecode)."""
-    return KeyframedStylizer(parse_keys(options.style_at, rate, duration, "style_at", timecode),
-                             parse_keys(options.strength_at, rate, duration, "strength_at", timecode),
-                             base, device, dtype, options.interpolation, start_time)

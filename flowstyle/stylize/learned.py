@@ -1,6 +1,6 @@
 """Styles the user taught flowstyle (``flowstyle learn-style``), kept in a user folder.
 
-A learned style rides on one of the two feed-forward networks (issue #17):
+A learned style rides on one of the two feed-forward networks:
 
 - ``arbitrary`` (the default of ``learn-style``): a 100-d style vector of the
   arbitrary-style network (Ghiasi et al. 2017), trained instead of predicted from
