@@ -288,3 +288,35 @@ def test_container_that_cannot_hold_the_codec_is_one_line(tmp_path: Path, clip: 
     proc = run_cli("render", str(clip), "-o", str(tmp_path / "out.mp4"), "--codec", "prores")
     assert_one_line_error(proc, "out.mp4", "cannot hold ProRes")
     assert list(tmp_path.iterdir()) == []
+
+
+# A byte inside the video track's handler name ("VideoHandler") of the shared clip.
+DAMAGED_BYTE = 1_051_842
+
+
+def test_damaged_metadata_is_read_with_one_warning(tmp_path: Path, media: Path) -> None:
+    shared = media / "videos" / "bigbuckbunny.mp4"
+    if not shared.exists():
+        pytest.skip(f"{shared} not found")
+    data = bytearray(shared.read_bytes())
+    name = data.find(b"VideoHandler")
+    assert name <= DAMAGED_BYTE < name + len(b"VideoHandler"), "the shared clip changed"
+    data[DAMAGED_BYTE] = 0x9B  # not valid UTF-8: PyAV's strict decoding raised UnicodeDecodeError
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+
+    def warnings(proc: subprocess.CompletedProcess) -> list[str]:
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        return [ln for ln in proc.stderr.splitlines() if "damaged metadata" in ln]
+
+    probe = run_cli("probe", str(damaged))
+    assert "h264 1280x720" in probe.stdout
+    (line,) = warnings(probe)  # one line, though probe opens the file twice
+    assert str(damaged) in line and "replacement characters" in line
+
+    out = tmp_path / "out.mp4"
+    rendered = run_cli("render", str(damaged), "-o", str(out), "--out", "5", "--max-width", "160",
+                       "--temporal", "none", "-q")  # audio kept: the audio copy opens the input again
+    (line,) = warnings(rendered)
+    assert str(damaged) in line and "replacement characters" in line
+    assert len(video_pts_seconds(out)) == 5

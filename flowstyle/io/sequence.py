@@ -41,6 +41,7 @@ from .atomic import _default_mode
 from .colour import ColourTags, tags_from_frame
 from .depth import bit_depth, decode_float, encode_frame, has_alpha
 from .frames import Frame
+from .probe import open_container
 from .reader import DecodeStats, SizePolicy
 from .source import FrameRange, FrameSource
 
@@ -150,7 +151,7 @@ def find_sequence(path: str | Path) -> tuple[Path, dict[int, Path]]:
 
 def _decode_image(path: Path) -> av.VideoFrame:
     try:
-        with av.open(str(path)) as c:
+        with open_container(path) as c:
             frame = next(c.decode(video=0), None)
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot decode this image ({exc})") from None

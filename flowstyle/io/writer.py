@@ -24,6 +24,7 @@ from ..errors import ConfigError, OutputError
 from .codecs import EncodeSpec, resolve
 from .colour import ColourTags
 from .depth import encode_frame
+from .probe import open_container
 from .timecode import Timecode, write_timecode
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def can_copy(source: Path, index: int, format_name: str) -> bool:
     fails when it writes the trailer).
     """
     try:
-        with av.open(str(source)) as src, av.open(io.BytesIO(), mode="w", format=format_name.split(",")[0]) as probe:
+        with open_container(source) as src, av.open(io.BytesIO(), mode="w", format=format_name.split(",")[0]) as probe:
             stream = src.streams[index]
             out = probe.add_stream_from_template(stream)
             for packet in src.demux(stream):
@@ -79,7 +80,7 @@ class AudioCopier:
     """Copies (or, where the container cannot hold the codec, re-encodes to AAC) the audio of ``source``."""
 
     def __init__(self, source: Path, output: av.container.OutputContainer) -> None:
-        self.input = av.open(str(source))
+        self.input = open_container(source)
         self.output = output
         # A range render (issue #13): only packets starting in [start, end) are kept, moved
         # back by ``start`` (cut at packet boundaries: one AAC packet is 21 ms at 48 kHz).
