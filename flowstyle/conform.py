@@ -1,4 +1,4 @@
-"""Many renders at once: ``batch`` (inputs and an output template) and ``conform`` (a timeline), issue #13.
+"""Many renders at once: ``batch`` (inputs and an output template) and ``conform`` (a timeline).
 
 Both run one :func:`flowstyle.render.render` per job and keep going when a job
 fails: each job ends as a :class:`Job` with its status, and the CLI prints them as

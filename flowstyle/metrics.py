@@ -13,10 +13,10 @@
   mean gradient magnitude (relative to a reference render, e.g. the per-frame one);
   sharpness: mean variance of the luma Laplacian. Detail alone is bounded only from
   below, and seams and speckles raise it; sharpness is meant to be bounded on both
-  sides against the per-frame render (blur lowers it, tearing raises it: issue #12).
+  sides against the per-frame render (blur lowers it, tearing raises it: docs/temporal.md).
 * E_warp is scored with a flow chosen by the caller (``flow``): a render that
   propagates texture along one flow method looks better scored by that same method,
-  so score it with another one too (issue #12: DIS-medium and Farneback).
+  so score it with another one too (DIS-medium and Farneback; docs/architecture.md, "Algorithms").
 * pairs of frames across a scene cut (detected on the original) are skipped.
 * timing: frame count, per-frame timestamps and audio duration of both files.
 

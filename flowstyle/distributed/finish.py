@@ -1,4 +1,4 @@
-"""The finisher: join segment files by stream copy and copy the source's audio once (issue #14).
+"""The finisher: join segment files by stream copy and copy the source's audio once.
 
 No re-encode: every video packet of every segment is muxed as it is. Segments
 carry the pts of their source frames, so joined in order the pts run on without

@@ -58,7 +58,7 @@ class MediaInfo:
     video: list[VideoInfo] = field(default_factory=list)
     audio: list[AudioInfo] = field(default_factory=list)
     other: list[str] = field(default_factory=list)
-    timecode: str | None = None  # start timecode of the first video stream (issue #13), drop-frame with ';'
+    timecode: str | None = None  # start timecode of the first video stream, drop-frame with ';'
 
 
 _damaged_warned: set[object] = set()

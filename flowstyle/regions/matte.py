@@ -1,4 +1,4 @@
-"""User mattes: a greyscale (luma) or alpha video that says, frame by frame, where ``--matte-style`` goes (issue #16).
+"""User mattes: a greyscale (luma) or alpha video that says, frame by frame, where ``--matte-style`` goes (docs/regions.md).
 
 Read with PyAV in decode order, one matte frame per input frame. A matte with an
 alpha channel (ProRes 4444, PNG sequences with alpha, yuva formats) gives its

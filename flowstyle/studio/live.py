@@ -1,4 +1,4 @@
-"""Live preview: a stream stylized in real time with the temporal step on, served as MJPEG (issue #15).
+"""Live preview: a stream stylized in real time with the temporal step on, served as MJPEG.
 
 Sources (:func:`open_live`): a file paced to real time from its pts, a camera
 (``/dev/videoN`` through PyAV's v4l2 input) or a synthetic ``lavfi:`` graph (tests).
@@ -157,7 +157,7 @@ class LiveStream:
                 self._cond.notify_all()
 
     def _play_once(self) -> None:
-        """One pass over the source, in three overlapping stages (issue #15's 24 f/s at 320 px on
+        """One pass over the source, in three overlapping stages (24 f/s at 320 px on
         2 cores needs the cores busy): a decoder thread decodes and scales the next frames; this
         thread stylizes each frame while a helper computes its flow; a finisher thread runs the
         temporal step, the JPEG and the publishing of the previous one. Each stage keeps frame
