@@ -1,12 +1,14 @@
 """User-facing text never cites the issue tracker: the CLI's help (every command,
 found from the typer app, not listed here) and the studio page. A user cannot look
-an issue number up; the text has to say the thing itself."""
+an issue number up; the text has to say the thing itself. And the README tells the
+same story as pyproject.toml about what is installed."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -76,3 +78,19 @@ def test_messages_name_no_issue_numbers() -> None:
                         if isinstance(c, ast.Constant) and isinstance(c.value, str) and ISSUE.search(c.value):
                             found.append(f"{path.name}:{c.lineno}: {c.value}")
     assert not found, found
+
+
+def test_readme_and_pyproject_agree_on_dependencies() -> None:
+    """The README installs no core dependency by hand and names no extra that pyproject lacks
+    (regression: it called Dask ``distributed``, a core dependency, "the optional extra")."""
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(flowstyle.__file__).parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    readme = (root / "README.md").read_text()
+    extras = set(project.get("optional-dependencies", {}))
+    for extra in re.findall(r"pip install [^\s`]*\.\[([\w,-]+)\]", readme):
+        assert set(extra.split(",")) <= extras, f"README installs extra [{extra}]; pyproject has {sorted(extras)}"
+    core = {re.match(r"[A-Za-z0-9._-]+", d).group(0).lower() for d in project["dependencies"]}
+    by_hand = {name.lower() for name in re.findall(r"pip install (?:-\S+ )*([A-Za-z0-9._-]+)", readme)}
+    assert not core & by_hand, f"README installs core dependencies by hand: {sorted(core & by_hand)}"
+    assert not re.search(r"optional[^.\n]*\bdistributed\b|\bdistributed\b[^.\n]*optional", readme, re.IGNORECASE)
