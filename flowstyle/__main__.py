@@ -1,5 +1,5 @@
 from .cli import main
 
-# Guarded: --workers spawns Dask worker processes, which import the main module again (issue #14).
+# Guarded: --workers spawns Dask worker processes, which import the main module again.
 if __name__ == "__main__":
     main()

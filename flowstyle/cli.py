@@ -75,7 +75,7 @@ def _setup_logging(verbose: bool) -> None:
 # Config fields -> the flags that set them (ConfigError names fields; the CLI speaks flags).
 # Fields not listed map to --field-name.
 FLAGS = {"mode": "--temporal", "width": "--size", "height": "--size", "in_point": "--in", "out_point": "--out",
-         # issue #16: RegionOptions / KeyframeOptions fields
+         # RegionOptions / KeyframeOptions fields (docs/regions.md)
          "regions": "--region", "person": "--region", "background": "--region", "carry": "--region",
          "interpolation": "--key-interpolation"}
 
@@ -194,9 +194,9 @@ def render(
     style_at: Annotated[Optional[list[str]], typer.Option("--style-at", help="TIME=STYLE key (TIME: 4s, frame 100, or 00:00:04:12); repeatable, in time order.", rich_help_panel="Regions and keyframes")] = None,
     strength_at: Annotated[Optional[list[str]], typer.Option("--strength-at", help="TIME=STRENGTH key; repeatable, in time order.", rich_help_panel="Regions and keyframes")] = None,
     key_interpolation: Annotated[str, typer.Option(help="Between keys: smooth (eases into each key, so the render reaches the key's style there) or linear.", rich_help_panel="Regions and keyframes")] = "smooth",
-    workers: Annotated[int, typer.Option(help="Render segments on a local Dask cluster of this many worker processes (0: in-process).", rich_help_panel="Distributed (issue #14)")] = 0,
-    scheduler: Annotated[Optional[str], typer.Option(help="Render segments on an existing Dask cluster, e.g. tcp://HOST:8786 (see README).", rich_help_panel="Distributed (issue #14)")] = None,
-    segment_seconds: Annotated[float, typer.Option(help="Split shots longer than this into segments (one task each).", rich_help_panel="Distributed (issue #14)")] = 10.0,
+    workers: Annotated[int, typer.Option(help="Render segments on a local Dask cluster of this many worker processes (0: in-process).", rich_help_panel="Distributed")] = 0,
+    scheduler: Annotated[Optional[str], typer.Option(help="Render segments on an existing Dask cluster, e.g. tcp://HOST:8786 (see README).", rich_help_panel="Distributed")] = None,
+    segment_seconds: Annotated[float, typer.Option(help="Split shots longer than this into segments (one task each).", rich_help_panel="Distributed")] = 10.0,
 ) -> None:
     """Stylize INPUT into OUTPUT, keeping its timing, colours and audio."""
     from .io.media import RangeOptions
@@ -228,7 +228,7 @@ def render(
                                          keep_work=keep_work)
     if method == "gatys":
         _refuse_for_gatys(temporal=temporal, strength=strength, preserve_colour=preserve_colour)
-        if temporal == "none":  # per-frame Gatys (issue #13): no temporal loss, each frame from its own content
+        if temporal == "none":  # per-frame Gatys: no temporal loss, each frame from its own content
             temporal_weight, init = 0.0, "content"
         _render_gatys(input, output, overwrite, quiet, restart, dict(
             style=style, style_scale=style_scale, flow=flow, iterations=iterations,
@@ -240,7 +240,7 @@ def render(
         return
     if method != "feedforward":
         raise ConfigError("method", f"unknown method '{method}'; use feedforward or gatys")
-    if strict_precision:  # issue #17: insisting on a precision this device has no path for is an error
+    if strict_precision:  # docs/int8.md: insisting on a precision this device has no path for is an error
         from .device import resolve_device, resolve_precision
 
         resolve_precision(precision, resolve_device(device), strict=True)
@@ -264,7 +264,7 @@ def render(
 
 
 def _refuse_for_gatys(temporal: str, strength: float, preserve_colour: bool) -> None:
-    """Options of the feed-forward path that Gatys cannot honour are refused in one line (issue #13)."""
+    """Options of the feed-forward path that Gatys cannot honour are refused in one line (docs/architecture.md, "Conventions")."""
     if temporal not in ("flow", "none"):
         raise ConfigError("mode", f"'{temporal}' is a feed-forward temporal mode; --method gatys keeps frames "
                                   "consistent with its temporal loss (use --temporal none for per-frame Gatys)")
@@ -292,7 +292,7 @@ def _interruptible(output: Path, bar: Bar, hint: str = "") -> Iterator[None]:
 
 def _render_distributed(input: Path, output: Path, config, options, overwrite: bool, restart: bool,
                         quiet: bool) -> None:
-    """``render --workers/--scheduler`` (issue #14): one bar over the frames of every task."""
+    """``render --workers/--scheduler`` (docs/architecture.md, "Seams"): one bar over the frames of every task."""
     from .distributed.engine import render_distributed
 
     bar = Bar(input.name, quiet)
@@ -316,7 +316,7 @@ def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, resta
         raise ConfigError("temporal_offsets", f"expected numbers like 1,2,4, got '{options['temporal_offsets']}'") from None
     options = {k: v for k, v in options.items() if v is not None}  # unset: GatysOptions' default, stated once
     gatys_config = GatysConfig(GatysOptions(**options), **config)
-    if distributed is not None:  # one task per shot (issue #14)
+    if distributed is not None:  # one task per shot
         _render_distributed(input, output, gatys_config, distributed, overwrite, restart, quiet)
         return
     bar = Bar(input.name, quiet)
@@ -522,7 +522,7 @@ def learn_style_cmd(
     from .train import LearnOptions, learn_style
 
     if not on and clip is not None:
-        # Issue #17: train on the footage the style is for; the library's default is the demo clip.
+        # Train on the footage the style is for (the library's default is the demo clip).
         logging.getLogger(__name__).info("learn-style: training on %s (the clip to stylize)", clip)
         on = [clip]
     given = dict(lr=lr, content_weight=content_weight, style_weight=style_weight, tv_weight=tv_weight)
@@ -591,7 +591,7 @@ def studio(
     jobs: Annotated[int, typer.Option(help="Renders run at once.")] = 1,
     device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
 ) -> None:
-    """Open the local web studio: upload a clip, pick a style, preview, render, evaluate (issue #15)."""
+    """Open the local web studio: upload a clip, pick a style, preview, render, evaluate."""
     from .studio.app import StudioOptions
     from .studio.server import serve
 

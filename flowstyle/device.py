@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8")
 # ``int8`` resolves to this marker dtype: the network stays a float32 module whose
-# convolutions run in int8 (flowstyle.models.quantize, issue #17).
+# convolutions run in int8 (flowstyle.models.quantize, docs/int8.md).
 INT8 = torch.qint8
 
 
@@ -96,8 +96,8 @@ def resolve_precision(name: str, device: torch.device, strict: bool = False) -> 
         return torch.float16
     if name != "auto":
         raise DeviceError(f"unknown precision '{name}'; use one of {', '.join(PRECISIONS)}")
-    # Not int8 on AVX2 yet (issue #17): measured only 1.13-1.40x fp32 there, below the
-    # issue's 1.8x bar, its first use costs a calibration per style, and a distributed
+    # Not int8 on AVX2 yet (docs/int8.md): measured only 1.13-1.40x fp32 there, below the
+    # 1.8x bar, its first use costs a calibration per style, and a distributed
     # render's in-shot seams measured 1.25x mid-shot E_warp with it (1.2x allowed).
     # --precision int8 runs it; auto will pick it once it clears the speed bar.
     return _auto_float(device)

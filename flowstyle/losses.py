@@ -130,7 +130,7 @@ def load_vgg16(device: torch.device | str = "cpu", dtype: torch.dtype = torch.fl
         # Gatys and learn-style allocate the same large activations every iteration; in a
         # Dask worker (whose nanny sets MALLOC_TRIM_THRESHOLD_, which pins glibc's mmap
         # threshold) each one was a fresh mmap: a Gatys shot task ran 2.3x slower than the
-        # same render in one process (issue #14).
+        # same render in one process.
         tune_malloc()
     state = {k: v for k, v in load_state_dict("vgg16_hed").items() if k.startswith("convs.")}
     net = VGG16Features()

@@ -13,10 +13,10 @@
   mean gradient magnitude (relative to a reference render, e.g. the per-frame one);
   sharpness: mean variance of the luma Laplacian. Detail alone is bounded only from
   below, and seams and speckles raise it; sharpness is meant to be bounded on both
-  sides against the per-frame render (blur lowers it, tearing raises it: issue #12).
+  sides against the per-frame render (blur lowers it, tearing raises it: docs/temporal.md).
 * E_warp is scored with a flow chosen by the caller (``flow``): a render that
   propagates texture along one flow method looks better scored by that same method,
-  so score it with another one too (issue #12: DIS-medium and Farneback).
+  so score it with another one too (DIS-medium and Farneback; docs/architecture.md, "Algorithms").
 * pairs of frames across a scene cut (detected on the original) are skipped.
 * timing: frame count, per-frame timestamps and audio duration of both files.
 
@@ -31,7 +31,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 
@@ -41,6 +40,7 @@ from .errors import InputError
 from .flow import make_flow_backend
 from .flow.remap import remap_flow
 from .io.frames import Frame
+from .io.probe import open_container
 from .io.reader import SizePolicy, VideoReader
 from .scenes import CutDetector
 from .losses import STYLE_LAYERS, content_loss, picture_grams, style_loss
@@ -121,12 +121,12 @@ def drift(series: list[float]) -> float:
 
 
 def timestamps(path: Path) -> list[float]:
-    with av.open(str(path)) as c:
+    with open_container(path) as c:
         return [float(f.pts * f.time_base) for f in c.decode(video=0)]
 
 
 def audio_seconds(path: Path) -> float | None:
-    with av.open(str(path)) as c:
+    with open_container(path) as c:
         if not c.streams.audio:
             return None
         s = c.streams.audio[0]

@@ -102,7 +102,7 @@ def settle(temporal: TemporalStep, stylized: np.ndarray, motion: Motion | None) 
     The temporal steps work on 8-bit pictures. For a float picture S the step runs on
     its 8-bit rounding s and its correction (out - s) is added to S: where the step
     changes nothing the float picture comes through untouched, so a 10-bit source keeps
-    its bits (issue #13; 8 bits cap PSNR near 53 dB, the float path reaches 68 dB).
+    its bits (8 bits cap PSNR near 53 dB, the float path reaches 68 dB).
     """
     if stylized.dtype == np.uint8:
         return temporal(stylized, motion)
@@ -119,13 +119,13 @@ def prepared(pairs: Iterator[tuple[Frame, np.ndarray | None]], prepare: Callable
              ) -> Iterator[tuple[Frame, np.ndarray | None, Motion | None]]:
     """Call the stylizer's optional ``prepare(frame, shot_start)`` hook on each frame in order, on the decode
     thread, before the frame goes to the (parallel) stylize workers: per-frame state that depends only on the
-    input frames but carries over from frame to frame, such as the region masks of issue #16
-    (docs/architecture.md, "Seams").
+    input frames but carries over from frame to frame, such as the region masks
+    (docs/architecture.md, "Seams"; docs/regions.md).
 
     ``motion``: the temporal step's motion estimate; when given, each frame's motion is
     made here, handed to ``prepare(frame, shot_start, motion)`` and passed on, so the
     region masks follow the same flow as the texture and the workers do not compute it
-    again (one DIS flow a frame instead of two: issue #16's speed target).
+    again (one DIS flow a frame instead of two).
     """
     for frame, prev in pairs:
         if motion is None:
@@ -148,12 +148,12 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
             aborted and :class:`~flowstyle.errors.Cancelled` is raised.
         on_frame: called with a :class:`~flowstyle.progress.Progress` after each frame written.
         cuts: scene-cut detection, which resets the temporal state (None: off), or the
-            frames known to start shots (a tuple; issue #14's tasks). Only run when
+            frames known to start shots (a tuple: a distributed render's tasks). Only run when
             something has temporal state.
         workers: frames stylized at once when the stylizer is not sequential.
         preroll: up to this many frames before ``frames.start`` are decoded, stylized and
             run through the temporal step but not written, so the first written frame is as
-            steady as one mid-shot (issue #13). Only used when something has temporal state.
+            steady as one mid-shot. Only used when something has temporal state.
 
     Raises:
         Cancelled: ``cancel`` was set. Any exception of the source, stylizer or sink
@@ -184,7 +184,7 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
         return frame, rgb, motion
 
     def write(item: tuple[np.ndarray, int, np.ndarray | None]) -> None:
-        sink.write(*item)  # alpha: the source's, passed through unstylized (issue #13)
+        sink.write(*item)  # alpha: the source's, passed through unstylized
 
     if warm:
         log.info("warming the temporal state on %d frames before frame %d (not written)", warm, first)
@@ -197,7 +197,7 @@ def run(source: FrameSource, stylizer: Stylizer, temporal: TemporalStep, sink: F
         items = ((frame, prev, None) for frame, prev in pairs)
     # The thread counts are set before the decode and encode threads start: a thread takes
     # torch's count when it first runs an op, and the decode thread's ops (the region
-    # segmenter, issue #16) then run single-threaded like the stylize workers. Started
+    # segmenter) then run single-threaded like the stylize workers. Started
     # earlier, it took 2 and the segmenter's switch to 1 and back cost 4 ms a frame under load.
     with intra_op_threads(1 if parallel > 1 else None):
         decoded = Prefetcher(items, depth=QUEUE_DEPTH, name="decode")

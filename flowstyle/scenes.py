@@ -68,7 +68,7 @@ class CutDetector:
 
 
 class KnownCuts:
-    """Cuts found by an earlier pass (a distributed render's scan, issue #14): ``is_cut`` is True
+    """Cuts found by an earlier pass (a distributed render's scan): ``is_cut`` is True
     exactly at those frame numbers, so a task resets its state where the whole render did."""
 
     def __init__(self, frames: Sequence[int]) -> None:

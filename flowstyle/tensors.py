@@ -28,7 +28,7 @@ def frame_to_tensor(frame: Frame, device: torch.device) -> torch.Tensor:
 
 
 def tensor_to_float(t: torch.Tensor) -> np.ndarray:
-    """float (1, 3, H, W) -> float32 (H, W, 3) in [0, 1]: the deep output path (issue #13), no rounding to 8 bits."""
+    """float (1, 3, H, W) -> float32 (H, W, 3) in [0, 1]: the deep output path, no rounding to 8 bits."""
     return t[0].float().clamp(0, 1).permute(1, 2, 0).contiguous().cpu().numpy()
 
 

@@ -110,8 +110,48 @@ def test_unwritable_output_directory(tmp_path: Path, clip: Path) -> None:
 
 
 def test_missing_output_directory(tmp_path: Path, clip: Path) -> None:
+    # One file into a missing folder stays refused, as ffmpeg refuses it (only batch and conform make theirs).
     proc = run_cli("render", str(clip), "-o", str(tmp_path / "no" / "such" / "out.mp4"))
     assert_one_line_error(proc, "out.mp4", "does not exist")
+    assert not (tmp_path / "no").exists()
+
+
+EDL_ONE_EVENT = "TITLE: t\n\n001  AX  V  C  00:00:00:00 00:00:00:04 00:00:00:00 00:00:00:04\n* FROM CLIP NAME: clip.mp4\n"
+
+
+@pytest.mark.parametrize("command", ["conform", "batch"])
+def test_output_folder_that_is_a_file_is_one_line(tmp_path: Path, clip: Path, command: str) -> None:
+    """batch and conform make a missing output folder, but not over a file: one line naming the path."""
+    (tmp_path / "edit.edl").write_text(EDL_ONE_EVENT)
+    blocker = tmp_path / "renders"
+    blocker.write_text("a file")
+    for folder, needles in [(blocker, [str(blocker), "is a file, not a folder"]),
+                            (blocker / "reel1", [str(blocker / "reel1"), f"{blocker} is a file"])]:
+        if command == "conform":
+            proc = run_cli("conform", str(tmp_path / "edit.edl"), "--media", str(clip.parent), "-o", str(folder))
+        else:
+            proc = run_cli("batch", str(clip), "-o", str(folder / "{stem}.mov"))
+        assert_one_line_error(proc, *needles)
+    assert blocker.read_text() == "a file"
+
+
+@pytest.mark.parametrize("command", ["conform", "batch"])
+def test_output_folder_that_cannot_be_created_is_one_line(tmp_path: Path, clip: Path, command: str) -> None:
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):
+            pytest.skip("running as root: permissions do not bind")
+        (tmp_path / "edit.edl").write_text(EDL_ONE_EVENT)
+        if command == "conform":
+            proc = run_cli("conform", str(tmp_path / "edit.edl"), "--media", str(clip.parent), "-o", str(ro / "new"))
+        else:
+            proc = run_cli("batch", str(clip), "-o", str(ro / "new" / "{stem}.mov"))
+        assert_one_line_error(proc, str(ro / "new"), "cannot create this folder", "ermission denied")
+    finally:
+        ro.chmod(0o700)
+    assert list(ro.iterdir()) == []
 
 
 def test_output_equal_to_input_is_refused_and_input_untouched(tmp_path: Path, clip: Path) -> None:
@@ -288,3 +328,35 @@ def test_container_that_cannot_hold_the_codec_is_one_line(tmp_path: Path, clip: 
     proc = run_cli("render", str(clip), "-o", str(tmp_path / "out.mp4"), "--codec", "prores")
     assert_one_line_error(proc, "out.mp4", "cannot hold ProRes")
     assert list(tmp_path.iterdir()) == []
+
+
+# A byte inside the video track's handler name ("VideoHandler") of the shared clip.
+DAMAGED_BYTE = 1_051_842
+
+
+def test_damaged_metadata_is_read_with_one_warning(tmp_path: Path, media: Path) -> None:
+    shared = media / "videos" / "bigbuckbunny.mp4"
+    if not shared.exists():
+        pytest.skip(f"{shared} not found")
+    data = bytearray(shared.read_bytes())
+    name = data.find(b"VideoHandler")
+    assert name <= DAMAGED_BYTE < name + len(b"VideoHandler"), "the shared clip changed"
+    data[DAMAGED_BYTE] = 0x9B  # not valid UTF-8: PyAV's strict decoding raised UnicodeDecodeError
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+
+    def warnings(proc: subprocess.CompletedProcess) -> list[str]:
+        assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+        return [ln for ln in proc.stderr.splitlines() if "damaged metadata" in ln]
+
+    probe = run_cli("probe", str(damaged))
+    assert "h264 1280x720" in probe.stdout
+    (line,) = warnings(probe)  # one line, though probe opens the file twice
+    assert str(damaged) in line and "replacement characters" in line
+
+    out = tmp_path / "out.mp4"
+    rendered = run_cli("render", str(damaged), "-o", str(out), "--out", "5", "--max-width", "160",
+                       "--temporal", "none", "-q")  # audio kept: the audio copy opens the input again
+    (line,) = warnings(rendered)
+    assert str(damaged) in line and "replacement characters" in line
+    assert len(video_pts_seconds(out)) == 5

@@ -283,6 +283,37 @@ def test_conform_missing_clip_is_named_and_the_others_render(tmp_path: Path) -> 
     assert sorted(p.name for p in out.iterdir()) == ["001_clip_a.mov", "003_clip_a.mov", "edit_conformed.otio"]
 
 
+ONE_EVENT_EDL = """TITLE: one event
+FCM: NON-DROP FRAME
+
+001  AX       V     C        00:00:00:00 00:00:00:04 00:00:00:00 00:00:00:04
+* FROM CLIP NAME: clip_a.mov
+"""
+
+
+def test_conform_creates_its_output_folder(tmp_path: Path) -> None:
+    """Regression: ``-o renders/`` that did not exist yet was refused ("no such folder")."""
+    media, out = tmp_path / "media", tmp_path / "renders" / "reel1"  # parents made too
+    media.mkdir()
+    write_clip(media / "clip_a.mov", list(range(8)), Fraction(1, 24), rate=Fraction(24))
+    (tmp_path / "edit.edl").write_text(ONE_EVENT_EDL)
+    code, output = conform_cli(tmp_path / "edit.edl", "--media", media, "-o", out, "--preroll", "0")
+    assert code == 0, output
+    assert sorted(p.name for p in out.iterdir()) == ["001_clip_a.mov", "edit_conformed.otio"]
+    assert len(video_pts_seconds(out / "001_clip_a.mov")) == 4
+
+
+def test_batch_creates_the_template_folders(tmp_path: Path) -> None:
+    """Regression: a template in a folder that did not exist yet failed every job."""
+    write_clip(tmp_path / "a.mp4", list(range(3)), TB)
+    out = tmp_path / "out" / "styled"
+    result = CliRunner().invoke(app, ["batch", str(tmp_path / "*.mp4"), "-o", str(out / "{stem}.mov"),
+                                      "--device", "cpu", "--strength", "0"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    assert [p.name for p in out.iterdir()] == ["a.mov"]
+    assert len(video_pts_seconds(out / "a.mov")) == 3
+
+
 def test_batch_globs_and_template(clip: Path, tmp_path: Path) -> None:
     for name in ("a", "b"):
         write_clip(tmp_path / f"{name}.mp4", list(range(4)), TB)

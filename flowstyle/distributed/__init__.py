@@ -1,4 +1,4 @@
-"""Feature-length renders as tasks (issue #14): shots and segments planned up front
+"""Feature-length renders as tasks: shots and segments planned up front
 (plan), each rendered to its own file (tasks) on a Dask ``distributed`` cluster
 (engine), kept in a resume folder (workdir) and joined by stream copy (finish).
 

@@ -1,4 +1,4 @@
-"""Run a render's segments on Dask ``distributed`` and join them (issue #14).
+"""Run a render's segments on Dask ``distributed`` and join them.
 
 * ``workers=N`` starts a :class:`distributed.LocalCluster` of N worker processes,
   one thread each, bound to 127.0.0.1, no dashboard. Worker processes are
@@ -10,7 +10,7 @@
 * A task whose worker dies is rescheduled by Dask on another worker (its
   ``allowed-failures``); a task that raises is retried (``retries``).
 
-Dask rather than Ray, measured for issue #14: a LocalCluster binds loopback and
+Dask rather than Ray, measured: a LocalCluster binds loopback and
 starts in about 2 s (Ray 2.60 listened on every interface and took 7 s).
 """
 
@@ -112,7 +112,7 @@ def _forkserver() -> Iterator[None]:
     With Dask's default (spawn) every worker process imports torch and flowstyle
     itself, 2.6 s of CPU each, which on a 2-core machine competes with the cut
     scan and the first tasks; forked from one server that did it once, they start
-    with it done, and close in 0.03 s instead of 0.7 s (issue #14's throughput target).
+    with it done, and close in 0.03 s instead of 0.7 s.
     """
     import dask
     from distributed.utils import get_mp_context

@@ -1,4 +1,4 @@
-"""The finisher: join segment files by stream copy and copy the source's audio once (issue #14).
+"""The finisher: join segment files by stream copy and copy the source's audio once.
 
 No re-encode: every video packet of every segment is muxed as it is. Segments
 carry the pts of their source frames, so joined in order the pts run on without
@@ -18,6 +18,7 @@ import av
 
 from ..errors import OutputError
 from ..io.atomic import atomic_output
+from ..io.probe import open_container
 from ..io.writer import AUDIO_LEAD, AudioCopier, exact_movie_timescale
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ def join(segments: Sequence[Path], output: Path, audio_from: Path | None = None)
     packets = 0
     with atomic_output(output) as tmp:
         try:
-            with av.open(str(segments[0])) as first, av.open(str(tmp), mode="w") as out:
+            with open_container(segments[0]) as first, av.open(str(tmp), mode="w") as out:
                 template = first.streams.video[0]
                 stream = out.add_stream_from_template(template)
                 stream.time_base = template.time_base
@@ -46,7 +47,7 @@ def join(segments: Sequence[Path], output: Path, audio_from: Path | None = None)
                 audio = AudioCopier(audio_from, out) if audio_from is not None else None
                 last_dts: int | None = None
                 for path in segments:
-                    with av.open(str(path)) as seg:
+                    with open_container(path) as seg:
                         for packet in seg.demux(seg.streams.video[0]):
                             if packet.size == 0 or packet.dts is None:
                                 continue  # demuxer flush marker

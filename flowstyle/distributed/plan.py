@@ -1,4 +1,4 @@
-"""The plan of a distributed render: shots, then segments of at most ``segment_seconds`` (issue #14).
+"""The plan of a distributed render: shots, then segments of at most ``segment_seconds``.
 
 Shots come from the same streaming cut detector as the in-process render
 (:mod:`flowstyle.scenes`, which compares 160-px reduced copies of the frames), run
@@ -88,7 +88,7 @@ def scan(path, size: SizePolicy, cuts: CutOptions | None,
     """One pass over the input, yielding each shot ``(start, stop)`` as soon as it ends, then ``(frames, None)``.
 
     Streaming, so a distributed render can start a shot's segments while the scan
-    goes on (issue #14: the scan would otherwise idle every worker for the time it
+    goes on (the scan would otherwise idle every worker for the time it
     takes to decode the whole input). ``cuts`` None: no cuts, one shot.
     """
     detector = CutDetector(cuts) if cuts is not None else None
@@ -117,7 +117,7 @@ def split_tail(last: Segment, parts: int, preroll: int, shots: Sequence[int]) ->
 
     Workers take segments as they free up, so while the last one renders alone the
     others idle: with 23 equal segments on 2 workers, one core idled for a whole
-    segment (3.7 s of a 48 s render, issue #14's throughput target).
+    segment (3.7 s of a 48 s render).
     """
     if parts < 2 or last.frames < parts * max(8, 2 * preroll):
         return [last]

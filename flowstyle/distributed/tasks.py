@@ -1,4 +1,4 @@
-"""One task: render one segment ``[start, stop)`` after its pre-roll to a file of its own (issue #14).
+"""One task: render one segment ``[start, stop)`` after its pre-roll to a file of its own.
 
 A task is the in-process render itself, :func:`flowstyle.render.render` (or
 :func:`~flowstyle.render.render_gatys` for a Gatys shot), given the segment as its
@@ -51,7 +51,7 @@ class SegmentResult:
     frames: int
     seconds: float
     worker: str  # host:pid that rendered it
-    peak_rss_mib: float = 0.0  # of the worker process so far (issue #14's memory target)
+    peak_rss_mib: float = 0.0  # of the worker process so far (its RSS must stay flat over tasks)
 
 
 def segment_config(config: RenderConfig | GatysConfig, segment: Segment) -> RenderConfig | GatysConfig:
@@ -103,8 +103,7 @@ def render_segment(input_path: str, segment_path: str, segment: Segment, config:
             report = render(input_path, segment_path, cfg, overwrite=True, progress=progress)
     # A finished render leaves its decoder, encoder and frame buffers in reference cycles
     # until the cyclic collector runs; collected here, a worker's RSS stays flat from its
-    # second task on (measured: +1% over 10 tasks, against +12% uncollected; issue #14's
-    # memory target).
+    # second task on (measured: +1% over 10 tasks, against +12% uncollected).
     gc.collect()
     if report.frames != segment.frames:
         log.warning("%s: segment %d wrote %d frames, planned %d", input_path, segment.index, report.frames,

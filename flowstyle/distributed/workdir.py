@@ -1,4 +1,4 @@
-"""The resume folder of a distributed render, beside the output (issue #14).
+"""The resume folder of a distributed render, beside the output.
 
 Layout of ``OUTPUT.flowstyle-segments/``::
 

@@ -97,7 +97,7 @@ def photometric_mask(flow_bwd: np.ndarray, prev_gray: np.ndarray, gray: np.ndarr
         softness: 0 gives a binary mask; otherwise the trust falls linearly from 1 at
             ``(1 - softness) * threshold`` to 0 at ``(1 + softness) * threshold``, so a
             residual near the threshold (noise, grain, a slow fade) does not flip a
-            pixel between trusted and not from one frame to the next (issue #12).
+            pixel between trusted and not from one frame to the next (docs/temporal.md).
     """
     u, v, sx, sy = _sources(flow_bwd)
     warped = cv2.remap(prev_gray, sx, sy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -116,7 +116,7 @@ def photometric_mask(flow_bwd: np.ndarray, prev_gray: np.ndarray, gray: np.ndarr
 def static_weight(flow: np.ndarray, static_motion: float, pixel_size: float = 1.0) -> np.ndarray:
     """Where the picture stands still, and the flow snapped to exactly zero there (in place).
 
-    Issue #12: a flow estimated on a still picture is never exactly zero, and resampling
+    Static-pixel flicker (docs/temporal.md, "Still pixels"): a flow estimated on a still picture is never exactly zero, and resampling
     by a stray sub-pixel offset softens and shifts the texture a little every frame, which
     shows as flicker where nothing moves. Vectors shorter than ``static_motion / 2`` are
     therefore set to zero (the warp becomes an exact copy), and the weight ramps from 1
@@ -133,8 +133,8 @@ def static_weight(flow: np.ndarray, static_motion: float, pixel_size: float = 1.
     u, v = planes(flow)
     # NumPy, not cv2.magnitude: OpenCV hands that to IPP, whose result depends on the
     # arrays' alignment (a fused multiply-add on some elements), so two runs of one render
-    # differed by up to 3 levels in separate processes (issue #14's distributed-vs-single
-    # frames). Separate ufuncs round each step, whatever the alignment.
+    # differed by up to 3 levels in separate processes (a distributed render's
+    # frames against the single-process render's). Separate ufuncs round each step, whatever the alignment.
     np.multiply(u, u, out=u)
     np.multiply(v, v, out=v)
     length = np.sqrt(np.add(u, v, out=u), out=u)

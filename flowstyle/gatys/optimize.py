@@ -90,7 +90,7 @@ def pyramid_sizes(h: int, w: int, levels: int) -> list[tuple[int, int]]:
     never more than the frame's own); the finest level is the frame's size.
 
     The floor once applied to the finest level too, so a 64x28 frame was optimised at
-    64x32 and its output did not fit the flow (``--max-width 64``; issue #13).
+    64x32 and its output did not fit the flow (``--max-width 64``).
     """
     sizes = [(min(h, max(32, round(h / 2**k))), min(w, max(32, round(w / 2**k)))) for k in range(levels - 1, -1, -1)]
     return [s for i, s in enumerate(sizes) if i == len(sizes) - 1 or s != sizes[i + 1]]

@@ -59,8 +59,8 @@ class GatysConfig:
     copy_audio: bool = True
     cuts: CutOptions | None = field(default_factory=CutOptions)
     keep_work: bool = False  # keep the checkpoint folder after a successful render
-    read: ReadOptions = field(default_factory=ReadOptions)  # image-sequence fps and gaps (issue #13)
-    span: RangeOptions = field(default_factory=RangeOptions)  # --in/--out and the pre-roll (issue #13)
+    read: ReadOptions = field(default_factory=ReadOptions)  # image-sequence fps and gaps
+    span: RangeOptions = field(default_factory=RangeOptions)  # --in/--out and the pre-roll
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:
@@ -197,7 +197,7 @@ class GatysStylizer:
             o = self.frames.options
             if o.temporal_weight == 0 and o.init != "warped":
                 # Per-frame Gatys (``--temporal none``): nothing from the past, so every
-                # frame is optimised as a shot's first would be (issue #13).
+                # frame is optimised as a shot's first would be.
                 priors = Priors([], None)
             else:
                 priors = build_priors(frame.rgb, self.history, o.temporal_offsets, self.backend, self.frames.device)

@@ -58,7 +58,7 @@ def changed_settings(old: dict, new: dict, prefix: str = "") -> list[str]:
 
 def claim(path: Path, key: dict, holds: Callable[[], str]) -> None:
     """Write ``key`` into ``path``/key.json, or check it is the one already there (``holds``: what the folder
-    holds, for the error). Shared with the distributed render's segment folder (issue #14)."""
+    holds, for the error). Shared with the distributed render's segment folder."""
     key_file = path / "key.json"
     if key_file.exists():
         try:

@@ -39,6 +39,29 @@ def check_paths(input_path: Path, output_path: Path, overwrite: bool) -> None:
         raise OutputError(output_path, f"output directory {parent} is not writable")
 
 
+def make_folder(folder: Path) -> Path:
+    """Create ``folder`` and its parents for outputs that are a set of files (``conform -o``, ``batch``).
+
+    Like PySceneDetect's ``-o``: a folder of many renders is the command's own, so a
+    missing one is made. A single ``render -o`` into a missing folder stays refused
+    (:func:`check_paths`), as ffmpeg refuses it: there a missing folder is more likely
+    a typo than an intent. A file in the way or a folder that cannot be made or written
+    is one line naming the path (docs/architecture.md, "Conventions").
+    """
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder)
+        if blocker == folder:
+            raise OutputError(folder, "is a file, not a folder") from None
+        raise OutputError(folder, f"cannot create this folder: {blocker} is a file") from None
+    except OSError as exc:
+        raise OutputError(folder, f"cannot create this folder ({exc.strerror})") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(folder, "output folder is not writable")
+    return folder
+
+
 def _default_mode() -> int:
     """The permissions ``open()`` would give a new file (0o666 less the umask); mkstemp makes 0o600."""
     umask = os.umask(0)

@@ -1,4 +1,4 @@
-"""Output video formats by name: codec, profile and pixel format, chosen by extension (issue #13).
+"""Output video formats by name: codec, profile and pixel format, chosen by extension.
 
 A table in the style of whisper's ``get_writer`` (writers by name): each
 :class:`VideoCodec` says which libav encoder writes it, the profiles it takes

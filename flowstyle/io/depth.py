@@ -1,4 +1,4 @@
-"""Pixels above 8 bits, and alpha, at the I/O edge (issue #13, "bit depth and alpha kept").
+"""Pixels above 8 bits, and alpha, at the I/O edge: bit depth and alpha are kept.
 
 The network works in float RGB; only the I/O edge was 8-bit. These helpers let
 10/12/16-bit and float sources stay deep: decode to float32 RGB in [0, 1] (by

@@ -18,7 +18,7 @@ class Frame:
             (never recomputed from a frame rate, so VFR and 29.97 fps keep their timing).
         time_base: seconds per ``pts`` unit.
         rgb: uint8 array (H, W, 3), RGB, upright (display rotation applied); float32 in
-            [0, 1] instead when a deep (> 8-bit) source is read for a deep output (issue #13).
+            [0, 1] instead when a deep (> 8-bit) source is read for a deep output.
         alpha: the source's alpha plane (H, W), same dtype rule as ``rgb``, or None.
     """
 

@@ -1,4 +1,4 @@
-"""The source, range and sink of a file-to-file render (issue #13, section 2).
+"""The source, range and sink of a file-to-file render (docs/architecture.md, "Seams").
 
 :func:`open_render` puts the I/O building blocks together in one place for
 ``render()``, ``render_gatys()``, ``batch`` and ``conform``:
@@ -53,7 +53,7 @@ class RangeOptions:
     out_point: str | None = None
     preroll: int = DEFAULT_PREROLL
     # False: the range keeps the source's clock and timecode, so it is one segment of a
-    # longer render that a finisher joins by stream copy (issue #14); True is the editor's
+    # longer render that a finisher joins by stream copy; True is the editor's
     # range, whose clock starts at its first frame.
     trim: bool = True
     anchor: tuple[int, int] | None = None  # (frame, pts) seen by an earlier pass: see FrameRange.anchor

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -10,6 +13,8 @@ import av
 
 from ..errors import InputError
 from .timecode import read_timecode
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,46 @@ class MediaInfo:
     video: list[VideoInfo] = field(default_factory=list)
     audio: list[AudioInfo] = field(default_factory=list)
     other: list[str] = field(default_factory=list)
-    timecode: str | None = None  # start timecode of the first video stream (issue #13), drop-frame with ';'
+    timecode: str | None = None  # start timecode of the first video stream, drop-frame with ';'
+
+
+_damaged_warned: set[object] = set()
+_damaged_lock = threading.Lock()
+
+
+def open_container(file: str | Path, **kwargs) -> av.container.InputContainer:
+    """``av.open(file)`` for reading, tolerant of metadata that is not valid UTF-8.
+
+    Every input open goes through here (media, mattes, image files, segments, live
+    sources). PyAV decodes container and stream metadata (e.g. a track's handler
+    name) strictly by default, and one damaged byte there ends the open with a
+    UnicodeDecodeError although the pictures are fine; "replace" reads such names
+    with U+FFFD instead. The damage is then seen by looking for U+FFFD in the
+    metadata PyAV has already decoded: a few small dicts, no second open, and the
+    container stays tolerant of metadata decoded later (chapters); a file written
+    with a real U+FFFD in its tags warns too, which is fair, as it marks an earlier
+    loss. The warning is
+    logged once per file (a render opens its input several times: frames,
+    rotation, audio), as a log line, not an error (docs/architecture.md,
+    "Conventions": the library logs, only the CLI draws).
+    """
+    container = av.open(str(file), mode="r", metadata_errors="replace", **kwargs)
+    if _has_replacement(container.metadata) or any(_has_replacement(s.metadata) for s in container.streams):
+        try:
+            st = os.stat(file)
+            key: object = (os.path.realpath(file), st.st_mtime_ns, st.st_size)
+        except (OSError, ValueError):  # lavfi graphs and devices are no files
+            key = str(file)
+        with _damaged_lock:
+            first = key not in _damaged_warned
+            _damaged_warned.add(key)
+        if first:
+            log.warning("%s: damaged metadata (not valid UTF-8), read with replacement characters", file)
+    return container
+
+
+def _has_replacement(metadata: dict[str, str]) -> bool:
+    return any("\ufffd" in k or "\ufffd" in v for k, v in metadata.items())
 
 
 def open_input(path: str | Path) -> av.container.InputContainer:
@@ -64,7 +108,7 @@ def open_input(path: str | Path) -> av.container.InputContainer:
     if p.is_dir():
         raise InputError(p, "is a directory, not a media file")
     try:
-        return av.open(str(p), mode="r")
+        return open_container(p)
     except PermissionError:
         raise InputError(p, "permission denied") from None
     except av.FFmpegError as exc:
@@ -111,7 +155,7 @@ def probe(path: str | Path) -> MediaInfo:
 def _peek_rotation(path: str | Path, index: int) -> int:
     """Rotation from the display matrix of the first decodable frame (0 if none decodes)."""
     try:
-        with av.open(str(path)) as c:
+        with open_container(path) as c:
             stream = c.streams[index]
             for frame in c.decode(stream):
                 return int(round(frame.rotation)) % 360

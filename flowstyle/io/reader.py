@@ -121,7 +121,7 @@ class VideoReader(FrameSource):
     def __init__(self, path: str | Path, size: SizePolicy = SizePolicy(), threads: int = 0, deep: bool = False) -> None:
         """``threads``: decoder and scaler threads; 0 lets libav choose (one per core).
         ``deep``: frames of a source with more than 8 bits come as float32 RGB in [0, 1], with
-        their alpha (issue #13); 8-bit sources stay uint8 (the fast path, unchanged)."""
+        their alpha; 8-bit sources stay uint8 (the fast path, unchanged)."""
         self.path = Path(path)
         self._threads = threads
         self._want_deep = deep
@@ -286,7 +286,7 @@ class VideoReader(FrameSource):
             try:
                 frames = packet.decode()
             except av.FFmpegError as exc:
-                # Corrupt or truncated data: keep what decodes (issue #2), count the rest.
+                # Corrupt or truncated data: keep what decodes, count the rest (docs/architecture.md, "Conventions").
                 self.stats.errors += 1
                 log.debug("%s: decode error at packet pts=%s: %s", self.path, packet.pts, exc)
                 continue

@@ -1,4 +1,4 @@
-"""Image sequences in and out: ``shot_%06d.png``, ``.tif``, ``.exr`` (float), ``.dpx`` (10-bit), ``.jpg`` (issue #13).
+"""Image sequences in and out: ``shot_%06d.png``, ``.tif``, ``.exr`` (float), ``.dpx`` (10-bit), ``.jpg``.
 
 :class:`ImageSequenceReader` has the interface of :class:`~flowstyle.io.reader.VideoReader`
 (iterate :class:`~flowstyle.io.frames.Frame`; ``size``, ``time_base``, ``rate``,
@@ -41,6 +41,7 @@ from .atomic import _default_mode
 from .colour import ColourTags, tags_from_frame
 from .depth import bit_depth, decode_float, encode_frame, has_alpha
 from .frames import Frame
+from .probe import open_container
 from .reader import DecodeStats, SizePolicy
 from .source import FrameRange, FrameSource
 
@@ -150,7 +151,7 @@ def find_sequence(path: str | Path) -> tuple[Path, dict[int, Path]]:
 
 def _decode_image(path: Path) -> av.VideoFrame:
     try:
-        with av.open(str(path)) as c:
+        with open_container(path) as c:
             frame = next(c.decode(video=0), None)
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot decode this image ({exc})") from None
@@ -235,7 +236,7 @@ class ImageSequenceReader:
         rgb = image.to_ndarray(width=w, height=h, format="rgba" if alpha else "rgb24", interpolation=self._interp,
                                src_colorspace=self.colour.matrix, src_color_range=self.colour.swscale_range,
                                threads=self._threads)
-        if alpha:  # passed through unstylized to outputs that hold alpha (issue #13)
+        if alpha:  # passed through unstylized to outputs that hold alpha
             return Frame(index=index, pts=pts, time_base=self.time_base, rgb=np.ascontiguousarray(rgb[..., :3]),
                          alpha=np.ascontiguousarray(rgb[..., 3]))
         return Frame(index=index, pts=pts, time_base=self.time_base, rgb=rgb)

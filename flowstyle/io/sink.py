@@ -23,7 +23,7 @@ class FrameSink(Protocol):
 
     def write(self, rgb: np.ndarray, pts: int, alpha: np.ndarray | None = None) -> None:
         """Add ``rgb`` (uint8 (H, W, 3), or float32 in [0, 1] when deep) shown at ``pts`` (in the
-        source's time base), with the source's ``alpha`` plane where it has one (issue #13)."""
+        source's time base), with the source's ``alpha`` plane where it has one."""
 
     def close(self) -> None:
         """Flush and finish the output; only now does it appear at its path."""

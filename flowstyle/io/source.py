@@ -25,7 +25,7 @@ class FrameRange:
     """Frames ``[start, stop)`` by index in presentation order; ``stop`` None runs to the end.
 
     ``anchor``: ``(index, pts)`` of a frame at or before ``start`` whose pts an earlier
-    pass over the file saw (a distributed plan's scan, issue #14). A video source then
+    pass over the file saw (a distributed plan's scan). A video source then
     seeks to that pts and numbers frames from it, instead of estimating the pts from
     the average rate: on variable-rate files (phones; a loop with a gap) the estimate
     landed a GOP early, and the numbering after the seek could drift by a frame.
@@ -53,7 +53,7 @@ class FrameRange:
 
 @dataclass(frozen=True)
 class ReadOptions:
-    """How a source is read, beyond its size (issue #13).
+    """How a source is read, beyond its size.
 
     Attributes:
         fps: frame rate of an image sequence (None: 24, said in a log line); videos carry their own.
@@ -85,7 +85,7 @@ class StreamSpec:
         first_number: the number of the first frame written, for outputs that number their
             frames (image sequences): the source's own numbering, or a range's in-point.
         trim: the output's clock starts at its first frame and audio is cut to the frames
-            written (a range render, issue #13); False keeps the source's timing as it is.
+            written (a range render); False keeps the source's timing as it is.
     """
 
     size: tuple[int, int]
@@ -183,7 +183,7 @@ class FrameSource(ABC):
         The end of the frame, not its start: frame k of n ends at (k + 1) / n of the
         clip. Counting from the start made the first estimates of the total one frame
         duration short, and the progress total jumped (132 -> 176 -> 132 frames on
-        bigbuckbunny; issue #13).
+        bigbuckbunny).
         """
         duration = self.duration
         if not duration:

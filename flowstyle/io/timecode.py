@@ -1,4 +1,4 @@
-"""SMPTE timecode: parse, shift, read from a source and write to an output (issue #13).
+"""SMPTE timecode: parse, shift, read from a source and write to an output.
 
 A frozen :class:`Timecode` (frame count since 00:00:00:00, rate, drop-frame
 flag), in the manner of PySceneDetect's ``FrameTimecode``; the arithmetic,

@@ -24,6 +24,7 @@ from ..errors import ConfigError, OutputError
 from .codecs import EncodeSpec, resolve
 from .colour import ColourTags
 from .depth import encode_frame
+from .probe import open_container
 from .timecode import Timecode, write_timecode
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class EncodeOptions:
     """Encoder settings. ``crf`` 0-51 (lower is better; 18 is visually lossless for most) and
     ``preset`` apply to H.264/H.265; ``codec``, ``profile`` and ``pix_fmt`` (None: the default
     for the output's extension) are checked against the container by :func:`~flowstyle.io.codecs.resolve`
-    when the output is opened, since the table needs the path (issue #13)."""
+    when the output is opened, since the table needs the path."""
 
     crf: int = 18
     preset: str = "veryfast"
@@ -62,7 +63,7 @@ def can_copy(source: Path, index: int, format_name: str) -> bool:
     fails when it writes the trailer).
     """
     try:
-        with av.open(str(source)) as src, av.open(io.BytesIO(), mode="w", format=format_name.split(",")[0]) as probe:
+        with open_container(source) as src, av.open(io.BytesIO(), mode="w", format=format_name.split(",")[0]) as probe:
             stream = src.streams[index]
             out = probe.add_stream_from_template(stream)
             for packet in src.demux(stream):
@@ -79,9 +80,9 @@ class AudioCopier:
     """Copies (or, where the container cannot hold the codec, re-encodes to AAC) the audio of ``source``."""
 
     def __init__(self, source: Path, output: av.container.OutputContainer) -> None:
-        self.input = av.open(str(source))
+        self.input = open_container(source)
         self.output = output
-        # A range render (issue #13): only packets starting in [start, end) are kept, moved
+        # A range render: only packets starting in [start, end) are kept, moved
         # back by ``start`` (cut at packet boundaries: one AAC packet is 21 ms at 48 kHz).
         self.start: float | None = None
         self.end: float | None = None
@@ -177,7 +178,7 @@ def exact_movie_timescale(container: av.container.OutputContainer, time_base: Fr
     mov/mp4 keep a stream's start offset in an edit list counted in the movie
     timescale, 1000 by default: a segment of a distributed render starting at
     0.5005 s (frame 15 at 29.97) read back 15 ticks early, and its join reported
-    29.994 frames/s. In the stream's timescale the offset is exact (issue #14).
+    29.994 frames/s. In the stream's timescale the offset is exact.
     """
     if container.format.name in MOVENC_FORMATS and time_base.numerator == 1:
         container.options["movie_timescale"] = str(time_base.denominator)
@@ -214,7 +215,7 @@ class VideoWriter:
         except av.FFmpegError as exc:
             raise OutputError(display_path or path, f"cannot write this container ({exc})") from None
         try:
-            # Issue #13: the codec table (io/codecs.py), not the muxer's codec list, decides what a container holds.
+            # The codec table (io/codecs.py), not the muxer's codec list, decides what a container holds.
             self.spec = spec = spec or resolve(display_path or path, options.codec, options.profile, options.pix_fmt)
             spec.check_size(size, display_path or path)
             self.colour = colour

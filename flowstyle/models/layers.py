@@ -41,7 +41,7 @@ def conditional_instance_norm(x: Tensor, gamma: Tensor, beta: Tensor, eps: float
     return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
-# How a conv layer is computed (issue #17): "plain" (upsample, pad, conv), "phase" (nearest x2
+# How a conv layer is computed (docs/architecture.md, "Where speed comes from"): "plain" (upsample, pad, conv), "phase" (nearest x2
 # upsampling + 3x3 conv as one conv of the small map) or "s2d" (a conv to <= 4 channels on the
 # 2x2 space-to-depth map). The int8 convs (models/quantize.py) take the plain form through the
 # same helpers: the other forms measured no faster in int8.
@@ -53,7 +53,7 @@ def reflect_conv(x: Tensor, weight: Tensor, bias: Tensor | None = None, stride: 
 
     Returns the output in the memory format the following instance norm is fastest in.
     ``weight`` may also be a callable stand-in with this function's signature: an int8
-    conv or a calibration observer (:mod:`flowstyle.models.quantize`, issue #17).
+    conv or a calibration observer (:mod:`flowstyle.models.quantize`, docs/int8.md).
 
     On the CPU at inference, two kinds of layer run in an equivalent form with fewer
     FLOPs or better shapes for oneDNN (:func:`conv_form`; exact to float rounding,

@@ -1,4 +1,4 @@
-"""int8 convolutions for the feed-forward networks on x86 CPUs (issue #17).
+"""int8 convolutions for the feed-forward networks on x86 CPUs (docs/int8.md).
 
 What is quantised, and why only that:
 - Every convolution of the multi-style and arbitrary transformer networks runs in

@@ -1,4 +1,4 @@
-"""MediaPipe selfie segmentation as a native PyTorch module (issue #16).
+"""MediaPipe selfie segmentation as a native PyTorch module (docs/regions.md).
 
 The graph of ``selfie_segmentation.tflite`` (256x256 input) and
 ``selfie_segmentation_landscape.tflite`` (144x256) from ``mediapipe==0.10.21``

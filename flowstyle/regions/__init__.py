@@ -1,2 +1,2 @@
-"""Styles that change over space (issue #16): person segmentation, temporally stable masks, user mattes,
+"""Styles that change over space (docs/regions.md): person segmentation, temporally stable masks, user mattes,
 and the region composite that hands the temporal step one stylization."""

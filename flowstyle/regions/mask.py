@@ -1,4 +1,4 @@
-"""Temporally stable region masks: carry the mask along the optical flow (issue #16).
+"""Temporally stable region masks: carry the mask along the optical flow (docs/regions.md).
 
 A per-frame segmentation boils: its edge moves by a pixel or two from frame to
 frame even where the person stands still, and a region edge that flickers is
@@ -126,7 +126,7 @@ class MaskTracker:
         The carry works at the flow's scale (half size), not the frame's: the model's mask
         is 256 px wide to begin with, and at full size the warp, the photometric check and
         the blend cost 12 ms a frame under load on 2 cores, a third of what regions added
-        to a render (issue #16's speed target). ``levels`` and ``feather`` run at full size.
+        to a render (docs/regions.md). ``levels`` and ``feather`` run at full size.
         """
         gray = self.flow.shrink(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
         h, w = rgb.shape[:2]

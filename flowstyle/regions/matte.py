@@ -1,4 +1,4 @@
-"""User mattes: a greyscale (luma) or alpha video that says, frame by frame, where ``--matte-style`` goes (issue #16).
+"""User mattes: a greyscale (luma) or alpha video that says, frame by frame, where ``--matte-style`` goes (docs/regions.md).
 
 Read with PyAV in decode order, one matte frame per input frame. A matte with an
 alpha channel (ProRes 4444, PNG sequences with alpha, yuva formats) gives its
@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..io.probe import open_container
 
 # Mean spread between the R, G and B of a pixel above which a matte "has colour":
 # an H.264 greyscale matte keeps its chroma within a level or two of neutral.
@@ -50,7 +51,7 @@ class MatteReader:
         self.size = size
         self.fit = fit
         try:
-            self._container = av.open(self.path)
+            self._container = open_container(self.path)
         except (av.error.FFmpegError, OSError) as exc:
             raise InputError(self.path, f"cannot open the matte ({exc})") from None
         if not self._container.streams.video:

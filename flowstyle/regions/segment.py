@@ -1,4 +1,4 @@
-"""Person masks from the native MediaPipe selfie segmentation port (issue #16).
+"""Person masks from the native MediaPipe selfie segmentation port (docs/regions.md).
 
 MediaPipe's selfie graph stretches the frame to the model's input (no letterbox)
 and resizes the mask back; so does this. Frames wider than tall use the landscape
@@ -96,7 +96,7 @@ class PersonSegmenter:
         The landscape model stretches a whole 16:9 frame into 144x256, where full-body
         people at a distance are a few pixels wide: on chaplin.mp4 it found no one in
         frames 124-133 and 168-170 while two people stood in the shot, and the people
-        were stylized there (issue #16's "leaves the people visibly unstylized"). In
+        were left visibly unstylized there. In
         square tiles, each read by the square model at 256x256, the same people are
         found in every frame (coverage 0.10-0.24), at about twice the cost. Region
         renders use this (``regions.composite.person_masks``).

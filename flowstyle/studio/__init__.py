@@ -1,4 +1,4 @@
-"""The local web studio (issue #15): one static page over a small FastAPI app.
+"""The local web studio: one static page over a small FastAPI app.
 
 Layers: this package sits on top (beside the CLI); it builds renders with
 :func:`flowstyle.render.render` and previews with the same stylizers and

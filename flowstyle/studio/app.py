@@ -1,4 +1,4 @@
-"""The studio's HTTP API and its one static page (FastAPI; issue #15).
+"""The studio's HTTP API and its one static page (FastAPI).
 
 Routes take ids, never paths: uploads, jobs and folder clips are looked up by
 32-hex-digit ids in dicts, so no request path is ever joined to the filesystem.
@@ -65,7 +65,7 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def check_bind(host: str, token: str | None) -> None:
-    """Refuse to serve beyond this machine without a token (issue #15)."""
+    """Refuse to serve beyond this machine without a token: anyone on the network could upload and render."""
     if host not in LOOPBACK and not token:
         raise FlowstyleError(f"--host {host}: serving beyond this machine needs --token (every request must carry it)")
 
@@ -96,7 +96,7 @@ def create_app(options: StudioOptions = StudioOptions()) -> FastAPI:
 
     def stored(kind: str) -> Callable[[str], str | None]:
         """The stored path of an upload of ``kind`` by id, or None: an "image" is a painting, a "video" a clip
-        or a matte (issue #16)."""
+        or a matte."""
         def path(uid: str) -> str | None:
             u = uploads.get(uid)
             return str(u.path) if u is not None and u.kind == kind else None
@@ -180,7 +180,7 @@ def create_app(options: StudioOptions = StudioOptions()) -> FastAPI:
     @app.post("/api/uploads/{uid}/preview.jpg")
     async def preview(uid: str, request: Request, index: int = 0, width: int = PREVIEW_WIDTH) -> Response:
         """The frame at ``index`` stylized with the form's style, strength and colours (~0.3 s at 640 px), and with
-        its regions, matte and keys as the render would (issue #16)."""
+        its regions, matte and keys as the render would."""
         u = uploads.get(uid)
         if u is None:
             return _error(404, "no such upload")
@@ -219,7 +219,7 @@ def create_app(options: StudioOptions = StudioOptions()) -> FastAPI:
         if u is None or u.kind != "video":
             return _error(404, "no such clip: upload one or pick one from the folder")
         config = job_config(form, painting, video)
-        check_clip(config, u.info)  # bad keys are one line now, not a failed job (issue #16)
+        check_clip(config, u.info)  # bad keys are one line now, not a failed job
         job = jobs.submit(u.path, u.name, config, output_suffix(form))
         return JSONResponse(job.public())
 

@@ -1,6 +1,6 @@
 """Render jobs: queued, run ``concurrency`` at a time (one by default), cancellable, kept on the server.
 
-State lives here, not in the page, so jobs survive a reload (issue #15). Each job
+State lives here, not in the page, so jobs survive a reload. Each job
 runs :func:`flowstyle.render.render` (or ``render_gatys``) with the library's own
 ``progress`` and ``cancel`` hooks, into ``<root>/<job id>/``; deleting a job
 cancels it and removes that folder.
@@ -66,7 +66,7 @@ class Job:
 def _without_paths(value: Any) -> Any:
     """``value`` with every absolute path (an uploaded painting's stored file, in a style spec
     such as ``/tmp/.../uploads/ab12.png:0.5,7:0.5``, or a key's ``4s=/tmp/...png`` and
-    ``background@4s=/tmp/...png``, issue #16) cut to its file name: the page never sees
+    ``background@4s=/tmp/...png``) cut to its file name: the page never sees
     where the server keeps files."""
     if isinstance(value, dict):
         return {k: _without_paths(v) for k, v in value.items()}

@@ -1,4 +1,4 @@
-"""Live preview: a stream stylized in real time with the temporal step on, served as MJPEG (issue #15).
+"""Live preview: a stream stylized in real time with the temporal step on, served as MJPEG.
 
 Sources (:func:`open_live`): a file paced to real time from its pts, a camera
 (``/dev/videoN`` through PyAV's v4l2 input) or a synthetic ``lavfi:`` graph (tests).
@@ -32,6 +32,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.frames import Frame
+from ..io.probe import open_container
 from ..stylize.options import StyleOptions
 from ..temporal import PerFrame, Stabilizer, TemporalOptions
 from .engine import StylizerCache, jpeg
@@ -73,13 +74,13 @@ def open_live(source: str) -> tuple[av.container.InputContainer, bool]:
     """Open ``source``: (container, paced), paced False for cameras (they run at their own rate)."""
     try:
         if source.startswith(LAVFI_PREFIX):
-            return av.open(source[len(LAVFI_PREFIX):], format="lavfi"), True
+            return open_container(source[len(LAVFI_PREFIX):], format="lavfi"), True
         if source.startswith("/dev/video"):
-            return av.open(source, format="v4l2"), False
+            return open_container(source, format="v4l2"), False
         path = Path(source)
         if not path.is_file():
             raise InputError(source, "no such file (give a video file, /dev/videoN or lavfi:GRAPH)")
-        return av.open(str(path)), True
+        return open_container(path), True
     except av.FFmpegError as exc:
         raise InputError(source, f"cannot open as a live source ({getattr(exc, 'strerror', None) or exc})") from None
 
@@ -156,7 +157,7 @@ class LiveStream:
                 self._cond.notify_all()
 
     def _play_once(self) -> None:
-        """One pass over the source, in three overlapping stages (issue #15's 24 f/s at 320 px on
+        """One pass over the source, in three overlapping stages (24 f/s at 320 px on
         2 cores needs the cores busy): a decoder thread decodes and scales the next frames; this
         thread stylizes each frame while a helper computes its flow; a finisher thread runs the
         temporal step, the JPEG and the publishing of the previous one. Each stage keeps frame

@@ -22,7 +22,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def with_token(options: StudioOptions) -> StudioOptions:
-    """A random token when serving beyond this machine without one (issue #15)."""
+    """A random token when serving beyond this machine without one."""
     if options.host not in LOOPBACK and not options.token:
         import dataclasses
 

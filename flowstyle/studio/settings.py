@@ -1,8 +1,7 @@
 """The page's form -> the library's frozen configs (the one place the studio speaks config).
 
 Choices the page offers come from the lists here and from the library, so a new
-codec, precision or temporal mode shows up by extending one list (issue #15:
-"codec choices come from one list"; the codec/sequence branches add theirs here).
+codec, precision or temporal mode shows up by extending one list (the codec/sequence branches add theirs here).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from ..temporal import TEMPORAL_MODES, TemporalOptions
 
 METHODS = ("feedforward", "gatys")
 # Outputs the page offers: (choice, label); a choice is EXT[:CODEC[:PROFILE]] (io/codecs.py's
-# names, issue #13's editing codecs), audio copied in each.
+# names, the editing codecs), audio copied in each.
 OUTPUTS = ((".mp4", "MP4 (H.264)"), (".mkv", "Matroska (H.264)"), (".mov", "QuickTime (H.264)"),
            (".mov:prores:hq", "QuickTime (ProRes 422 HQ, 10-bit)"), (".mov:prores:4444", "QuickTime (ProRes 4444)"),
            (".mov:dnxhr:dnxhr_hq", "QuickTime (DNxHR HQ)"), (".mkv:ffv1", "Matroska (FFV1, lossless)"))
@@ -85,7 +84,7 @@ def rows(form: Mapping[str, Any], name: str, width: int) -> list[list[str]]:
 def region_settings(form: Mapping[str, Any], painting: Callable[[str], str | None],
                     matte: Callable[[str], str | None]) -> RegionOptions:
     """The page's regions as the CLI's ``--region NAME=STYLE``, ``--region-at NAME@TIME=STYLE``, ``--feather``
-    and ``--matte``/``--matte-style`` (issue #16), through the CLI's own :func:`region_options`.
+    and ``--matte``/``--matte-style`` (docs/regions.md), through the CLI's own :func:`region_options`.
 
     ``person``/``background``: a style token (``upload:ID`` paintings too), ``none`` (as filmed), or empty (the
     style above); ``region_at``: rows [NAME, TIME, STYLE]; ``matte``: ``alpha`` or ``upload:ID`` of a video.
@@ -113,7 +112,7 @@ def matte_source(token: str, matte: Callable[[str], str | None]) -> str | None:
 
 def key_settings(form: Mapping[str, Any], painting: Callable[[str], str | None]) -> KeyframeOptions:
     """The page's key rows as the CLI's ``--style-at TIME=STYLE``, ``--strength-at TIME=STRENGTH`` and
-    ``--key-interpolation`` (issue #16); the times are read when the clip is known (:func:`check_clip`)."""
+    ``--key-interpolation``; the times are read when the clip is known (:func:`check_clip`)."""
     return KeyframeOptions(style_at=tuple(f"{t}={resolve_style(v, painting)}" for t, v in rows(form, "style_at", 2)),
                            strength_at=tuple(f"{t}={v}" for t, v in rows(form, "strength_at", 2)),
                            interpolation=str(form.get("key_interpolation") or "smooth"))
@@ -121,7 +120,7 @@ def key_settings(form: Mapping[str, Any], painting: Callable[[str], str | None])
 
 def check_clip(config: RenderConfig | GatysConfig, info: MediaInfo) -> None:
     """Refuse keys that do not fit the clip (out of order, outside it, no position) when the job is submitted,
-    so the page shows the one line at once rather than a failed job (issue #16)."""
+    so the page shows the one line at once rather than a failed job."""
     if isinstance(config, RenderConfig) and info.video:
         v = info.video[0]
         check_keys(config.regions, config.keys, v.average_rate, v.duration or info.duration, info.timecode)
@@ -162,7 +161,7 @@ def job_config(form: Mapping[str, Any], painting: Callable[[str], str | None],
                            profile=profile)
     regions, keys = region_settings(form, painting, matte), key_settings(form, painting)
     if method == "gatys":
-        if regions.active or keys.active:  # as the CLI: Gatys has no regions or keys (issue #16)
+        if regions.active or keys.active:  # as the CLI: Gatys has no regions or keys
             raise ConfigError("method", "regions, mattes and style keys work with method feedforward only")
         style = resolve_style(str(form.get("style", "")), painting)
         gatys = GatysOptions(style=style, **({"iterations": int(form["iterations"])} if form.get("iterations") else {}))

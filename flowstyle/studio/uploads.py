@@ -1,6 +1,6 @@
 """Uploaded clips and paintings: size-limited, probed with PyAV first, stored under server-chosen names.
 
-Security (issue #15): a client never names a file on disk. Bytes are streamed into
+Security: a client never names a file on disk. Bytes are streamed into
 ``<root>/<random id>.part`` with a byte limit, probed by PyAV (libav reads the
 content, not the name the client gave), and only then renamed to an extension
 chosen from the probed format. Lookups are by id in a dict, never a path join.

@@ -11,7 +11,7 @@ where c is the per-pixel trust in the flow (soft, in [0, 1]) and a_k the weight 
 the past in band k. Because the trust is applied per band at that band's resolution, a change
 of source is feathered over the band's own wavelength: a wrong flow can never cut a
 hard seam through the picture, and whatever it drags along fades out after a few
-frames instead of being kept. (Issue #12: the texture anchors' hard per-pixel switch
+frames instead of being kept. (docs/temporal.md: the texture anchors' hard per-pixel switch
 tore fences and thin structures into offset pieces and tripled the luma Laplacian
 variance; see ``anchors.py``, kept as ``--temporal anchors`` for comparison.)
 
@@ -83,7 +83,7 @@ def energy_gain(reference: np.ndarray, band: np.ndarray, rho: float, max_gain: f
         rho: scale (px of these images) of the local energy.
         max_gain: the largest gain; the smallest is its inverse.
 
-    Two-sided (issue #12, session 8). Clipped at 1 from below, the gain only ever raised a
+    Two-sided (docs/temporal.md, session 8). Clipped at 1 from below, the gain only ever raised a
     band: a noisy local estimate then pumps energy up through the recursion (each frame's
     boost is kept by the past, nothing takes it back), and the second band of the arbitrary
     network's udnie render carried more texture than the per-frame one. Measured over 40
@@ -109,7 +109,7 @@ def restore_spectrum(reference: np.ndarray, band: np.ndarray, rho: float, max_ga
     then its level set from the two bands' highest frequencies (the local energy of their luma
     Laplacians).
 
-    Why (issue #12, session 10): the past is resampled by a cubic kernel every frame, which
+    Why (docs/temporal.md, session 10): the past is resampled by a cubic kernel every frame, which
     takes more from the top of the finest band (wavelengths near 2 px) than from its bottom
     (4 px). One gain per pixel can match only one figure of the band. Matched on its plain
     energy the picture is soft (luma Laplacian variance 0.84x per-frame, bigbuckbunny);
@@ -201,7 +201,7 @@ class MultiBandPropagation:
         chroma_rho: scale (px at full size) over which the coarse band's chroma is brought
             back to the present's (:func:`restore_chroma`); None leaves it as blended.
 
-    Why the texture check (issue #12, session 7): on fast, motion-blurred shots (bikes.mp4,
+    Why the texture check (docs/temporal.md, session 7): on fast, motion-blurred shots (bikes.mp4,
     vehicles passing) the flow is wrong but the photometric check trusts it, because a
     blurred surface looks alike under any flow. The past's strokes and colours are then
     dragged over regions the network paints flat: blue smears and red specks on a yellow
@@ -272,7 +272,7 @@ class MultiBandPropagation:
         d = cv2.subtract(warped, s)
         trust = np.ones((h, w), np.float32) if trust is None else trust.astype(np.float32, copy=False)
         if static is not None:
-            # Issue #12, static-pixel flicker: where nothing moves the flow is snapped to
+            # Static-pixel flicker (docs/temporal.md, "Still pixels"): where nothing moves the flow is snapped to
             # exactly zero (static_weight), so the past is copied, not resampled. Nothing
             # softens or drifts there, so the past can take a far larger share than where
             # the texture is carried by sub-pixel warps. The trust still applies, so a
@@ -303,7 +303,7 @@ class MultiBandPropagation:
         coarse_keep = cv2.resize(keep, (s.shape[1], s.shape[0]), interpolation=cv2.INTER_AREA)
         out = cv2.add(s, cv2.multiply(d, self._weight(trust, static, s.shape, self.alpha_low, coarse_keep)))
         if self.chroma_rho:
-            # Issue #12, session 8: the coarse band holds colour. Where the network's colours
+            # docs/temporal.md, session 8: the coarse band holds colour. Where the network's colours
             # change from frame to frame (grainy, flickering film; bikes) the blend is a mix of
             # them, less saturated than any one frame: a colour of neither, and Gram loss up.
             # Its chroma is brought back to the present's saturation, measured over a wide

@@ -26,7 +26,7 @@ from .multiband import MultiBandPropagation
 
 TEMPORAL_MODES = ("flow", "anchors", "blind", "none")
 OCCLUSION_CHECKS = ("photometric", "forward-backward")
-# The flow defaults trade E_warp of the flow mode against cost (issue #3 targets:
+# The flow defaults trade E_warp of the flow mode against cost (targets:
 # <= 0.35x per-frame E_warp, <= 0.30x the stylizer's time). bigbuckbunny at 640 px,
 # rendered and measured by eval/ (the tightest clip), DIS-medium at scale 0.75 /
 # 0.7 / 0.65 / 0.6: E_warp 0.321 / 0.326 / 0.337 / 0.345 of per-frame; one DIS-medium
@@ -42,8 +42,8 @@ class TemporalOptions:
     """How outputs are kept consistent over time.
 
     Attributes:
-        mode: ``flow`` (multi-band propagation, the default: measured best, issue
-            #12), ``anchors`` (texture anchors, the previous default: lowest E_warp on
+        mode: ``flow`` (multi-band propagation, the default: measured best,
+            docs/temporal.md), ``anchors`` (texture anchors, the previous default: lowest E_warp on
             some clips but tears thin structures and two motion layers), ``blind``
             (gradient-domain, Bonneel et al. 2015) or ``none`` (per-frame).
         flow: optical flow method (see ``flowstyle.flow.FLOW_METHODS``).
@@ -56,7 +56,7 @@ class TemporalOptions:
             first (see :class:`~flowstyle.temporal.multiband.MultiBandPropagation`).
         alpha_low: ``flow``: the same for the coarse band (colour and lighting).
         alpha_static: ``flow``: the least weight of the past in every band where the
-            picture stands still (static-pixel flicker, issue #12).
+            picture stands still (static-pixel flicker, docs/temporal.md).
         static_motion: ``flow``: motion (px at full size) below which a pixel counts
             as (partly) still; 0 disables the static weighting.
         max_anchors: anchors kept by the ``anchors`` mode (bigbuckbunny E_warp 0.339 of
@@ -67,8 +67,8 @@ class TemporalOptions:
             at 640 wide keeps lighting changes while passing little flicker.
         blind_lambda: screening weight of ``blind``.
         cuts: scene-cut detection (None disables it).
-        cut_frames: frames already known to start a shot (a distributed plan's scan,
-            issue #14): when given, the state resets exactly there and ``cuts`` is not run,
+        cut_frames: frames already known to start a shot (a distributed plan's scan):
+            when given, the state resets exactly there and ``cuts`` is not run,
             so a task that renders several shots resets where the whole render would.
     """
 

