@@ -148,6 +148,9 @@ def render(
     strength: Annotated[float, typer.Option(help="1 fully stylized, 0 the input unchanged.")] = 1.0,
     style_scale: Annotated[float, typer.Option(help="Paintings: > 1 paints larger strokes, < 1 smaller (0.25-4).")] = 1.0,
     preserve_colour: Annotated[bool, typer.Option("--preserve-colour/--no-preserve-colour", "--preserve-color", help="Keep the input's colours; transfer only luminance.")] = False,
+    # Hidden until the fine-tuned weights are in the repository (docs/stable.md): an option
+    # that can only answer "not in this checkout" is not one to show.
+    network: Annotated[str, typer.Option(help="original: the shipped networks; stable: fine-tuned not to repaint from frame to frame.", hidden=True)] = "original",
     max_width: Annotated[Optional[int], typer.Option(help="Scale down to at most this width (keeps aspect).")] = None,
     size: Annotated[Optional[str], typer.Option(help="Output size: WIDTH, WIDTHxHEIGHT or xHEIGHT.")] = None,
     crf: Annotated[int, typer.Option(help="x264 quality, 0-51, lower is better.")] = 18,
@@ -227,7 +230,7 @@ def render(
         distributed = DistributedOptions(workers=workers, scheduler=scheduler, segment_seconds=segment_seconds,
                                          keep_work=keep_work)
     if method == "gatys":
-        _refuse_for_gatys(temporal=temporal, strength=strength, preserve_colour=preserve_colour)
+        _refuse_for_gatys(temporal=temporal, strength=strength, preserve_colour=preserve_colour, network=network)
         if temporal == "none":  # per-frame Gatys: no temporal loss, each frame from its own content
             temporal_weight, init = 0.0, "content"
         _render_gatys(input, output, overwrite, quiet, restart, dict(
@@ -245,7 +248,8 @@ def render(
 
         resolve_precision(precision, resolve_device(device), strict=True)
     config = RenderConfig(
-        style=StyleOptions(style=style, strength=strength, preserve_colour=preserve_colour, style_scale=style_scale),
+        style=StyleOptions(style=style, strength=strength, preserve_colour=preserve_colour, style_scale=style_scale,
+                           network=network),
         encode=encode, size=sizing, device=device, precision=precision, copy_audio=not no_audio,
         temporal=TemporalOptions(mode=temporal, flow=flow, flow_scale=flow_scale, occlusion=occlusion, cuts=cuts),
         read=read, span=span,
@@ -263,7 +267,7 @@ def render(
                f"({report.fps:.1f} frames/s, {report.dtype} on {report.device})", err=True)
 
 
-def _refuse_for_gatys(temporal: str, strength: float, preserve_colour: bool) -> None:
+def _refuse_for_gatys(temporal: str, strength: float, preserve_colour: bool, network: str = "original") -> None:
     """Options of the feed-forward path that Gatys cannot honour are refused in one line (docs/architecture.md, "Conventions")."""
     if temporal not in ("flow", "none"):
         raise ConfigError("mode", f"'{temporal}' is a feed-forward temporal mode; --method gatys keeps frames "
@@ -272,6 +276,8 @@ def _refuse_for_gatys(temporal: str, strength: float, preserve_colour: bool) -> 
         raise ConfigError("strength", "applies to --method feedforward; for gatys lower --style-weight instead")
     if preserve_colour:
         raise ConfigError("preserve_colour", "applies to --method feedforward only")
+    if network != "original":
+        raise ConfigError("network", "picks the feed-forward networks' weights; --method gatys optimises the picture itself")
 
 
 @contextlib.contextmanager

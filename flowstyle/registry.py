@@ -65,16 +65,48 @@ class WeightSpec:
         return weights_dir() / "converted" / f"{self.name}.pt"
 
 
-def manifest() -> dict[str, WeightSpec]:
-    """Read the manifest; a missing or malformed one is a set-up error."""
+@dataclass(frozen=True)
+class TrainedSpec:
+    """One ``[trained.NAME]`` manifest entry: weights flowstyle made itself (``flowstyle train-stable``),
+    kept in the repository beside the manifest, pinned by sha256, with the recipe that made them."""
+
+    name: str
+    description: str
+    file: str  # relative to the weights folder
+    sha256: str
+    size: int
+    base: str  # the manifest entry it was fine-tuned from
+    licence: str
+    recipe: str  # the command, seed and settings that made it
+
+    @property
+    def path(self) -> Path:
+        return weights_dir() / self.file
+
+
+def _read_manifest() -> dict:
     path = weights_dir() / "manifest.toml"
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise WeightsError(f"{path}: weight manifest not found; set FLOWSTYLE_WEIGHTS to the repo's weights/ folder") from None
     except tomllib.TOMLDecodeError as exc:
         raise WeightsError(f"{path}: malformed manifest ({exc})") from None
-    return {name: WeightSpec(name=name, **entry) for name, entry in data.items()}
+
+
+def manifest() -> dict[str, WeightSpec]:
+    """The third-party weights of the manifest; a missing or malformed one is a set-up error."""
+    return {name: WeightSpec(name=name, **entry) for name, entry in _read_manifest().items() if name != "trained"}
+
+
+def trained() -> dict[str, TrainedSpec]:
+    """The manifest's weights made by flowstyle itself (``[trained.NAME]``)."""
+    return {name: TrainedSpec(name=name, **entry) for name, entry in _read_manifest().get("trained", {}).items()}
+
+
+def has_weights(name: str) -> bool:
+    """True when the manifest names ``name`` (third-party or trained)."""
+    return name in manifest() or name in trained()
 
 
 def spec(name: str) -> WeightSpec:
@@ -175,8 +207,26 @@ def fetch(names: list[str] | None = None, wheels: list[Path] | None = None, forc
     return done
 
 
+def load_trained(entry: TrainedSpec) -> dict[str, torch.Tensor]:
+    """A trained state dict from the repository, refusing a missing, altered or unreadable file in one line."""
+    path = entry.path
+    if not path.is_file():
+        raise WeightsError(f"{path}: weights '{entry.name}' are missing from this checkout; restore them "
+                           f"(git checkout -- {entry.file}) or use the original network")
+    if sha256_file(path) != entry.sha256:
+        raise WeightsError(f"{path}: sha256 does not match the manifest pin of '{entry.name}' (the file was altered); "
+                           f"restore it (git checkout -- {entry.file})")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise WeightsError(f"{path}: cannot read weights '{entry.name}' ({type(exc).__name__})") from None
+
+
 def load_state_dict(name: str) -> dict[str, torch.Tensor]:
-    """Load a converted state dict, refusing missing, corrupt or stale files with the fix."""
+    """Load a converted (or trained) state dict, refusing missing, corrupt or stale files with the fix."""
+    made = trained()
+    if name in made:
+        return load_trained(made[name])
     entry = spec(name)
     path = entry.converted_path
     if not path.exists():

@@ -18,7 +18,8 @@ from torch import Tensor
 from ..models.arbitrary import STYLE_SIZE, ArbitraryTransformer, StylePredictor
 from ..registry import load_state_dict
 from ..io.images import load_rgb
-from .network import load_network
+from .network import load_network, network_weights
+from .track import ORIGINAL
 from .learned import LearnedStyle
 from .paintings import parse_arbitrary, style_crop
 
@@ -39,9 +40,9 @@ def shared_predictor() -> StylePredictor:
     return load_predictor()
 
 
-def load_transformer(device: torch.device, dtype: torch.dtype) -> ArbitraryTransformer:
-    """The converted transformer network on ``device`` in ``dtype``, channels_last (faster convs)."""
-    return load_network(ArbitraryTransformer(), "arbitrary_transform", device, dtype)
+def load_transformer(device: torch.device, dtype: torch.dtype, weights: str = ORIGINAL) -> ArbitraryTransformer:
+    """The converted transformer network in version ``weights`` on ``device`` in ``dtype``, channels_last (faster convs)."""
+    return load_network(ArbitraryTransformer(), network_weights("arbitrary_transform", weights), device, dtype)
 
 
 def predict_style(predictor: StylePredictor, rgb: np.ndarray, scale: float = 1.0) -> Tensor:

@@ -10,21 +10,23 @@ import torch
 from torch import Tensor
 
 from ..models.multistyle import MultiStyleNet, with_style_rows
-from ..registry import load_state_dict
-from .network import load_network, pad_to_multiple
+from .network import load_network, network_weights, pad_to_multiple
 from .styles import StyleMix
+from .track import ORIGINAL
 
 __all__ = ["load_multistyle", "load_network", "multistyle_state", "pad_to_multiple"]
 
 
-def multistyle_state(mix: StyleMix | None = None) -> dict[str, Tensor]:
-    """State dict of the network ``mix`` renders with: built-in (or a learned style's own) weights plus its learned rows."""
-    base = (mix.network if mix is not None else None) or load_state_dict("multistyle26")
+def multistyle_state(mix: StyleMix | None = None, weights: str = ORIGINAL) -> dict[str, Tensor]:
+    """State dict of the network ``mix`` renders with: built-in weights in version ``weights`` (or a learned
+    style's own network) plus its learned rows."""
+    base = (mix.network if mix is not None else None) or network_weights("multistyle26", weights)
     return with_style_rows(base, [s.rows for s in mix.learned] if mix is not None else [])
 
 
-def load_multistyle(device: torch.device, dtype: torch.dtype, mix: StyleMix | None = None) -> MultiStyleNet:
-    """The converted multi-style network (with ``mix``'s learned styles appended), in eval mode,
-    on ``device`` in ``dtype``, channels_last."""
-    state = multistyle_state(mix)
+def load_multistyle(device: torch.device, dtype: torch.dtype, mix: StyleMix | None = None,
+                    weights: str = ORIGINAL) -> MultiStyleNet:
+    """The converted multi-style network in version ``weights`` (with ``mix``'s learned styles appended), in
+    eval mode, on ``device`` in ``dtype``, channels_last."""
+    state = multistyle_state(mix, weights)
     return load_network(MultiStyleNet(state["contract.0.gamma"].shape[0]), state, device, dtype)

@@ -8,8 +8,10 @@ from torch import Tensor, nn
 
 from ..allocator import tune_malloc
 from ..device import INT8
+from ..errors import WeightsError
 from ..models.multistyle import SIZE_MULTIPLE
-from ..registry import load_state_dict
+from ..registry import has_weights, load_state_dict
+from .track import ORIGINAL
 
 
 def pad_to_multiple(x: Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[Tensor, tuple[int, int]]:
@@ -23,6 +25,18 @@ def pad_to_multiple(x: Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[Tensor, t
     if ph or pw:
         x = F.pad(x, (0, pw, 0, ph), mode="reflect")
     return x, (h, w)
+
+
+def network_weights(base: str, weights: str = ORIGINAL) -> dict[str, Tensor]:
+    """The state dict of network ``base`` (a manifest name) in version ``weights``: the shipped one, or e.g.
+    ``stable`` (``BASE_stable`` in the manifest: fine-tuned weights kept in the repository, pinned by sha256)."""
+    if weights == ORIGINAL:
+        return load_state_dict(base)
+    name = f"{base}_{weights}"
+    if not has_weights(name):
+        raise WeightsError(f"--network {weights}: this checkout has no {weights} version of the '{base}' network "
+                           f"(no '{name}' in weights/manifest.toml); use --network {ORIGINAL}")
+    return load_state_dict(name)
 
 
 def load_network(net: nn.Module, weights: str | dict[str, Tensor], device: torch.device, dtype: torch.dtype) -> nn.Module:

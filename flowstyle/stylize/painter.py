@@ -33,7 +33,9 @@ from .network import pad_to_multiple
 from .options import StyleOptions
 from .resolve import embed_weights, resolve_track
 from .styles import StyleMix
-from .track import ARBITRARY, Conditioning, Look, StyleTrack
+from .track import ARBITRARY, MULTISTYLE, Conditioning, Look, StyleTrack
+
+Network = tuple[str, str]  # (kind, weights): Conditioning.network
 
 NORM_CACHE = 16  # arbitrary-network norm parameters kept (one per style vector in use)
 
@@ -57,28 +59,31 @@ class Painter:
     def __init__(self, tracks: Sequence[StyleTrack], device: torch.device, dtype: torch.dtype) -> None:
         self.device = device
         conds = [c for t in tracks for c in t.conditionings]
-        self.rows: dict[str, tuple[LearnedStyle, ...]] = {}  # each multi-style network's learned rows
+        # Each multi-style network's learned rows: the union of every track's, in order of appearance.
+        self.rows: dict[Network, tuple[LearnedStyle, ...]] = {}
         for c in conds:
-            if c.network != ARBITRARY:
+            if c.kind == MULTISTYLE:
                 known = self.rows.setdefault(c.network, ())
                 self.rows[c.network] = known + tuple(s for s in c.rows if s.name not in {k.name for k in known})
-        self.nets: dict[str, nn.Module] = {}
-        self.dtypes: dict[str, torch.dtype] = {}
-        for network, rows in self.rows.items():
-            net = load_multistyle(device, dtype, StyleMix(torch.ones(1), rows))
-            values = _unique([self._fit(c).value for c in conds if c.network == network])
-            self.nets[network], self.dtypes[network] = self._precision(
-                net, dtype, values, lambda n, x, v: n(pad_to_multiple(x)[0], v), "multi-style")
-        self._norms: dict[bytes, list[tuple[Tensor, Tensor]]] = {}
+        self.nets: dict[Network, nn.Module] = {}
+        self.dtypes: dict[Network, torch.dtype] = {}
+        self._norms: dict[tuple[Network, bytes], list[tuple[Tensor, Tensor]]] = {}
         self._own: Tensor | None = None  # the content's own style vector (arbitrary, strength < 1)
         self._lock = threading.Lock()
-        vectors = _unique([c.value for c in conds if c.network == ARBITRARY])
-        if vectors:
-            net = load_transformer(device, dtype)
-            # Calibrated with each painting at full strength (strength moves the vector a little).
-            params = [self._norm_params(net, v, dtype) for v in vectors]
-            self.nets[ARBITRARY], self.dtypes[ARBITRARY] = self._precision(
-                net, dtype, params, lambda n, x, p: n(pad_to_multiple(x)[0], p), "arbitrary-style", vectors)
+        for network in dict.fromkeys(c.network for c in conds):
+            kind, weights = network
+            if kind == MULTISTYLE:
+                net = load_multistyle(device, dtype, StyleMix(torch.ones(1), self.rows[network]), weights)
+                values = _unique([self._fit(c).value for c in conds if c.network == network])
+                self.nets[network], self.dtypes[network] = self._precision(
+                    net, dtype, values, lambda n, x, v: n(pad_to_multiple(x)[0], v), "multi-style")
+            else:
+                net = load_transformer(device, dtype, weights)
+                vectors = _unique([c.value for c in conds if c.network == network])
+                # Calibrated with each painting at full strength (strength moves the vector a little).
+                params = [self._norm_params(net, v, dtype) for v in vectors]
+                self.nets[network], self.dtypes[network] = self._precision(
+                    net, dtype, params, lambda n, x, p: n(pad_to_multiple(x)[0], p), "arbitrary-style", vectors)
 
     def _precision(self, net: nn.Module, dtype: torch.dtype, styles: list, run, what: str,
                    key: list[Tensor] | None = None) -> tuple[nn.Module, torch.dtype]:
@@ -91,9 +96,10 @@ class Painter:
     def _fit(self, c: Conditioning) -> Conditioning:
         """``c`` on this painter's device, its weights laid over this painter's rows of its network."""
         value = c.value
-        if c.network != ARBITRARY and [s.name for s in c.rows] != [s.name for s in self.rows[c.network]]:
-            value = embed_weights(value, c.rows, self.rows[c.network])
-        return Conditioning(c.network, value.to(self.device), self.rows.get(c.network, ()))
+        rows = self.rows.get(c.network, ())
+        if c.kind == MULTISTYLE and [s.name for s in c.rows] != [s.name for s in rows]:
+            value = embed_weights(value, c.rows, rows)
+        return dataclasses.replace(c, value=value.to(self.device), rows=rows)
 
     def fit(self, track: StyleTrack) -> StyleTrack:
         """``track`` with its conditionings fitted to this painter (once, when a stylizer is built)."""
@@ -113,13 +119,13 @@ class Painter:
         with torch.inference_mode():
             return net.norm_params(vector.to(vector.device, torch.float32 if dtype == INT8 else dtype))
 
-    def norm_params(self, vector: Tensor) -> list[tuple[Tensor, Tensor]]:
-        """The arbitrary network's norm parameters of ``vector``, computed once per vector in use."""
-        key = vector.detach().cpu().numpy().tobytes()
+    def norm_params(self, network: Network, vector: Tensor) -> list[tuple[Tensor, Tensor]]:
+        """An arbitrary network's norm parameters of ``vector``, computed once per vector in use."""
+        key = (network, vector.detach().cpu().numpy().tobytes())
         with self._lock:
             params = self._norms.get(key)
         if params is None:
-            params = self._norm_params(self.nets[ARBITRARY], vector.to(self.device), self.dtypes[ARBITRARY])
+            params = self._norm_params(self.nets[network], vector.to(self.device), self.dtypes[network])
             with self._lock:
                 if len(self._norms) >= NORM_CACHE:
                     self._norms.clear()
@@ -152,11 +158,11 @@ def paint(painter: Painter, frames: Tensor, look: Look) -> Tensor:
     for c, share in look.parts:
         if share <= 0.0:
             continue
-        if c.network == ARBITRARY:
+        if c.kind == ARBITRARY:
             vector = c.value
             if look.strength < 1.0:
                 vector = look.strength * vector + (1.0 - look.strength) * painter.own_vector(frames)
-            part = painter.nets[ARBITRARY](padded, painter.norm_params(vector))[..., :h, :w]
+            part = painter.nets[c.network](padded, painter.norm_params(c.network, vector))[..., :h, :w]
         else:
             part = mix_strength(painter.nets[c.network](padded, c.value)[..., :h, :w], original, look.strength)
         done += share

@@ -56,16 +56,16 @@ def resolve_track(style: StyleOptions, keys: Sequence[Key] = (), strength_keys: 
     builtin = [k.value for k, p in zip(keys, painting) if not p]
     union = resolve_style(",".join(builtin)) if builtin else None  # refuses an own network blended with others
     rows = union.learned if union is not None else ()
-    network = MULTISTYLE
+    weights = style.network
     if union is not None and union.network is not None:
-        network = f"{MULTISTYLE}:{next(s.name for s in union.learned if s.network is not None)}"
+        weights = f"learned:{next(s.name for s in union.learned if s.network is not None)}"
     resolved = []
     for k, p in zip(keys, painting):
         if p:
             vector = style_vector(shared_predictor(), k.value, style.style_scale)
-            resolved.append((k.time, Conditioning(ARBITRARY, vector)))
+            resolved.append((k.time, Conditioning(ARBITRARY, vector, weights=style.network)))
         else:
-            resolved.append((k.time, Conditioning(network, embed_weights(*_mix(k.value), rows), rows)))
+            resolved.append((k.time, Conditioning(MULTISTYLE, embed_weights(*_mix(k.value), rows), rows, weights)))
     strengths = strength_values(tuple(strength_keys))  # numbers in [0, 1], or the field's one-line error
     return StyleTrack(tuple(resolved), tuple((k.time, v) for k, v in zip(strength_keys, strengths)), style.strength,
                       style.preserve_colour, interpolation)

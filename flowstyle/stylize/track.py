@@ -14,6 +14,7 @@ loaded here, so the same track can be handed to any :class:`~flowstyle.stylize.p
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from torch import Tensor
@@ -26,6 +27,12 @@ from .learned import LearnedStyle
 #: the 100-d style vector of Ghiasi et al. 2017.
 MULTISTYLE = "multistyle"
 ARBITRARY = "arbitrary"
+#: Which weights a network runs with: the shipped ones, or the versions fine-tuned for temporal
+#: stability (``--network stable``; docs/stable.md). A learned style that brought its own
+#: network says ``learned:NAME``.
+ORIGINAL = "original"
+STABLE = "stable"
+NETWORKS = (STABLE, ORIGINAL)
 
 
 @dataclass(frozen=True, eq=False)
@@ -33,19 +40,25 @@ class Conditioning:
     """One style as one network takes it.
 
     Attributes:
-        network: which network draws it: :data:`ARBITRARY`, :data:`MULTISTYLE`, or
-            ``multistyle:NAME`` for a learned style that brought its own convolutions
-            (it renders with that network and blends with nothing else).
+        kind: which network draws it: :data:`MULTISTYLE` or :data:`ARBITRARY`.
         value: the multi-style weights over ``26 + len(rows)`` rows (summing to 1), or the
             arbitrary network's (100,) style vector.
         rows: the learned styles whose rows follow the 26 built-in ones, in the order
             ``value`` counts them (a :class:`~flowstyle.stylize.painter.Painter` maps them
             onto its own rows).
+        weights: the network's weights: :data:`ORIGINAL`, :data:`STABLE`, or ``learned:NAME`` for a
+            learned style that brought its own convolutions (it blends with nothing else).
     """
 
-    network: str
+    kind: str
     value: Tensor
     rows: tuple[LearnedStyle, ...] = ()
+    weights: str = ORIGINAL
+
+    @property
+    def network(self) -> tuple[str, str]:
+        """The network that draws it: kind and weights (conditionings of one network blend by value)."""
+        return self.kind, self.weights
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,7 +103,7 @@ class StyleTrack:
     @property
     def needs_own_vector(self) -> bool:
         """True when the arbitrary network may paint below full strength (toward the content's own vector)."""
-        return (any(c.network == ARBITRARY for c in self.conditionings)
+        return (any(c.kind == ARBITRARY for c in self.conditionings)
                 and min([self.strength] + [v for _, v in self.strength_keys]) < 1.0)
 
     def strength_at(self, t: float) -> float:
@@ -105,7 +118,7 @@ class StyleTrack:
 
     def _look(self, t: float) -> Look:
         times = [k for k, _ in self.keys]
-        shares: dict[str, list[tuple[Conditioning, float]]] = {}
+        shares: dict[tuple[str, str], list[tuple[Conditioning, float]]] = {}
         for i, w in key_weights(times, t, self.interpolation):
             c = self.keys[i][1]
             shares.setdefault(c.network, []).append((c, w))
@@ -117,5 +130,5 @@ class StyleTrack:
                 continue
             # Keys of one network count their rows alike (one resolution): blend the values.
             value = sum(w / total * c.value for c, w in items)
-            parts.append((Conditioning(network, value, items[0][0].rows), total))
+            parts.append((dataclasses.replace(items[0][0], value=value), total))
         return Look(tuple(parts), self.strength_at(t), self.preserve_colour)
