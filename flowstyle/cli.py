@@ -267,6 +267,30 @@ def render(
                f"({report.fps:.1f} frames/s, {report.dtype} on {report.device})", err=True)
 
 
+@app.command()
+def frames(
+    input: Annotated[Path, typer.Argument(help="Video, or an image sequence (shot_%06d.png or a folder), as render takes it.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Folder for the images (made if missing), named by frame number: keys/0048.png.")],
+    at: Annotated[Optional[list[str]], typer.Option("--at", help="Frames to export, as --in takes them: frame number (48), seconds (2.5s) or timecode (01:00:01:00); comma-separated and repeatable.")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", help="png or tiff (default: 8-bit PNG for 8-bit sources, 16-bit TIFF for deeper ones).")] = None,
+    max_width: Annotated[Optional[int], typer.Option(help="As for render: the keys are the render's size.")] = None,
+    size: Annotated[Optional[str], typer.Option(help="As for render: WIDTH, WIDTHxHEIGHT or xHEIGHT.")] = None,
+    fps: Annotated[Optional[float], typer.Option(help="Frame rate of an image-sequence input (default 24).")] = None,
+    allow_gaps: Annotated[bool, typer.Option("--allow-gaps", help="A gap in an image sequence's numbering holds the frame before (as for render).")] = False,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace images that exist.")] = False,
+) -> None:
+    """Write frames of INPUT as images to paint, named by frame number, at the size and colours the render uses."""
+    from .io.export import export_frames
+    from .io.reader import SizePolicy
+    from .io.source import ReadOptions
+
+    width, height = _parse_size(size)
+    paths = export_frames(input, output, at or (), SizePolicy(width=width, height=height, max_width=max_width),
+                          format=format, overwrite=overwrite, read=ReadOptions(fps=fps, allow_gaps=allow_gaps))
+    for path in paths:
+        typer.echo(str(path))
+
+
 def _refuse_for_gatys(temporal: str, strength: float, preserve_colour: bool, network: str = "original") -> None:
     """Options of the feed-forward path that Gatys cannot honour are refused in one line (docs/architecture.md, "Conventions")."""
     if temporal not in ("flow", "none"):
