@@ -8,7 +8,8 @@
 * flicker: mean absolute frame-to-frame change of the output on static pixels
   (reliable and moving less than 0.1 px); drift: relative change of the mean
   brightness of static pixels between the first and the last quarter of the clip.
-* style loss (Gram matrices, relu1_1..relu5_1) against a style image, content
+* style loss (Gram matrices, relu1_1..relu5_1; also each layer's share, where a
+  network that loses the finest texture shows first) against a style image, content
   loss (relu4_2) against the original frames, with the VGG16 loss network; detail:
   mean gradient magnitude (relative to a reference render, e.g. the per-frame one);
   sharpness: mean variance of the luma Laplacian. Detail alone is bounded only from
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -73,6 +74,8 @@ class EvalReport:
     flow: str
     timing: dict
     per_frame: dict = field(default_factory=dict)
+    style_layers: dict[str, float] = field(default_factory=dict)  # each STYLE_LAYERS term of style_loss
+    style_layers_reference: dict[str, float] = field(default_factory=dict)
 
     @property
     def sharpness_ratio(self) -> float | None:
@@ -82,6 +85,11 @@ class EvalReport:
     def ratio(self, key: str) -> float | None:
         """``key`` (ewarp, flicker, style_loss, content_loss) of this render over the reference's."""
         mine, ref = getattr(self, key), getattr(self, f"{key}_reference")
+        return mine / ref if mine is not None and ref else None
+
+    def layer_ratio(self, layer: str) -> float | None:
+        """The Gram loss at ``layer`` (e.g. relu1_1) of this render over the reference's."""
+        mine, ref = self.style_layers.get(layer), self.style_layers_reference.get(layer)
         return mine / ref if mine is not None and ref else None
 
     def to_json(self) -> str:
@@ -138,6 +146,18 @@ def style_grams(style_image: Path, width: int, vgg: torch.nn.Module) -> dict[str
     from .io.images import load_rgb
 
     return picture_grams(vgg, load_rgb(style_image), width)
+
+
+def gram_loss_per_layer(features: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor],
+                        layers: Sequence[str] = STYLE_LAYERS) -> dict[str, torch.Tensor]:
+    """The style loss split by layer: ``{layer: (B,) mean squared Gram difference}``, summing to
+    :func:`flowstyle.losses.style_loss` with unit weights.
+
+    ``features[layer]`` is (B, C, H, W) loss-network activations; ``target_grams[layer]`` is
+    (1, C, C) (one style image) or (B, C, C). The finest layers (relu1_1, relu2_1) show a
+    network that keeps a painting's colours and shapes but loses its brush texture.
+    """
+    return {layer: style_loss(features, target_grams, [layer]) for layer in layers}
 
 
 def _check_pairing(stylized: VideoReader, original: Path, reference: Path | None) -> None:
@@ -281,7 +301,8 @@ def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path
     finally:
         for r in readers:
             r.close()
-    mean = lambda k: float(np.mean(per[k])) if per[k] else None  # noqa: E731
+    mean = lambda k: float(np.mean(per[k])) if per.get(k) else None  # noqa: E731
+    layers = lambda key: {n: mean(f"style_{n}{key}") for n in STYLE_LAYERS if per.get(f"style_{n}{key}")}  # noqa: E731
     detail = mean("detail") or 0.0
     det_ref = mean("detail_reference")
     timing = compare_timing(original, stylized)
@@ -295,6 +316,7 @@ def evaluate(original: str | Path, stylized: str | Path, style_image: str | Path
         detail=detail, detail_ratio=detail / det_ref if det_ref else None,
         sharpness=mean("sharpness") or 0.0, sharpness_reference=mean("sharpness_reference"), flow=flow,
         timing=timing, per_frame={k: v for k, v in per.items() if v},
+        style_layers=layers(""), style_layers_reference=layers("_reference"),
     )
 
 
@@ -309,7 +331,10 @@ def _losses(vgg, grams, out, orig, ref, per) -> None:
             feats = vgg(to_t(img), layers)
             per["content" + key].append(float(content_loss(feats, target)))
             if grams is not None:
-                per["style" + key].append(float(style_loss(feats, grams)))
+                by_layer = gram_loss_per_layer(feats, grams)
+                for layer, value in by_layer.items():
+                    per.setdefault(f"style_{layer}{key}", []).append(float(value))
+                per["style" + key].append(float(sum(by_layer.values())))
 
 
 def compare_timing(original: Path, stylized: Path) -> dict:

@@ -1,7 +1,9 @@
-"""Contact sheet: every built-in style (or each given painting) applied to one picture, labelled, to help pick a style."""
+"""Contact sheet: every built-in style (or each given painting) applied to one picture, labelled, to help pick a style
+(or, with several networks, to compare their versions: original and stable side by side)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +19,18 @@ from .stylize.options import StyleOptions
 from .stylize.painter import make_stylizers
 from .stylize.resolve import resolve_track
 from .stylize.styles import BUILTIN_NAMES
+from .stylize.track import ORIGINAL
 
 
 def contact_sheet(image: Path, out: Path, tile: int = 256, columns: int = 7, device: str = "auto",
-                  paintings: list[Path] | None = None) -> Path:
+                  paintings: list[Path] | None = None, networks: Sequence[str] = (ORIGINAL,)) -> Path:
     """Write a PNG grid: the picture, then style 0 ... 25 labelled with index and name and the
     learned styles by name, or,
-    with ``paintings``, the picture in the style of each painting (its thumbnail inset)."""
+    with ``paintings``, the picture in the style of each painting (its thumbnail inset).
+
+    With several ``networks`` (e.g. ``("original", "stable")``: ``StyleOptions.network``), each style is
+    drawn by each of them, side by side on one row and labelled with the network; ``columns`` is then
+    rounded down to a multiple of their number (at least one style a row)."""
     if out.suffix.lower() not in (".png", ".jpg", ".jpeg", ".webp"):
         raise OutputError(out, "contact sheet must be .png, .jpg or .webp")
     rgb = load_rgb(image)
@@ -36,17 +43,22 @@ def contact_sheet(image: Path, out: Path, tile: int = 256, columns: int = 7, dev
     tiles = [("original", pic)]
     specs = [str(p) for p in paintings] if paintings else [str(i) for i in range(NUM_STYLES)] + learned_names()
     # One painter for every tile: the networks load once (docs/architecture.md, "The style value").
-    stylizers = make_stylizers([resolve_track(StyleOptions(style=spec)) for spec in specs], dev, dtype)
-    if paintings:
-        for painting, stylizer in zip(paintings, stylizers):
-            styled = to_image(stylizer(x))
-            inset = Image.fromarray(load_rgb(painting))
-            inset.thumbnail((max(16, tile // 4), max(16, tile // 4)), Image.LANCZOS)
-            styled.paste(inset, (styled.width - inset.width, styled.height - inset.height))
-            tiles.append((painting.name, styled))
-    else:  # the 26 built-in styles, then those taught with `flowstyle learn-style`
-        labels = [f"{i} {BUILTIN_NAMES[i]}" for i in range(NUM_STYLES)] + specs[NUM_STYLES:]
-        tiles += [(label, to_image(stylizer(x))) for label, stylizer in zip(labels, stylizers)]
+    stylizers = iter(make_stylizers([resolve_track(StyleOptions(style=spec, network=net))
+                                     for spec in specs for net in networks], dev, dtype))
+    k = len(networks)
+    if k > 1:  # the picture alone on its pair of places, so that each style's versions share a row
+        tiles += [("", Image.new("RGB", pic.size, "white"))] * (k - 1)
+        columns = max(k, columns - columns % k)
+    labels = ([p.name for p in paintings] if paintings else
+              [f"{i} {BUILTIN_NAMES[i]}" for i in range(NUM_STYLES)] + specs[NUM_STYLES:])
+    for n, name in enumerate(labels):
+        for net in networks:
+            styled = to_image(next(stylizers)(x))
+            if paintings:
+                inset = Image.fromarray(load_rgb(paintings[n]))
+                inset.thumbnail((max(16, tile // 4), max(16, tile // 4)), Image.LANCZOS)
+                styled.paste(inset, (styled.width - inset.width, styled.height - inset.height))
+            tiles.append((f"{name} ({net})" if k > 1 else name, styled))
     tw, th = pic.size
     pad, label = 6, 14
     columns = min(columns, len(tiles))

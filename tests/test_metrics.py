@@ -156,3 +156,28 @@ def test_eval_pairs_by_time_not_by_declared_rate(panning, tmp_path: Path, caplog
     report = evaluate(sparse, dense, loss_every=0)
     assert report.frames == N and report.ewarp < 5e-4
     assert not [r.getMessage() for r in caplog.records if "paired by index" in r.getMessage()]
+
+
+def test_gram_loss_per_layer_splits_the_style_loss(media: Path, panning, tmp_path: Path) -> None:
+    """Each layer's Gram term, (B,) per layer, sums to the style loss; evaluate reports them and their
+    ratios to the reference, so a render that keeps the shapes but loses the finest texture shows it."""
+    import torch
+
+    from flowstyle.losses import STYLE_LAYERS, gram, style_loss
+    from flowstyle.metrics import gram_loss_per_layer
+
+    g = torch.Generator().manual_seed(0)
+    feats = {layer: torch.rand(2, 4 + i, 6, 8, generator=g) for i, layer in enumerate(STYLE_LAYERS)}
+    target = {layer: gram(torch.rand(1, 4 + i, 5, 5, generator=g)) for i, layer in enumerate(STYLE_LAYERS)}
+    by_layer = gram_loss_per_layer(feats, target)
+    assert list(by_layer) == list(STYLE_LAYERS) and all(v.shape == (2,) for v in by_layer.values())
+    torch.testing.assert_close(sum(by_layer.values()), style_loss(feats, target))
+    assert list(gram_loss_per_layer(feats, target, ["relu2_1"])) == ["relu2_1"]
+    path, frames = panning
+    blurred = clip(tmp_path / "blur.mkv", [cv2.GaussianBlur(f, (0, 0), 2.0) for f in frames])
+    report = evaluate(path, blurred, style_image=media / "styles" / "udnie.jpg", reference=path, loss_every=1000)
+    assert list(report.style_layers) == list(STYLE_LAYERS) == list(report.style_layers_reference)
+    assert sum(report.style_layers.values()) == pytest.approx(report.style_loss, rel=1e-5)
+    assert report.layer_ratio("relu1_1") == pytest.approx(report.style_layers["relu1_1"]
+                                                          / report.style_layers_reference["relu1_1"])
+    assert report.layer_ratio("relu9_9") is None

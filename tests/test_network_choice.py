@@ -18,35 +18,17 @@ from flowstyle.errors import ConfigError, WeightsError
 from flowstyle.models.multistyle import MultiStyleNet
 from flowstyle.stylize.options import StyleOptions
 from flowstyle.stylize.painter import make_stylizer
+from fake_weights import noisy, with_trained
 from synth import write_clip
 
 CPU = torch.device("cpu")
-
-
-def with_trained(folder: Path, state: dict[str, torch.Tensor], name: str = "multistyle26_stable") -> Path:
-    """A weights folder holding the repo's converted weights and one trained entry made of ``state``."""
-    src = registry.weights_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    os.symlink(src / "converted", folder / "converted")
-    (folder / "stable").mkdir()
-    path = folder / "stable" / f"{name}.pt"
-    torch.save(state, path)
-    manifest = (src / "manifest.toml").read_text(encoding="utf-8").split("\n[trained.")[0]  # trained entries last
-    manifest += (f'\n[trained.{name}]\ndescription = "test"\nfile = "stable/{name}.pt"\n'
-                 f'sha256 = "{registry.sha256_file(path)}"\nsize = {path.stat().st_size}\nbase = "multistyle26"\n'
-                 f'licence = "Apache-2.0"\nrecipe = "a test"\n')
-    (folder / "manifest.toml").write_text(manifest, encoding="utf-8")
-    return path
 
 
 @pytest.fixture
 def perturbed() -> dict[str, torch.Tensor]:
     """The shipped multi-style weights with noise on every convolution: a network that draws differently
     (a scale alone would not: each convolution is followed by an instance norm)."""
-    state = registry.load_state_dict("multistyle26")
-    g = torch.Generator().manual_seed(0)
-    return {k: v + 0.3 * v.std() * torch.randn(v.shape, generator=g) if k.endswith(".w") else v
-            for k, v in state.items()}
+    return noisy("multistyle26", 0.3)
 
 
 def test_unknown_network_is_one_line() -> None:
@@ -111,3 +93,31 @@ def test_cli_refuses_in_one_line_and_writes_nothing(tmp_path: Path) -> None:
         assert proc.returncode == 1 and message in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
         assert not out.exists() and not list(tmp_path.glob(".*part*"))
+
+
+def test_contact_sheet_draws_each_style_with_each_network_side_by_side(media: Path, tmp_path: Path, perturbed: dict,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from flowstyle.sheet import contact_sheet
+
+    with_trained(tmp_path / "weights", perturbed)
+    monkeypatch.setenv("FLOWSTYLE_WEIGHTS", str(tmp_path / "weights"))
+    out = contact_sheet(media / "photos" / "chelsea.png", tmp_path / "sheet.png", tile=32, columns=7,
+                        networks=("original", "stable"))
+    sheet = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    tw, pad, label = 32, 6, 14  # a landscape picture's thumbnail is as wide as the tile
+    columns = 6  # 7 rounded down to a multiple of the two networks
+    tiles = 2 + 2 * 26  # the picture and its empty partner, then each built-in style twice
+    th = (sheet.shape[0] - pad) // -(-tiles // columns) - label - pad
+    assert sheet.shape[1] == columns * (tw + pad) + pad
+
+    def tile(n: int) -> np.ndarray:
+        r, c = divmod(n, columns)
+        x0, y0 = pad + c * (tw + pad), pad + r * (th + label + pad) + label
+        return sheet[y0:y0 + th, x0:x0 + tw]
+
+    assert (tile(1) == 255).all()  # the picture's partner: blank, so each style's pair shares a row
+    for style in (0, 7):  # original left, stable right: drawn by different weights
+        assert np.abs(tile(2 + 2 * style) - tile(3 + 2 * style)).mean() > 1.0
