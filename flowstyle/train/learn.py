@@ -185,11 +185,19 @@ def deferred_interrupt() -> Iterator[Callable[[], bool]]:
 
 
 class Checkpoint:
-    """The resumable state of one training run, keyed by painting and settings."""
+    """The resumable state of one training run, keyed by painting and settings.
 
-    def __init__(self, name: str, key: dict) -> None:
-        self.path = training_dir(name) / "checkpoint.pt"
+    ``path`` overrides the default ``$FLOWSTYLE_HOME/training/NAME/checkpoint.pt`` (e.g. a
+    checkpoint committed in the repository). A finished run with other settings is
+    superseded (``load`` returns None) unless ``supersede`` is False: then it is refused
+    as an unfinished one is.
+    """
+
+    def __init__(self, name: str, key: dict, path: Path | None = None, supersede: bool = True) -> None:
+        self.name = name
+        self.path = Path(path) if path is not None else training_dir(name) / "checkpoint.pt"
         self.key = key
+        self.supersede = supersede
 
     def load(self, restart: bool) -> dict | None:
         if restart or not self.path.exists():
@@ -198,11 +206,14 @@ class Checkpoint:
             state = torch.load(self.path, map_location="cpu", weights_only=False)
         except Exception as exc:  # a damaged checkpoint is not worth keeping silently
             raise FlowstyleError(f"{self.path}: unreadable checkpoint ({type(exc).__name__}); pass --restart to start over") from None
+        if not isinstance(state, dict) or "key" not in state:
+            raise FlowstyleError(f"{self.path}: not a training checkpoint; pass --restart to start over")
         if state.get("format") != FORMAT or state.get("key") != self.key:
-            if state.get("finished"):
+            if state.get("finished") and self.supersede:
                 return None  # a finished run with other settings: superseded (its style file needs --overwrite)
             changed = changed_settings(state.get("key") or {}, self.key) or ["format"]
-            raise FlowstyleError(f"{self.path}: an unfinished training of '{self.path.parent.name}' used other settings "
+            which = "a finished" if state.get("finished") else "an unfinished"
+            raise FlowstyleError(f"{self.path}: {which} training of '{self.name}' used other settings "
                                  f"(changed: {', '.join(changed)}); run it with those settings to continue, "
                                  f"or pass --restart to start over")
         return state
