@@ -39,24 +39,22 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..device import loss_network_dtype, resolve_device
-from ..errors import FlowstyleError
 from ..flow.warp import inside_frame, warp
 from ..io.atomic import atomic_save, atomic_write_json
 from ..losses import gram, load_vgg16
 from ..models.arbitrary import STYLE_SIZE, ArbitraryTransformer
 from ..models.multistyle import NUM_STYLES, MultiStyleNet
-from ..progress import Progress, ProgressFn
+from ..progress import ProgressFn
 from ..registry import load_state_dict, sha256_file, spec
 from ..stylize.arbitrary import load_transformer, shared_predictor
 from ..stylize.feedforward import load_multistyle
 from .data import CropStream, find_sources
-from .learn import Checkpoint, deferred_interrupt, ensure_writable, learning_rate_factor, luminance, training_dir
+from .learn import Checkpoint, StepLoop, ensure_writable, luminance, training_dir
 from .options import StableOptions
 from .pictures import registry_pictures, stable_label
 from .students import to_tensor
@@ -306,7 +304,7 @@ def train_stable(options: StableOptions, restart: bool = False, progress: Progre
     conditions = Conditions(o, painting_crops)
     generator = torch.Generator().manual_seed(o.seed)
     opt = torch.optim.Adam(student.parameters(), lr=o.lr)
-    step, elapsed, cpu, history = 0, 0.0, 0.0, []
+    loop = StepLoop(opt, o.steps, o.minutes, o.checkpoint_seconds, "train-stable", state)
     if state is not None:
         student.net.load_state_dict(state["net"])
         opt.load_state_dict(state["optimizer"])
@@ -314,62 +312,30 @@ def train_stable(options: StableOptions, restart: bool = False, progress: Progre
         if painting_crops is not None:
             painting_crops.load_state_dict(state["streams"][1])
         generator.set_state(state["generator"])
-        step, elapsed, cpu, history = state["step"], state["elapsed"], state["cpu"], state["history"]
-        log.info("continuing the stable %s network from step %d (%s)", o.network, step, checkpoint.path)
-    resumed_from = step
+        log.info("continuing the stable %s network from step %d (%s)", o.network, loop.step, checkpoint.path)
     objective = StableObjective(teacher, vgg, o, autocast)
-    budget = o.minutes * 60.0 if o.minutes else None
 
     def snapshot(finished: bool = False) -> None:
         streams = [crops.state_dict()] + ([painting_crops.state_dict()] if painting_crops is not None else [])
         checkpoint.save({"net": student.net.state_dict(), "optimizer": opt.state_dict(), "streams": streams,
-                         "generator": generator.get_state(), "step": step, "elapsed": elapsed, "cpu": cpu,
-                         "history": history, "finished": finished})
+                         "generator": generator.get_state(), **loop.state_dict(), "finished": finished})
 
-    session_start, session_cpu = time.perf_counter(), time.process_time()
-    start, cpu_start = session_start - elapsed, session_cpu - cpu
-    last_save = time.perf_counter()
-    parts: dict[str, float] = history[-1] if history else {}
-    consistent = True  # False while a step has changed some of the state but not all of it
-    try:
-        with deferred_interrupt() as interrupted:
-            while step < o.steps and (budget is None or elapsed < budget):
-                consistent = False
-                done = max(step / o.steps, elapsed / budget if budget else 0.0)
-                for group in opt.param_groups:
-                    group["lr"] = o.lr * learning_rate_factor(done)
-                x = to_tensor(crops.next_batch(o.batch).frames, device)
-                condition = conditions(o.batch, generator, device)
-                flow = random_warp(o.batch, o.crop, o.crop, generator, o.warp_shift, o.warp_degrees, o.warp_scale,
-                                   o.warp_flow).to(device)
-                noise = (torch.randn(x.shape, generator=generator) * o.noise).to(device)
-                loss, parts = objective(student, x, condition, flow, noise)
-                if not np.isfinite(float(loss.detach())):
-                    raise FlowstyleError("train-stable: the loss diverged (NaN/inf); lower --lr or the loss weights")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                history.append(parts)
-                elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-                consistent = True
-                if progress is not None:
-                    fraction = max(step / o.steps, elapsed / budget if budget else 0.0)
-                    progress(Progress(step, o.steps, fraction, unit="step", values=parts, resumed=resumed_from))
-                if interrupted():
-                    raise KeyboardInterrupt
-                if time.perf_counter() - last_save >= o.checkpoint_seconds:
-                    snapshot()
-                    last_save = time.perf_counter()
-    except KeyboardInterrupt:
-        if consistent:  # the finished steps are kept: running the same command again continues
-            snapshot()
-        raise
-    snapshot(finished=True)
+    def compute(step: int) -> tuple[Tensor, dict[str, float]]:
+        x = to_tensor(crops.next_batch(o.batch).frames, device)
+        condition = conditions(o.batch, generator, device)
+        flow = random_warp(o.batch, o.crop, o.crop, generator, o.warp_shift, o.warp_degrees, o.warp_scale,
+                           o.warp_flow).to(device)
+        noise = (torch.randn(x.shape, generator=generator) * o.noise).to(device)
+        return objective(student, x, condition, flow, noise)
+
+    session_start = time.perf_counter()
+    parts = loop.run(compute, snapshot, progress)
+    step, elapsed, cpu = loop.step, loop.elapsed, loop.cpu
     session = time.perf_counter() - session_start
-    rate = (step - resumed_from) / (session / 60.0) if session > 0 and step > resumed_from else 0.0
+    done = step - loop.resumed_from
+    rate = done / (session / 60.0) if session > 0 and done > 0 else 0.0
     log.info("train-stable: %s network at step %d: %d steps this run in %.1f min, %.1f steps/min "
-             "(%.1f CPU-minutes in all)", o.network, step, step - resumed_from, session / 60.0, rate, cpu / 60.0)
+             "(%.1f CPU-minutes in all)", o.network, step, done, session / 60.0, rate, cpu / 60.0)
     digest = None
     if export is not None:
         recipe = {"network": o.network, "teacher": teacher_name, "teacher_sha256": key["teacher_sha256"],
@@ -379,7 +345,7 @@ def train_stable(options: StableOptions, restart: bool = False, progress: Progre
                   "torch": torch.__version__, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
         digest = export_student(student.net, export, recipe)
         log.info("exported %s (sha256 %s), recipe %s", export, digest, recipe_path(export))
-    return StableReport(checkpoint.path, step, resumed_from, elapsed, cpu, rate, parts, export, digest)
+    return StableReport(checkpoint.path, step, loop.resumed_from, elapsed, cpu, rate, parts, export, digest)
 
 
 __all__ = ["StableOptions", "StableReport", "compound_loss", "random_warp", "stability_loss", "train_stable"]
