@@ -126,6 +126,11 @@ def output_temporal_loss(out: Tensor, out_prev: Tensor, frame: Tensor, frame_pre
     return (mask * (change_out - change_in).pow(2)).mean(dim=(1, 2, 3))
 
 
+def autocast_to(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
+    """Autocast to ``dtype`` (from :func:`~flowstyle.device.loss_network_dtype`), or off for None (float32)."""
+    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
 class Objective:
     """Weighted content + style + TV (+ temporal) loss of the student network on a batch."""
 
@@ -137,7 +142,7 @@ class Objective:
         self.autocast = autocast
 
     def _cast(self, device: torch.device) -> torch.autocast:
-        return torch.autocast(device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None)
+        return autocast_to(device, self.autocast)
 
     def __call__(self, net: Student, batch: Batch, device: torch.device) -> tuple[Tensor, dict[str, float]]:
         o = self.o

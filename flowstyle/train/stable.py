@@ -54,7 +54,7 @@ from ..registry import load_state_dict, sha256_file, spec
 from ..stylize.arbitrary import load_transformer, shared_predictor
 from ..stylize.feedforward import load_multistyle
 from .data import CropStream, find_sources
-from .learn import Checkpoint, StepLoop, ensure_writable, luminance, training_dir
+from .learn import Checkpoint, StepLoop, autocast_to, ensure_writable, luminance, training_dir
 from .options import StableOptions
 from .pictures import registry_pictures, stable_label
 from .students import to_tensor
@@ -225,18 +225,15 @@ class StableObjective:
         self.o = options
         self.autocast = autocast
 
-    def _cast(self, device: torch.device) -> torch.autocast:
-        return torch.autocast(device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None)
-
     def __call__(self, student: Conditioned, x: Tensor, condition: Tensor, flow: Tensor, noise: Tensor
                  ) -> tuple[Tensor, dict[str, float]]:
         o = self.o
         device = x.device
         layers = (*GRAM_LAYERS, CONTENT_LAYER)
-        with torch.no_grad(), self._cast(device):
+        with torch.no_grad(), autocast_to(device, self.autocast):
             target = self.teacher(x, condition)
             target_feats = self.vgg(target, layers)
-        with self._cast(device):
+        with autocast_to(device, self.autocast):
             out = student(x, condition)
             out_moved = student(moved_input(x, flow, noise), condition)
             feats = self.vgg(out, layers)
