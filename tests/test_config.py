@@ -24,7 +24,7 @@ from flowstyle.scenes import CutOptions
 from flowstyle.stylize.keyframes import KeyframeOptions
 from flowstyle.stylize.options import StyleOptions
 from flowstyle.temporal import TemporalOptions
-from flowstyle.train import LearnOptions
+from flowstyle.train import LearnOptions, StableOptions
 
 from synth import write_clip
 
@@ -46,7 +46,9 @@ def round_trip(config: object) -> object:
     GatysConfig(GatysOptions("a.jpg:0.5,b.jpg:0.5", temporal_offsets=(1, 4), style_layer_weights=(1, 2, 3, 4, 5)),
                 cuts=CutOptions(threshold=20.0), keep_work=True),
     LearnOptions(painting="p.jpg", name="x", sources=("a.mp4", "b"), scales=(1.0,), minutes=2.5),
-], ids=["render-default", "render", "render-regions-keys", "render-matte", "render-region-at", "gatys", "learn"])
+    StableOptions(network="arbitrary", data=("a.mp4", "pictures"), paintings=("p.jpg",), minutes=3.0,
+                  checkpoint="c.pt", export="e.pt"),
+], ids=["render-default", "render", "render-regions-keys", "render-matte", "render-region-at", "gatys", "learn", "stable"])
 def test_configs_round_trip_through_json(config: object) -> None:
     assert round_trip(config) == config
 
@@ -77,6 +79,7 @@ def test_missing_painting_fails_when_the_render_is_built(tmp_path: Path) -> None
     (lambda: GatysOptions("a.jpg", init="grey"), "init"),
     (lambda: GatysConfig(GatysOptions("a.jpg"), precision="fp16"), "precision"),
     (lambda: LearnOptions(painting="p", name="x", crop=30), "crop"),
+    (lambda: StableOptions(network="resnet"), "network"),
     (lambda: from_dict(RenderConfig, {"colour": 1}), "colour"),
     (lambda: RegionOptions(region_at=("face@0s=7",)), "region_at"),  # issue #16: --region-at
     (lambda: RegionOptions(matte="m.mov", region_at=("background@0s=7",)), "region_at"),

@@ -126,6 +126,11 @@ def output_temporal_loss(out: Tensor, out_prev: Tensor, frame: Tensor, frame_pre
     return (mask * (change_out - change_in).pow(2)).mean(dim=(1, 2, 3))
 
 
+def autocast_to(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
+    """Autocast to ``dtype`` (from :func:`~flowstyle.device.loss_network_dtype`), or off for None (float32)."""
+    return torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None)
+
+
 class Objective:
     """Weighted content + style + TV (+ temporal) loss of the student network on a batch."""
 
@@ -137,7 +142,7 @@ class Objective:
         self.autocast = autocast
 
     def _cast(self, device: torch.device) -> torch.autocast:
-        return torch.autocast(device.type, dtype=self.autocast or torch.float32, enabled=self.autocast is not None)
+        return autocast_to(device, self.autocast)
 
     def __call__(self, net: Student, batch: Batch, device: torch.device) -> tuple[Tensor, dict[str, float]]:
         o = self.o
@@ -184,12 +189,96 @@ def deferred_interrupt() -> Iterator[Callable[[], bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-class Checkpoint:
-    """The resumable state of one training run, keyed by painting and settings."""
+class StepLoop:
+    """The step loop of every trainer (learn-style, train-stable), with its resumable counters.
 
-    def __init__(self, name: str, key: dict) -> None:
-        self.path = training_dir(name) / "checkpoint.pt"
+    Each step: the learning rates follow :func:`learning_rate_factor` over whichever budget
+    (``steps``, ``minutes``) runs out first; ``compute(step)`` gives the loss and its parts
+    (a NaN/inf loss stops the run in one line); Adam steps; ``progress`` gets a
+    :class:`~flowstyle.progress.Progress`. Ctrl-C is deferred to the end of the step
+    (:func:`deferred_interrupt`), then ``snapshot(False)`` saves and the interrupt goes on;
+    ``snapshot(False)`` also runs every ``checkpoint_seconds`` and ``snapshot(True)`` at the end.
+    ``state`` is a checkpoint (its step, elapsed and CPU seconds, loss history) or None.
+    The optimizer's learning rates when the loop is made are the base rates: make it before
+    loading the optimizer's state (which holds the decayed ones).
+    """
+
+    def __init__(self, opt: torch.optim.Optimizer, steps: int, minutes: float | None, checkpoint_seconds: float,
+                 name: str, state: dict | None = None) -> None:
+        self.opt = opt
+        self.base_lrs = [g["lr"] for g in opt.param_groups]
+        self.steps = steps
+        self.budget = minutes * 60.0 if minutes else None
+        self.checkpoint_seconds = checkpoint_seconds
+        self.name = name
+        state = state or {}
+        self.step: int = state.get("step", 0)
+        self.elapsed: float = state.get("elapsed", 0.0)  # wall-clock seconds of training, all runs
+        self.cpu: float = state.get("cpu", 0.0)  # process CPU seconds of training, all runs
+        self.history: list[dict[str, float]] = state.get("history", [])
+        self.resumed_from = self.step
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "elapsed": self.elapsed, "cpu": self.cpu, "history": self.history}
+
+    def fraction(self) -> float:
+        """The share of the budget done: whichever of the step and time budgets runs out first."""
+        return max(self.step / self.steps, self.elapsed / self.budget if self.budget else 0.0)
+
+    def run(self, compute: Callable[[int], tuple[Tensor, dict[str, float]]], snapshot: Callable[[bool], None],
+            progress: ProgressFn | None = None,
+            shown: Callable[[dict[str, float]], dict[str, float]] = lambda parts: parts) -> dict[str, float]:
+        """Step until a budget runs out; the last step's loss parts."""
+        start, cpu_start = time.perf_counter() - self.elapsed, time.process_time() - self.cpu
+        last_save = time.perf_counter()
+        consistent = True  # False while a step has changed some of the state but not all of it
+        try:
+            with deferred_interrupt() as interrupted:
+                while self.step < self.steps and (self.budget is None or self.elapsed < self.budget):
+                    consistent = False
+                    factor = learning_rate_factor(self.fraction())
+                    for group, base_lr in zip(self.opt.param_groups, self.base_lrs):
+                        group["lr"] = base_lr * factor
+                    loss, parts = compute(self.step)
+                    if not np.isfinite(float(loss.detach())):
+                        raise FlowstyleError(f"{self.name}: the loss diverged (NaN/inf); lower --lr or the loss weights")
+                    self.opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    self.opt.step()
+                    self.step += 1
+                    self.history.append(parts)
+                    self.elapsed, self.cpu = time.perf_counter() - start, time.process_time() - cpu_start
+                    consistent = True
+                    if progress is not None:
+                        progress(Progress(self.step, self.steps, self.fraction(), unit="step", values=shown(parts),
+                                          resumed=self.resumed_from))
+                    if interrupted():
+                        raise KeyboardInterrupt
+                    if time.perf_counter() - last_save >= self.checkpoint_seconds:
+                        snapshot(False)
+                        last_save = time.perf_counter()
+        except KeyboardInterrupt:
+            if consistent:  # the finished steps are kept: running the same command again continues
+                snapshot(False)
+            raise  # (a second Ctrl-C inside a step keeps the previous checkpoint instead)
+        snapshot(True)
+        return self.history[-1] if self.history else {}
+
+
+class Checkpoint:
+    """The resumable state of one training run, keyed by painting and settings.
+
+    ``path`` overrides the default ``$FLOWSTYLE_HOME/training/NAME/checkpoint.pt`` (e.g. a
+    checkpoint committed in the repository). A finished run with other settings is
+    superseded (``load`` returns None) unless ``supersede`` is False: then it is refused
+    as an unfinished one is.
+    """
+
+    def __init__(self, name: str, key: dict, path: Path | None = None, supersede: bool = True) -> None:
+        self.name = name
+        self.path = Path(path) if path is not None else training_dir(name) / "checkpoint.pt"
         self.key = key
+        self.supersede = supersede
 
     def load(self, restart: bool) -> dict | None:
         if restart or not self.path.exists():
@@ -198,11 +287,14 @@ class Checkpoint:
             state = torch.load(self.path, map_location="cpu", weights_only=False)
         except Exception as exc:  # a damaged checkpoint is not worth keeping silently
             raise FlowstyleError(f"{self.path}: unreadable checkpoint ({type(exc).__name__}); pass --restart to start over") from None
+        if not isinstance(state, dict) or "key" not in state:
+            raise FlowstyleError(f"{self.path}: not a training checkpoint; pass --restart to start over")
         if state.get("format") != FORMAT or state.get("key") != self.key:
-            if state.get("finished"):
+            if state.get("finished") and self.supersede:
                 return None  # a finished run with other settings: superseded (its style file needs --overwrite)
             changed = changed_settings(state.get("key") or {}, self.key) or ["format"]
-            raise FlowstyleError(f"{self.path}: an unfinished training of '{self.path.parent.name}' used other settings "
+            which = "a finished" if state.get("finished") else "an unfinished"
+            raise FlowstyleError(f"{self.path}: {which} training of '{self.name}' used other settings "
                                  f"(changed: {', '.join(changed)}); run it with those settings to continue, "
                                  f"or pass --restart to start over")
         return state
@@ -249,61 +341,25 @@ def learn_style(options: LearnOptions, restart: bool = False, overwrite: bool = 
     norms, convs = trainable(net, options.train)
     groups = [{"params": norms, "lr": options.lr}] + ([{"params": convs, "lr": options.conv_lr}] if convs else [])
     opt = torch.optim.Adam(groups)
-    base_lrs = [g["lr"] for g in groups]
-    step, elapsed, history = 0, 0.0, []
+    loop = StepLoop(opt, options.steps, options.minutes, options.checkpoint_seconds, "learn-style", state)
     if state is not None:
         opt.load_state_dict(state["optimizer"])
         for (stream, _), saved in zip(streams, state["streams"]):
             stream.load_state_dict(saved)
-        step, elapsed, history = state["step"], state["elapsed"], state["history"]
-        log.info("continuing '%s' from step %d", name, step)
-    resumed_from = step
+        log.info("continuing '%s' from step %d", name, loop.step)
     objective = Objective(vgg, grams, options, autocast)
-    budget = options.minutes * 60.0 if options.minutes else None
 
     def snapshot(finished: bool = False) -> None:
         checkpoint.save({"net": net.state_dict(), "optimizer": opt.state_dict(), "streams": [st.state_dict() for st, _ in streams],
-                         "step": step, "elapsed": elapsed, "history": history, "init": init, "finished": finished})
+                         **loop.state_dict(), "init": init, "finished": finished})
 
-    start = time.perf_counter() - elapsed
-    last_save = time.perf_counter()
-    parts: dict[str, float] = history[-1] if history else {}
-    consistent = True  # False while a step has changed some of the state but not all of it
+    def compute(step: int) -> tuple[Tensor, dict[str, float]]:
+        stream, size = streams[step % len(streams)]  # alternate scales, step by step
+        return objective(net, stream.next_batch(size), device)
+
     net.train()
-    try:
-        with deferred_interrupt() as interrupted:
-            while step < options.steps and (budget is None or elapsed < budget):
-                consistent = False
-                done = max(step / options.steps, elapsed / budget if budget else 0.0)
-                for group, base_lr in zip(opt.param_groups, base_lrs):
-                    group["lr"] = base_lr * learning_rate_factor(done)
-                stream, size = streams[step % len(streams)]  # alternate scales, step by step
-                batch = stream.next_batch(size)
-                loss, parts = objective(net, batch, device)
-                if not np.isfinite(float(loss.detach())):
-                    raise FlowstyleError("learn-style: the loss diverged (NaN/inf); lower --lr or the loss weights")
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                history.append(parts)
-                elapsed = time.perf_counter() - start
-                consistent = True
-                if progress is not None:
-                    # fraction: whichever of the step and time budgets runs out first
-                    fraction = max(step / options.steps, elapsed / budget if budget else 0.0)
-                    shown = {k: v for k, v in parts.items() if v or k != "temporal"}
-                    progress(Progress(step, options.steps, fraction, unit="step", values=shown))
-                if interrupted():
-                    raise KeyboardInterrupt
-                if time.perf_counter() - last_save >= options.checkpoint_seconds:
-                    snapshot()
-                    last_save = time.perf_counter()
-    except KeyboardInterrupt:
-        if consistent:  # the finished steps are kept: running the same command again continues
-            snapshot()
-        raise  # (a second Ctrl-C inside a step keeps the previous checkpoint instead)
-    snapshot(finished=True)
+    parts = loop.run(compute, snapshot, progress, shown=lambda parts: {k: v for k, v in parts.items() if v or k != "temporal"})
+    step, elapsed = loop.step, loop.elapsed
     path = save_learned(learned_style_of(name, net, options, key, init, step, parts, painting))
     log.info("learned style '%s' after %d steps (%.0f s): %s", name, step, elapsed, path)
-    return LearnReport(path, step, elapsed, resumed_from, init, parts)
+    return LearnReport(path, step, elapsed, loop.resumed_from, init, parts)

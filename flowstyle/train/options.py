@@ -132,3 +132,120 @@ class LearnOptions:
         for k in ("steps", "minutes", "checkpoint_seconds", "painting", "sources", "exclude", "device"):
             settings.pop(k)
         return settings
+
+
+STABLE_NETWORKS = ("multistyle", "arbitrary")
+
+
+@dataclass(frozen=True)
+class StableOptions:
+    """How ``flowstyle train-stable`` fine-tunes a stable version of a shipped network (issue 30).
+
+    The student starts from the shipped weights and the frozen shipped network is its
+    teacher; the loss is look-keeping distillation plus compound regularization
+    (:mod:`flowstyle.train.stable`). Images are RGB in [0, 1].
+
+    Attributes:
+        network: ``multistyle`` (all 26 built-in styles; each crop gets a random style,
+            sometimes a blend of two) or ``arbitrary`` (the arbitrary-style transformer; each
+            crop gets the style vector predicted from a random crop of a painting).
+        data: clips, pictures or folders to train on, beside the registry pictures.
+        registry_pictures: also train on the pictures registry packages ship
+            (:mod:`flowstyle.train.pictures`); False trains on ``data`` alone.
+        paintings: ``arbitrary`` only: style pictures whose random crops give the style
+            vectors; empty: the training pictures themselves (the predictor accepts any image).
+        crop, batch: side of the square training crops and crops per step.
+        steps, minutes: budgets; training stops at whichever comes first (not part of the
+            checkpoint key: a finished run continues with a larger budget).
+        lr: Adam learning rate of every parameter (cosine decay to a tenth over the budget).
+            A probe (issue 30): 1e-4 gave 0.97x E_warp at 0.98x sharpness after 450 steps;
+            higher rates bought stability with blur.
+        gram_weight: relative Gram differences to the teacher's output at relu1_1, relu1_2,
+            relu2_2, relu3_3 (the finest layers, where the look was lost).
+        content_weight: relative relu3_3 difference to the teacher's output.
+        colour_weight: squared difference of 8x8 block means to the teacher's output.
+        sharpness_weight: squared log ratio of the student's and the teacher's Laplacian
+            energy (mean squared Laplacian of luma, per crop).
+        stability_weight: compound regularization (ReReVST): masked MSE between the output
+            of the moved, noisy crop and the moved output of the crop.
+            The weights were chosen in probes (128 px crops of the registry pictures, 150
+            steps at lr 5e-4; held-out crops with fixed warps, styles 2, 7, 16, 21; Adam makes
+            only their ratios matter): stability 10 : Gram 1 : content 1 (colour 10, sharpness
+            1) moved the compound loss to 0.93x the teacher's at 41 dB to it; 100 : 10 : 1
+            (colour 100, sharpness 10), the default, to 0.87x at 34 dB, relative Grams ~1e-3
+            per layer; 300 : 10 : 1 to 0.76x but at 29 dB (Grams 3-6e-3). Sharpness stayed
+            0.99-1.00x in all three (the sharpness term holds it; a 0.5 px blur costs 0.3-0.5
+            of it, raw, and gains only 0.0003-0.004 of raw compound loss).
+        warp_shift, warp_degrees, warp_scale: the random affine motion: up to this many px
+            of shift, degrees of rotation and relative scale change.
+        warp_flow: amplitude (px) of the smooth random flow added to it (a 4x4 random field
+            upsampled bicubically).
+        noise: standard deviation of the Gaussian noise added to the moved crop.
+        blend_chance: ``multistyle``: share of crops that get a random blend of two styles.
+        seed: seeds crops, styles, motions and noise; a run is reproducible from it.
+        device, precision: as for learn-style (``auto``: bf16 autocast where native).
+        checkpoint: the checkpoint file; None: ``$FLOWSTYLE_HOME/training/stable-NETWORK/checkpoint.pt``.
+        export: where the student's state dict is written when training ends (with a JSON
+            recipe beside it); None: nothing is exported.
+        checkpoint_seconds: how often the checkpoint is written.
+    """
+
+    network: str = "multistyle"
+    data: tuple[str, ...] = ()
+    registry_pictures: bool = True
+    paintings: tuple[str, ...] = ()
+    crop: int = 256
+    batch: int = 4
+    steps: int = 5000
+    minutes: float | None = None
+    lr: float = 1e-4
+    gram_weight: float = 10.0
+    content_weight: float = 1.0
+    colour_weight: float = 100.0
+    sharpness_weight: float = 10.0
+    stability_weight: float = 100.0
+    warp_shift: float = 4.0
+    warp_degrees: float = 1.0
+    warp_scale: float = 0.02
+    warp_flow: float = 2.0
+    noise: float = 0.02
+    blend_chance: float = 0.25
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    checkpoint: str | None = None
+    export: str | None = None
+    checkpoint_seconds: float = 60.0
+
+    def __post_init__(self) -> None:
+        # Pure checks of values; pictures and weights are read when training starts.
+        weights = ("gram_weight", "content_weight", "colour_weight", "sharpness_weight", "stability_weight",
+                   "warp_shift", "warp_degrees", "warp_scale", "warp_flow", "noise")
+        checks = (
+            ("network", self.network in STABLE_NETWORKS, f"'{self.network}' (choose {', '.join(STABLE_NETWORKS)})"),
+            ("paintings", not self.paintings or self.network == "arbitrary",
+             "(style pictures drive the arbitrary network only; the multi-style network trains its 26 built-in styles)"),
+            ("data", bool(self.data) or self.registry_pictures,
+             "(nothing to train on: pass --data, or keep the registry pictures)"),
+            ("crop", 64 <= self.crop <= 1024 and self.crop % 4 == 0, f"{self.crop} (use a multiple of 4 in 64-1024)"),
+            ("batch", self.batch >= 1, f"{self.batch} (use 1 or more)"),
+            ("steps", self.steps >= 1, f"{self.steps} (use 1 or more)"),
+            ("minutes", self.minutes is None or self.minutes > 0, f"{self.minutes} (use more than 0)"),
+            ("lr", self.lr > 0, f"{self.lr} (a learning rate must be > 0)"),
+            *((name, getattr(self, name) >= 0, f"{getattr(self, name)} (must be >= 0)") for name in weights),
+            ("warp_scale", self.warp_scale < 0.5, f"{self.warp_scale} (use less than 0.5)"),
+            ("blend_chance", 0 <= self.blend_chance <= 1, f"{self.blend_chance} (use 0-1)"),
+            ("precision", self.precision in ("auto", "fp32", "bf16"), f"'{self.precision}' (training uses auto, fp32 or bf16)"),
+            ("checkpoint_seconds", self.checkpoint_seconds > 0, f"{self.checkpoint_seconds} (use more than 0)"),
+        )
+        for name, ok, problem in checks:
+            if not ok:
+                raise ConfigError(name, f"invalid {problem}")
+
+    def key_settings(self) -> dict:
+        """The settings a checkpoint depends on: all but the budgets, paths and checkpoint period
+        (the training data is keyed by its sources, not by the paths as given)."""
+        settings = asdict(self)
+        for k in ("steps", "minutes", "checkpoint_seconds", "device", "data", "paintings", "checkpoint", "export"):
+            settings.pop(k)
+        return settings
