@@ -211,7 +211,7 @@ def test_a_vector_style_is_used_as_a_painting_is(media: Path) -> None:
     # Rendered exactly as trained, through the arbitrary network's stylizer.
     x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(1))
     stylizer = make_stylizer(StyleOptions(style="udnie-test"), torch.device("cpu"), torch.float32)
-    assert [c.network for c in stylizer.track.conditionings] == [ARBITRARY]
+    assert [c.kind for c in stylizer.track.conditionings] == [ARBITRARY]
     with torch.no_grad():
         expected = VectorStudent(load_transformer(torch.device("cpu"), torch.float32), style.vector)(x)
     torch.testing.assert_close(stylizer(x), expected, rtol=0, atol=1e-5)
