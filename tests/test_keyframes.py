@@ -122,7 +122,7 @@ def test_painting_keys_mix_the_style_vectors(cpu: torch.device, media: Path) -> 
     s = keyed(keys, cpu, StyleOptions(style=str(starry)), "linear")
     v0, v1 = (c.value for c in s.track.conditionings)
     (c, share), = s.track.at(1.0).parts
-    assert c.network == ARBITRARY and share == 1.0
+    assert c.kind == ARBITRARY and share == 1.0
     torch.testing.assert_close(c.value, 0.75 * v0 + 0.25 * v1)
     # The default, smoothstep: a quarter of the way, 3u^2 - 2u^3 = 0.15625 of the second painting.
     smooth = keyed(keys, cpu, StyleOptions(style=str(starry)))
@@ -132,7 +132,7 @@ def test_painting_keys_mix_the_style_vectors(cpu: torch.device, media: Path) -> 
 def test_built_in_to_painting_mixes_the_two_networks(cpu: torch.device, media: Path) -> None:
     starry = media / "styles" / "starry_night.jpg"
     s = keyed((Key(0.0, "7"), Key(4.0, str(starry))), cpu, StyleOptions(), "linear")
-    shares = {c.network: share for c, share in s.track.at(1.0).parts}
+    shares = {c.kind: share for c, share in s.track.at(1.0).parts}
     assert shares == {MULTISTYLE: pytest.approx(0.75), ARBITRARY: pytest.approx(0.25)}
     x = torch.rand(1, 3, 64, 96)
     assert s(x, 1.0).shape == x.shape

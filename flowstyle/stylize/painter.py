@@ -81,7 +81,7 @@ class Painter:
                 net = load_transformer(device, dtype, weights)
                 vectors = _unique([c.value for c in conds if c.network == network])
                 # Calibrated with each painting at full strength (strength moves the vector a little).
-                params = [self._norm_params(net, v, dtype) for v in vectors]
+                params = [self._norm_params(net, v.to(device), dtype) for v in vectors]
                 self.nets[network], self.dtypes[network] = self._precision(
                     net, dtype, params, lambda n, x, p: n(pad_to_multiple(x)[0], p), "arbitrary-style", vectors)
 
@@ -117,7 +117,7 @@ class Painter:
     def _norm_params(net: nn.Module, vector: Tensor, dtype: torch.dtype) -> list[tuple[Tensor, Tensor]]:
         # INT8 is a marker, not a tensor dtype: its network is float32 around int8 convolutions.
         with torch.inference_mode():
-            return net.norm_params(vector.to(vector.device, torch.float32 if dtype == INT8 else dtype))
+            return net.norm_params(vector.to(dtype=torch.float32 if dtype == INT8 else dtype))
 
     def norm_params(self, network: Network, vector: Tensor) -> list[tuple[Tensor, Tensor]]:
         """An arbitrary network's norm parameters of ``vector``, computed once per vector in use."""
