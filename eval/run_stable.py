@@ -1,4 +1,4 @@
-"""Benchmark of the stable networks (issue #30): every real clip in ../shared/media, built-in styles 7 and 16
+"""Benchmark of the stable networks: every real clip in ../shared/media, built-in styles 7 and 16
 and the paintings starry_night.jpg and udnie.jpg (the arbitrary network), each rendered four ways:
 
   R  --network original --temporal none   the fixed reference (today's network, per-frame)
@@ -12,7 +12,7 @@ and at relu1_1 and relu2_1 alone), content loss, and drift (tree.avi). The Gram 
 built-in style has none, so its target is the ORIGINAL network's render of a photo in that style (as
 run_eval.py does): a same-style picture whose Gram matrices both R and the candidate are compared with, so
 the ratio says whether the candidate keeps the original's look (a target made of R's own frames would give
-R a loss of 0, and no ratio). A and B are checked against the issue's targets.
+R a loss of 0, and no ratio). A and B are checked against the targets set for the stable networks (docs/stable.md).
 
 Also writes stable_sheet.png (the 26 built-in styles on one photo, original and stable side by side) and
 stable_crops_<clip>.png (2x crops: R | A | B for each style).
@@ -89,7 +89,7 @@ def write_table(rows: list[dict], out: Path) -> str:
     note = ("Every column but frames, drift and f/s is a ratio to R, the original network per-frame "
             "(`--network original --temporal none`). Gram: against the painting; for a built-in style against "
             "the original network's per-frame render of photos/coffee.png in that style (as run_eval.py). "
-            f"Targets (issue #30): A (stable per-frame) E_warp <= {a['ewarp_dis']} with both flows, Gram <= "
+            f"Targets: A (stable per-frame) E_warp <= {a['ewarp_dis']} with both flows, Gram <= "
             f"{a['gram']}, content <= {a['content']}, sharpness in {a['sharpness']}; B (stable, default mode) "
             f"E_warp <= {b['ewarp_dis']} (DIS-medium) and <= {b['ewarp_farneback']} (Farneback), static flicker <= "
             f"{b['flicker']}, Gram <= {b['gram']} in all and at relu1_1 and relu2_1, sharpness in {b['sharpness']}, "
