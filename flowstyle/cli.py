@@ -79,7 +79,9 @@ FLAGS = {"mode": "--temporal", "width": "--size", "height": "--size", "in_point"
          "regions": "--region", "person": "--region", "background": "--region", "carry": "--region",
          "interpolation": "--key-interpolation",
          # StableOptions (train-stable)
-         "paintings": "--painting"}
+         "paintings": "--painting",
+         # PaintedKeyOptions (docs/keyframes.md)
+         "keyframes": "--keyframe", "every": "--keyframes-every"}
 
 
 def flag(field: str) -> str:
@@ -146,7 +148,7 @@ def _parse_size(size: str | None) -> tuple[int | None, int | None]:
 def render(
     input: Annotated[Path, typer.Argument(help="Video to stylize, or an image sequence (shot_%06d.png or a folder).")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Output file (.mp4, .mov, .mkv, .mxf, .ts) or image pattern (out/shot_%06d.png).")],
-    style: Annotated[str, typer.Option("--style", "-s", help="Built-in style index or name, a blend like 3:0.6,17:0.4, or a painting file (any picture; blends a.jpg:0.6,b.jpg:0.4).")] = "blue-brush",
+    style: Annotated[Optional[str], typer.Option("--style", "-s", help="Built-in style index or name, a blend like 3:0.6,17:0.4, or a painting file (any picture; blends a.jpg:0.6,b.jpg:0.4). Default: blue-brush.")] = None,
     strength: Annotated[float, typer.Option(help="1 fully stylized, 0 the input unchanged.")] = 1.0,
     style_scale: Annotated[float, typer.Option(help="Paintings: > 1 paints larger strokes, < 1 smaller (0.25-4).")] = 1.0,
     preserve_colour: Annotated[bool, typer.Option("--preserve-colour/--no-preserve-colour", "--preserve-color", help="Keep the input's colours; transfer only luminance.")] = False,
@@ -199,6 +201,8 @@ def render(
     style_at: Annotated[Optional[list[str]], typer.Option("--style-at", help="TIME=STYLE key (TIME: 4s, frame 100, or 00:00:04:12); repeatable, in time order.", rich_help_panel="Regions and keyframes")] = None,
     strength_at: Annotated[Optional[list[str]], typer.Option("--strength-at", help="TIME=STRENGTH key; repeatable, in time order.", rich_help_panel="Regions and keyframes")] = None,
     key_interpolation: Annotated[str, typer.Option(help="Between keys: smooth (eases into each key, so the render reaches the key's style there) or linear.", rich_help_panel="Regions and keyframes")] = "smooth",
+    keyframe: Annotated[Optional[list[str]], typer.Option("--keyframe", help="FRAME=FILE: your painting of that frame (FRAME as --in takes it; FILE any size of the frame's aspect, e.g. from flowstyle frames); the shot follows the nearest keys along the motion. Repeatable.", rich_help_panel="Painted keys")] = None,
+    keyframes_every: Annotated[Optional[int], typer.Option(help="Paint every Nth frame of each shot with --style or --method gatys and carry those keys to the frames between: the method's look at a fraction of its cost.", rich_help_panel="Painted keys")] = None,
     workers: Annotated[int, typer.Option(help="Render segments on a local Dask cluster of this many worker processes (0: in-process).", rich_help_panel="Distributed")] = 0,
     scheduler: Annotated[Optional[str], typer.Option(help="Render segments on an existing Dask cluster, e.g. tcp://HOST:8786 (see README).", rich_help_panel="Distributed")] = None,
     segment_seconds: Annotated[float, typer.Option(help="Split shots longer than this into segments (one task each).", rich_help_panel="Distributed")] = 10.0,
@@ -215,7 +219,14 @@ def render(
     from .stylize.options import StyleOptions
     from .temporal import TemporalOptions
 
+    from .keyed.options import PaintedKeyOptions
+    from .temporal.propagate import PropagationOptions
+
     _setup_logging(verbose)
+    # With painted keys, --style paints the shots that have none; without one such a shot is refused.
+    painted = PaintedKeyOptions(tuple(keyframe or ()), keyframes_every, paint_keyless=style is not None,
+                                propagation=PropagationOptions(flow=flow))
+    style = style if style is not None else StyleOptions().style
     width, height = _parse_size(size)
     cuts = None if no_cuts else CutOptions()
     encode = EncodeOptions(crf=crf, preset=preset, codec=codec, profile=profile, pix_fmt=pix_fmt)
@@ -225,6 +236,8 @@ def render(
     if method == "gatys" and (region or region_at or matte or style_at or strength_at):
         raise ConfigError("method", "--region, --region-at, --matte, --style-at and --strength-at work with --method "
                                     "feedforward only")
+    if painted.active and (workers or scheduler):
+        raise ConfigError("keyframes", "painted keys render in one process for now; leave out --workers and --scheduler")
     distributed = None
     if workers or scheduler:
         from .distributed.engine import DistributedOptions
@@ -241,7 +254,7 @@ def render(
             style_weight=style_weight, tv_weight=tv_weight, temporal_weight=temporal_weight,
             temporal_offsets=temporal_offsets, init=init, seed=seed), dict(
             encode=encode, size=sizing, device=device, precision=precision, copy_audio=not no_audio, cuts=cuts,
-            keep_work=keep_work, read=read, span=span), distributed)
+            keep_work=keep_work, read=read, span=span), distributed, painted)
         return
     if method != "feedforward":
         raise ConfigError("method", f"unknown method '{method}'; use feedforward or gatys")
@@ -257,6 +270,7 @@ def render(
         read=read, span=span,
         regions=region_options(region or (), matte, matte_style, feather, matte_fit, region_at or ()),
         keys=KeyframeOptions(tuple(style_at or ()), tuple(strength_at or ()), key_interpolation),
+        painted=painted,
     )
     if distributed is not None:
         _render_distributed(input, output, config, distributed, overwrite, restart, quiet)
@@ -337,7 +351,7 @@ def _render_distributed(input: Path, output: Path, config, options, overwrite: b
 
 
 def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, restart: bool,
-                  options: dict, config: dict, distributed=None) -> None:
+                  options: dict, config: dict, distributed=None, painted=None) -> None:
     """``render --method gatys``: build the configuration, draw frames/iterations/loss/ETA."""
     from .gatys import GatysConfig, GatysOptions
     from .render import render_gatys
@@ -354,7 +368,10 @@ def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, resta
     bar = Bar(input.name, quiet)
     hint = f". Finished frames are kept in {output.name}.flowstyle-work: run the same command again to continue."
     with _interruptible(output, bar, hint):
-        report = render_gatys(input, output, gatys_config, overwrite=overwrite, restart=restart, progress=bar)
+        if painted is not None and painted.active:
+            report = render_gatys(input, output, gatys_config, overwrite=overwrite, progress=bar, painted=painted)
+        else:
+            report = render_gatys(input, output, gatys_config, overwrite=overwrite, restart=restart, progress=bar)
     typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in {report.seconds:.1f} s "
                f"(gatys, {report.dtype} on {report.device})", err=True)
 

@@ -13,25 +13,32 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
+from .errors import ConfigError
 from .device import loss_network_dtype, precision_name, resolve_device, resolve_precision
 from .flow import make_flow_backend
 from .gatys.stylizer import FrameStylizer, GatysConfig, GatysStylizer, deterministic, render_key, require_painting
 from .gatys.objective import StyleTarget
+from .gatys.priors import Priors
 from .gatys.workdir import WorkFolder, work_path
-from .io.media import RangeOptions, RenderIO, open_render
+from .io.media import RangeOptions, RenderIO, open_render, output_depth
 from .io.reader import SizePolicy
 from .io.source import FrameSource, ReadOptions
 from .io.writer import EncodeOptions
+from .keyed.options import PaintedKeyOptions
+from .keyed.plan import plan_keys
+from .keyed.source import KeyPainter, PaintedSource, Unchanged
 from .losses import load_vgg16
 from .pipeline import CancelEvent, RunResult, io_threads, run, stylize_workers, with_predecessors
 from .progress import Progress, ProgressFn
 from .regions.build import make_clip_stylizer
 from .regions.composite import RegionOptions
+from .scenes import CutOptions
 from .stylize.keyframes import KeyframeOptions
 from .stylize.options import StyleOptions
 from .stylize.paintings import parse_paintings
@@ -62,6 +69,7 @@ class RenderConfig:
     span: RangeOptions = field(default_factory=RangeOptions)  # --in/--out and the pre-roll
     regions: RegionOptions = field(default_factory=RegionOptions)  # per-region styles and mattes (docs/regions.md)
     keys: KeyframeOptions = field(default_factory=KeyframeOptions)  # style and strength keys (docs/regions.md)
+    painted: PaintedKeyOptions = field(default_factory=PaintedKeyOptions)  # painted keys carried (docs/keyframes.md)
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,8 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
     src, dst = Path(input_path), Path(output_path)
     device = resolve_device(config.device)
     dtype = resolve_precision(config.precision, device)
+    if config.painted.active:
+        return _render_painted(src, dst, config, overwrite, progress, cancel, device, dtype)
     timed = config.regions.active or config.keys.active
     topts = config.temporal
     if config.style.strength == 0 and not timed and topts.mode != "none":  # keys may raise the strength later
@@ -128,9 +138,48 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
                         dtype=precision_name(dtype))
 
 
+def _render_painted(src: Path, dst: Path, config: RenderConfig, overwrite: bool, progress: ProgressFn | None,
+                    cancel: CancelEvent | None, device: torch.device, dtype: torch.dtype) -> RenderReport:
+    """``render()`` with painted keys: the keys are carried along the flow (docs/keyframes.md); the
+    render's style paints the keys of shots that have none (``--keyframes-every``, or every shot
+    without a given key when a style was asked for)."""
+    if config.regions.active or config.keys.active:
+        raise ConfigError("keyframes", "painted keys cannot be combined with regions, mattes or style keys yet; "
+                                       "paint the regions into the keys instead")
+
+    def painter(source: FrameSource) -> KeyPainter:
+        stylizer = make_clip_stylizer(config.style, config.regions, config.keys, device, dtype, source, str(src))
+        return lambda frame: stylizer.stylize(frame, True)
+
+    return render_with_keys(src, dst, config.painted, painter, config.size, config.encode, config.read, config.span,
+                            config.copy_audio, config.temporal.cut_frames or config.temporal.cuts, overwrite,
+                            progress, cancel, device, precision_name(dtype))
+
+
+def render_with_keys(src: Path, dst: Path, options: PaintedKeyOptions, painter: Callable[[FrameSource], KeyPainter],
+                     size: SizePolicy, encode: EncodeOptions, read: ReadOptions, span: RangeOptions, copy_audio: bool,
+                     cuts: CutOptions | tuple[int, ...] | None, overwrite: bool, progress: ProgressFn | None,
+                     cancel: CancelEvent | None, device: torch.device, dtype: str) -> RenderReport:
+    """Carry the painted keys of ``options`` over ``src`` into ``dst``; ``painter(source)`` makes the function
+    that paints a key flowstyle must paint itself (built only when the plan has one)."""
+    start = time.perf_counter()
+    io: RenderIO = open_render(src, dst, size, encode, read, span, io_threads(0, device), copy_audio, overwrite)
+    with io.source as source:
+        # Keys, files and shots are checked before the output opens: a bad key is one line, nothing written.
+        plan = plan_keys(options, source, io.frames, cuts, deep=output_depth(dst, encode) > 8)
+        paint = painter(source) if plan.painted else None
+        painted = PaintedSource(source, plan, paint, options.propagation)
+        sink = io.open_sink()
+        result = run(painted, Unchanged(), PerFrame(), sink, cancel, progress, frames=io.frames, cuts=None)
+    _warn_lost(src, source, result)
+    return RenderReport(input=src, output=dst, frames=result.frames, lost_frames=result.lost_frames,
+                        seconds=time.perf_counter() - start, size=source.size, device=str(device), dtype=dtype)
+
+
 def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysConfig, overwrite: bool = False,
                  restart: bool = False, progress: ProgressFn | None = None,
-                 cancel: CancelEvent | None = None, input_sha256: str | None = None) -> RenderReport:
+                 cancel: CancelEvent | None = None, input_sha256: str | None = None,
+                 painted: PaintedKeyOptions = PaintedKeyOptions()) -> RenderReport:
     """Stylize ``input_path`` into ``output_path`` by optimisation, resumable (see :mod:`flowstyle.gatys.stylizer`).
 
     ``progress`` hears about finished frames (``iteration`` 0) and, while a frame is
@@ -149,6 +198,16 @@ def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysC
     vgg = load_vgg16(device)  # float32 weights; the passes may autocast
     autocast = loss_network_dtype(config.precision, device)
     frames = FrameStylizer(o, StyleTarget(paintings, o.style_scale, vgg), vgg, device, autocast)
+    if painted.active:
+        # Gatys paints the keys (each from its own content, as a shot's first frame) and the flow
+        # carries them: the Gatys look at a fraction of its cost (docs/keyframes.md).
+        def painter(source: FrameSource) -> KeyPainter:
+            return lambda frame: frames(frame.rgb, Priors([], None), frame.index)[0]
+
+        with deterministic(device):
+            return render_with_keys(src, dst, painted, painter, config.size, config.encode, config.read, config.span,
+                                    config.copy_audio, config.cuts, overwrite, progress, cancel, device,
+                                    str(autocast or torch.float32).removeprefix("torch."))
     start = time.perf_counter()
     # Gatys optimises 8-bit frames: its output is written at the container's depth, read 8-bit.
     io = open_render(src, dst, config.size, config.encode, config.read, config.span, io_threads(0, device),

@@ -28,6 +28,8 @@ LAYERS: dict[str, int] = {
     "stylize": 3, "temporal": 3,
     # 4-5: methods built on them
     "gatys": 4, "metrics": 4, "train": 5,
+    # 5: painted keys carried along the flow: plans keys and shots, a FrameSource of propagated pictures
+    "keyed": 5,
     # 4: regions (issue #16): segmentation, stable masks, mattes and the region composite, over stylize and flow
     "regions": 4,
     # 6: the one render loop

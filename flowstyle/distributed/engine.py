@@ -212,6 +212,8 @@ def render_distributed(input_path: str | Path, output_path: str | Path, config: 
     check_paths(src, dst, overwrite)
     if config.span.in_point is not None or config.span.out_point is not None:
         raise ConfigError("workers", "--in/--out render in-process for now; distributed renders take whole clips")
+    if isinstance(config, RenderConfig) and config.painted.active:
+        raise ConfigError("keyframes", "painted keys render in one process for now; leave out --workers and --scheduler")
     if isinstance(config, GatysConfig):
         require_painting(config.gatys.style)
     start = time.perf_counter()

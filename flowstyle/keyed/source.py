@@ -1,0 +1,189 @@
+"""The propagated pictures as a :class:`~flowstyle.io.source.FrameSource` (docs/architecture.md, "Seams").
+
+:class:`PaintedSource` reads the clip a span at a time (from one key to the next, within a shot),
+carries the keys over it (:func:`flowstyle.temporal.propagate.propagate_span`) and delivers the
+clip's frames with those pictures in place of the decoded ones: their index, timestamp and alpha
+are the clip's. The one render loop then writes them through :class:`Unchanged`, with the
+clip's timing, audio, timecode and colours, and aborts the output on any failure
+(:func:`flowstyle.pipeline.run`). Propagation needs frames ahead of the one it delivers, which
+a :class:`~flowstyle.stylize.base.Stylizer` (one frame in, one out, in order) cannot see.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ..io.colour import ColourTags
+from ..io.frames import Frame
+from ..io.source import FrameRange, FrameSource, StreamSpec
+from ..io.timecode import Timecode
+from ..temporal.propagate import FlowPairs, PropagationOptions, propagate_span
+from .plan import KeyPlan, spans
+
+log = logging.getLogger(__name__)
+
+#: paint_key(frame) -> the key picture of a frame the plan has no given key for.
+KeyPainter = Callable[[Frame], np.ndarray]
+
+IN_MEMORY = 256 * 2**20  # bytes: a span's flows and pictures beyond this go to a memory-mapped file
+
+
+class Unchanged:
+    """The stylizer of a propagated render: its frames are painted already."""
+
+    sequential = False
+
+    def stylize(self, frame: Frame, shot_start: bool) -> np.ndarray:
+        return frame.rgb
+
+
+class Spool:
+    """Arrays for one span: in memory when small, else memory-mapped files in a temporary folder
+    (a 10-second shot at 1080p holds about 6 GB of flows)."""
+
+    def __init__(self) -> None:
+        self._folder: tempfile.TemporaryDirectory | None = None
+        self._count = 0
+
+    def __call__(self, count: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        if count * math.prod(shape) * np.dtype(dtype).itemsize < IN_MEMORY:
+            return np.empty((count, *shape), dtype)
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="flowstyle-keys-")
+        self._count += 1
+        path = Path(self._folder.name) / f"{self._count}.npy"
+        return np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(count, *shape))
+
+    def close(self) -> None:
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+
+
+class PaintedSource(FrameSource):
+    """``inner``'s frames with the plan's keys carried over them; every other property is ``inner``'s."""
+
+    def __init__(self, inner: FrameSource, plan: KeyPlan, paint_key: KeyPainter | None,
+                 options: PropagationOptions = PropagationOptions()) -> None:
+        self.inner = inner
+        self.plan = plan
+        self.paint_key = paint_key
+        self.options = options
+        self.path = inner.path
+        self._keys: dict[int, np.ndarray] = {}
+
+    def key(self, frame: Frame) -> np.ndarray:
+        """The key of ``frame``: given, or painted now (once)."""
+        if frame.index in self.plan.given:
+            return self.plan.given[frame.index]
+        if frame.index not in self._keys:
+            if self.paint_key is None:
+                raise ValueError(f"frame {frame.index} needs a key and the render has no painter for it")
+            self._keys = {frame.index: self.paint_key(frame)}  # only the shared key of the next span is needed again
+            log.debug("painted the key of frame %d", frame.index)
+        return self._keys[frame.index]
+
+    def frames(self, range: FrameRange | None = None) -> Iterator[Frame]:
+        flows = FlowPairs(self.options.flow)
+        spool = Spool()
+        decoded = iter(self.inner.frames(range))
+        held: Frame | None = None  # a key frame two spans share
+        try:
+            for shot in self.plan.shots:
+                for first, last, at_first, at_last in spans(shot):
+                    buffer = [held] if held is not None and held.index == first else []
+                    while not buffer or buffer[-1].index < last:
+                        frame = next(decoded, None)
+                        if frame is None:
+                            break
+                        buffer.append(frame)
+                    if not buffer:
+                        return
+                    at_last = at_last and buffer[-1].index == last  # a truncated clip ends early
+                    at_first = at_first and buffer[0].index == first
+                    key_a = self.key(buffer[0]) if at_first else None
+                    key_b = self.key(buffer[-1]) if at_last else None
+                    if key_a is None and key_b is None:  # frames lost around a key: carry on from the first one
+                        key_a = self.key(buffer[0])
+                    pictures = propagate_span([f.rgb for f in buffer], key_a, key_b, flows, self.options, spool)
+                    held = buffer[-1] if at_last else None
+                    for i, (frame, picture) in enumerate(zip(buffer, pictures)):
+                        if held is not None and i == len(buffer) - 1:
+                            break  # the next span starts with it
+                        yield dataclasses.replace(frame, rgb=picture)
+                    spool.close()
+            if held is not None:
+                yield dataclasses.replace(held, rgb=self.key(held))
+        finally:
+            spool.close()
+            flows.close()
+
+    # -- everything else is the clip's ------------------------------------------
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.inner.size
+
+    @property
+    def time_base(self) -> Fraction:
+        return self.inner.time_base
+
+    @property
+    def frame_rate(self) -> Fraction | None:
+        return self.inner.frame_rate
+
+    @property
+    def colour(self) -> ColourTags:
+        return self.inner.colour
+
+    @property
+    def timecode(self) -> Timecode | None:
+        return self.inner.timecode
+
+    @property
+    def pix_fmt(self) -> str | None:
+        return self.inner.pix_fmt
+
+    def number(self, index: int) -> int:
+        return self.inner.number(index)
+
+    @property
+    def frame_count(self) -> int:
+        return self.inner.frame_count
+
+    @property
+    def duration(self) -> float | None:
+        return self.inner.duration
+
+    @property
+    def start_time(self) -> float:
+        return self.inner.start_time
+
+    @property
+    def metadata(self) -> Mapping[str, str]:
+        return self.inner.metadata
+
+    @property
+    def audio_path(self) -> Path | None:
+        return self.inner.audio_path
+
+    @property
+    def lost_frames(self) -> int:
+        return self.inner.lost_frames
+
+    @property
+    def spec(self) -> StreamSpec:
+        return self.inner.spec
+
+    def fraction(self, frame: Frame) -> float | None:
+        return self.inner.fraction(frame)
+
+    def close(self) -> None:
+        self.inner.close()

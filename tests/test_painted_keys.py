@@ -1,0 +1,282 @@
+"""Painted keys carried along the flow: ``render --keyframe N=FILE`` and ``--keyframes-every N``.
+
+Known answers first: a textured scene moving by a known sub-pixel shift, keyed with a
+painting that is a pointwise function of the frame, must come out as that painting of
+every frame in between (the propagation follows the motion), exactly the keys at the key
+frames, with the keys' sharpness (no blur that grows with the distance), and a held frame
+gives a held output. Then the render: timing, frame count and lossless keys on a real
+clip, keys painted by flowstyle itself, and every bad input (one line, nothing written).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from flowstyle import RenderConfig, render
+from flowstyle.cli import app, flag
+from flowstyle.errors import ConfigError, FlowstyleError
+from flowstyle.io.reader import SizePolicy, VideoReader
+from flowstyle.io.writer import EncodeOptions
+from flowstyle.keyed.options import PaintedKeyOptions
+from flowstyle.keyed.plan import Shot, spans
+from flowstyle.metrics import laplacian_variance
+from flowstyle.stylize.options import StyleOptions
+from flowstyle.temporal import TemporalOptions
+from flowstyle.temporal.propagate import FlowPairs, PropagationOptions, propagate_span
+from synth import write_clip
+
+W, H = 160, 96
+
+
+def texture(seed: int = 0, width: int = W + 64, height: int = H) -> np.ndarray:
+    """A smooth random colour texture (blobs of a few px): structure the flow can follow everywhere."""
+    rng = np.random.default_rng(seed)
+    noise = rng.random((height, width, 3)).astype(np.float32)
+    smooth = cv2.GaussianBlur(noise, (0, 0), 2.0)
+    smooth = (smooth - smooth.min()) / (smooth.max() - smooth.min())
+    return (smooth * 255).astype(np.uint8)
+
+
+def moving(n: int, speed: float) -> list[np.ndarray]:
+    """Frames of a camera panning over ``texture()`` at ``speed`` px a frame (sub-pixel, Lanczos)."""
+    tex = texture()
+    out = []
+    for i in range(n):
+        m = np.float32([[1, 0, i * speed], [0, 1, 0]])
+        out.append(cv2.warpAffine(tex, m, (W, H), flags=cv2.INTER_LANCZOS4 | cv2.WARP_INVERSE_MAP,
+                                  borderMode=cv2.BORDER_REFLECT))
+    return out
+
+
+def paint(rgb: np.ndarray) -> np.ndarray:
+    """A 'painting' that is a pointwise function of the frame: what it looks like anywhere is known."""
+    lut = np.clip((np.arange(256) / 255.0) ** 0.6 * 255 * np.linspace(0.8, 1.0, 256), 0, 255).astype(np.uint8)
+    return cv2.LUT(rgb, lut)[..., ::-1].copy()  # channels swapped too: unlike the frame itself
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(cv2.PSNR(np.ascontiguousarray(a), np.ascontiguousarray(b)))
+
+
+def test_keys_are_carried_along_the_motion_and_kept_exactly_at_key_frames() -> None:
+    frames = moving(25, 1.3)
+    key_a, key_b = paint(frames[0]), paint(frames[-1])
+    out = list(propagate_span(frames, key_a, key_b, FlowPairs("dis-medium")))
+    assert len(out) == len(frames)
+    assert np.array_equal(out[0], key_a) and np.array_equal(out[-1], key_b)
+    inner = (slice(8, H - 8), slice(8, W - 48))  # away from the edge where the pan brings new content in
+    for i in (6, 12, 18):
+        truth = paint(frames[i])
+        assert psnr(out[i][inner], truth[inner]) > 30.0, i
+        # Not the frame itself, nor a key left in place: the painting moved with the content.
+        assert psnr(out[i][inner], key_a[inner]) < psnr(out[i][inner], truth[inner]) - 6.0
+
+
+def test_no_blur_that_grows_with_the_distance_from_the_key() -> None:
+    frames = moving(41, 0.7)
+    key_a, key_b = paint(frames[0]), paint(frames[-1])
+    out = list(propagate_span(frames, key_a, key_b, FlowPairs("dis-medium")))
+    keys = (laplacian_variance(key_a) + laplacian_variance(key_b)) / 2
+    ratios = [laplacian_variance(f) / keys for f in out[1:-1]]
+    # Lanczos sampling costs a little at fractional places, the same at 1 frame as at 20.
+    assert min(ratios) > 0.80 and max(ratios) < 1.20, ratios
+    assert abs(ratios[19] - ratios[2]) < 0.1
+
+
+def test_one_key_carries_forward_or_backward() -> None:
+    frames = moving(12, 1.0)
+    key = paint(frames[0])
+    ahead = list(propagate_span(frames, key, None, FlowPairs("dis-medium")))
+    back = list(propagate_span(frames[::-1], None, paint(frames[-1]), FlowPairs("dis-medium")))
+    inner = (slice(8, H - 8), slice(8, W - 24))
+    assert np.array_equal(ahead[0], key)
+    assert psnr(ahead[8][inner], paint(frames[8])[inner]) > 30.0
+    assert np.array_equal(back[-1], paint(frames[-1]))
+
+
+def test_a_held_frame_holds_the_output() -> None:
+    frames = moving(10, 1.0)
+    frames.insert(5, frames[4].copy())  # a pulldown: frame 5 repeats frame 4
+    out = list(propagate_span(frames, paint(frames[0]), paint(frames[-1]), FlowPairs("dis-medium")))
+    assert np.array_equal(out[5], out[4])
+    assert not np.array_equal(out[6], out[5])
+
+
+def test_deep_frames_give_deep_pictures() -> None:
+    frames = [f.astype(np.float32) / 255 for f in moving(6, 1.0)]
+    key = paint((frames[0] * 255).astype(np.uint8))
+    out = list(propagate_span(frames, key, None, FlowPairs("dis-medium")))
+    assert all(o.dtype == np.float32 and o.min() >= 0 and o.max() <= 1 for o in out)
+    assert np.allclose(out[0], key / 255.0, atol=1e-6)
+
+
+def test_spans_cover_the_shot_once_sharing_the_key_frames() -> None:
+    shot = Shot(10, 40, (14, 25))
+    assert spans(shot) == [(10, 14, False, True), (14, 25, True, True), (25, 39, True, False)]
+    assert spans(Shot(0, 5, (0,))) == [(0, 4, True, False)]
+
+
+# -- the render ------------------------------------------------------------------------------
+
+def write_moving_clip(path: Path, n: int = 16, speed: float = 1.0, cut_at: int | None = None,
+                      audio: bool = False) -> Path:
+    frames = moving(n, speed)
+    if cut_at is not None:  # a different scene from the cut on
+        other = [cv2.flip(texture(seed=7, width=W, height=H), 0) for _ in range(n - cut_at)]
+        frames = frames[:cut_at] + [np.roll(o, 2 * i, axis=1) for i, o in enumerate(other)]
+    return write_clip(path, list(range(n)), Fraction(1, 24), size=(W, H), rate=Fraction(24), frames=frames,
+                      codec="ffv1", pix_fmt="yuv444p", audio_seconds=n / 24 if audio else None,
+                      audio_codec="flac" if audio else "aac")
+
+
+def frames_of(path: Path) -> list[np.ndarray]:
+    with VideoReader(path) as r:
+        return [f.rgb for f in r]
+
+
+def write_key(path: Path, rgb: np.ndarray) -> Path:
+    cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return path
+
+
+def cli(*args: str | Path) -> tuple[int, str]:
+    """``flowstyle render ...`` in-process: (exit code, the one error line the CLI prints, or '')."""
+    result = CliRunner().invoke(app, ["render", *map(str, args)])
+    exc = result.exception
+    if isinstance(exc, ConfigError):
+        return 1, f"{flag(exc.field)}: {exc.problem}"
+    if isinstance(exc, FlowstyleError):
+        return 1, str(exc)
+    assert exc is None or isinstance(exc, SystemExit), repr(exc)
+    return result.exit_code, ""
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[np.ndarray]]:
+    folder = tmp_path_factory.mktemp("keyed")
+    path = write_moving_clip(folder / "pan.mkv", audio=True)
+    return path, frames_of(path)
+
+
+def test_render_with_keys_keeps_timing_and_audio_and_the_keys(clip, tmp_path: Path) -> None:
+    path, frames = clip
+    k0 = write_key(tmp_path / "k0.png", paint(frames[0]))
+    k15 = write_key(tmp_path / "k15.png", cv2.resize(paint(frames[15]), (W * 2, H * 2)))  # any size, same aspect
+    out = tmp_path / "out.mkv"
+    code, line = cli(path, "-o", out, "--keyframe", f"0={k0}", "--keyframe", f"15={k15}", "--codec", "ffv1")
+    assert code == 0, line
+    result = frames_of(out)
+    assert len(result) == len(frames)
+    assert psnr(result[0], paint(frames[0])) >= 40.0
+    assert psnr(result[15], cv2.resize(cv2.resize(paint(frames[15]), (W * 2, H * 2)), (W, H),
+                                       interpolation=cv2.INTER_AREA)) >= 40.0
+    with VideoReader(out) as r, VideoReader(path) as s:
+        assert [f.pts * f.time_base for f in r] == [f.pts * f.time_base for f in s]
+    import av
+
+    with av.open(str(out)) as c:
+        assert len(c.streams.audio) == 1
+
+
+def test_keys_in_the_range_only_and_a_range_render(clip, tmp_path: Path) -> None:
+    path, frames = clip
+    k4 = write_key(tmp_path / "k4.png", paint(frames[4]))
+    out = tmp_path / "range.mkv"
+    code, line = cli(path, "-o", out, "--in", "4", "--out", "12", "--keyframe", f"4={k4}", "--codec", "ffv1")
+    assert code == 0, line
+    result = frames_of(out)
+    assert len(result) == 8
+    assert psnr(result[0], paint(frames[4])) >= 40.0
+
+
+def test_keyframes_every_paints_keys_with_the_style(clip, tmp_path: Path) -> None:
+    path, _ = clip
+    out, per_frame = tmp_path / "every.mkv", tmp_path / "perframe.mkv"
+    size, lossless = SizePolicy(), EncodeOptions(codec="ffv1")
+    render(path, out, RenderConfig(style=StyleOptions(style="7"), size=size, encode=lossless, precision="fp32",
+                                   painted=PaintedKeyOptions(every=5)))
+    render(path, per_frame, RenderConfig(style=StyleOptions(style="7"), size=size, encode=lossless, precision="fp32",
+                                         temporal=TemporalOptions(mode="none")))
+    a, b = frames_of(out), frames_of(per_frame)
+    for k in (0, 5, 10, 15):  # the keys are the style's own frames there
+        assert psnr(a[k], b[k]) >= 40.0, k
+    assert psnr(a[7], b[7]) < 60.0  # between keys: carried, not repainted
+
+
+@pytest.mark.parametrize("args, line", [
+    (["--keyframe", "0=missing.png"], "missing.png: no such file"),
+    (["--keyframe", "0=notimage.png"], "notimage.png: not a readable image"),
+    (["--keyframe", "0=square.png"], "does not have the clip's aspect"),
+    (["--keyframe", "99=k.png"], "after the clip's last frame (15)"),
+    (["--keyframe", "3=k.png", "--in", "5"], "outside the frames rendered (5 to the end)"),
+    (["--keyframe", "3=k.png", "--keyframe", "3=k2.png"], "two keys on frame 3"),
+    (["--keyframe", "3"], "is not FRAME=FILE"),
+    (["--keyframe", "0=k.png", "--workers", "2"], "render in one process"),
+    (["--keyframes-every", "0"], "--keyframes-every: must be 1 or more frames, got 0"),
+])
+def test_bad_keys_are_one_line_and_write_nothing(clip, tmp_path: Path, monkeypatch, args: list[str], line: str) -> None:
+    path, frames = clip
+    monkeypatch.chdir(tmp_path)
+    write_key(tmp_path / "k.png", paint(frames[0]))
+    write_key(tmp_path / "k2.png", paint(frames[0]))
+    write_key(tmp_path / "square.png", cv2.resize(paint(frames[0]), (H, H)))
+    (tmp_path / "notimage.png").write_text("not a picture")
+    out = tmp_path / "out.mp4"
+    code, said = cli(path, "-o", out, *args)
+    assert code != 0 and line in said, said
+    assert "\n" not in said
+    assert not out.exists() and not list(tmp_path.glob("*.part*")) and not list(tmp_path.glob(".out*"))
+
+
+def test_a_shot_without_a_key_is_refused_unless_a_style_paints_it(tmp_path: Path) -> None:
+    path = write_moving_clip(tmp_path / "cut.mkv", n=24, cut_at=12)
+    frames = frames_of(path)
+    k0 = write_key(tmp_path / "k0.png", paint(frames[0]))
+    out = tmp_path / "out.mkv"
+    code, line = cli(path, "-o", out, "--keyframe", f"0={k0}")
+    assert code != 0 and "the shot of frames 12 to 23 has no key" in line, line
+    assert not out.exists()
+    code, line = cli(path, "-o", out, "--keyframe", f"0={k0}", "--style", "7", "--codec", "ffv1")
+    assert code == 0, line
+    result = frames_of(out)
+    assert len(result) == 24
+    assert psnr(result[0], paint(frames[0])) >= 40.0
+    # The second shot is painted by style 7, not carried from the first shot's key across the cut.
+    assert psnr(result[12], paint(frames[12])) < 20.0
+
+
+def test_real_clip_keys_at_640(media: Path, tmp_path: Path) -> None:
+    """chaplin at 640 px, two oil-painted keys 20 frames apart: the keys come back at >= 40 dB and
+    the frames between keep the keys' sharpness."""
+    src = media / "videos" / "chaplin.mp4"
+    keys = tmp_path / "keys"
+    code = CliRunner().invoke(app, ["frames", str(src), "--at", "0,20", "--max-width", "640", "-o", str(keys)])
+    assert code.exit_code == 0, code.stdout
+    painted = {}
+    for n in (0, 20):
+        rgb = cv2.cvtColor(cv2.imread(str(keys / f"{n:04d}.png")), cv2.COLOR_BGR2RGB)
+        painted[n] = cv2.cvtColor(cv2.xphoto.oilPainting(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), 5, 1), cv2.COLOR_BGR2RGB)
+        write_key(keys / f"{n:04d}_oil.png", painted[n])
+    out = tmp_path / "chaplin.mkv"
+    code, line = cli(src, "-o", out, "--max-width", "640", "--out", "21", "--codec", "ffv1",
+                     "--keyframe", f"0={keys / '0000_oil.png'}", "--keyframe", f"20={keys / '0020_oil.png'}")
+    assert code == 0, line
+    result = frames_of(out)
+    assert len(result) == 21
+    assert psnr(result[0], painted[0]) >= 40.0 and psnr(result[20], painted[20]) >= 40.0
+    keys_sharp = (laplacian_variance(painted[0]) + laplacian_variance(painted[20])) / 2
+    ratios = [laplacian_variance(f) / keys_sharp for f in result[1:20]]
+    assert 0.8 < min(ratios) and max(ratios) < 1.3, ratios
+
+
+def test_propagation_options_are_checked() -> None:
+    with pytest.raises(ConfigError, match="sampling"):
+        PropagationOptions(sampling="bogus")
+    with pytest.raises(ConfigError, match="flow"):
+        PropagationOptions(flow="bogus")
