@@ -13,7 +13,8 @@ and measured: PSNR of K's key frames to the keys; sharpness (luma Laplacian vari
 against the keys' own (min and max over the frames between); the Gram loss (relu1_1, relu2_1, relu3_1) of
 each frame of K against its nearest key, as a ratio to the loss of one key against the other; E_warp of K
 as a ratio to P's and to T's, scored with DIS-medium and with Farneback (a flow the propagation did not
-follow: the render's own is dis-balanced). Crop strips (original | P | K) go to eval/results.
+follow: the render's own is dis-balanced), with K's Laplacian energy over P's and T's beside them (E_warp is
+not normalised by how much texture a picture carries: a painted key keeps more than the network's version). Crop strips (original | P | K) go to eval/results.
 
 Targets (docs/keyframes.md): PSNR >= 40 dB at the keys, sharpness 0.85-1.20x, Gram <= 1.3x, E_warp <= 0.3x P
 and <= 1.0x T.
@@ -127,8 +128,10 @@ def measure_clip(name: str, look: str, frames: int, out: Path, grams: Grams) -> 
     row = {"clip": name, "look": look, "frames": n, "psnr": psnr, "sharp_min": min(sharp), "sharp_max": max(sharp),
            "gram": max(gram_ratio), "gram_mean": float(np.mean(gram_ratio)), "fps_whole": n / k_seconds}
     for flow, tag in (("dis-medium", "dis"), ("farneback", "farneback")):
-        row[f"ewarp_p_{tag}"] = evaluate(src, k_path, reference=p_path, flow=flow, loss_every=0).ratio("ewarp")
-        row[f"ewarp_t_{tag}"] = evaluate(src, k_path, reference=t_path, flow=flow, loss_every=0).ratio("ewarp")
+        for ref, name in ((p_path, "p"), (t_path, "t")):
+            e = evaluate(src, k_path, reference=ref, flow=flow, loss_every=0)
+            row[f"ewarp_{name}_{tag}"] = e.ratio("ewarp")
+            row[f"energy_{name}"] = e.sharpness_ratio  # K's Laplacian energy over the reference's
     row["ewarp_p"] = max(row["ewarp_p_dis"], row["ewarp_p_farneback"])
     row["ewarp_t"] = max(row["ewarp_t_dis"], row["ewarp_t_farneback"])
     row["missed"] = [k for k, v in TARGETS.items()
@@ -156,10 +159,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(" ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()), flush=True)
         crop_strip(groups, args.out / f"keys_crops_{Path(name).stem}.png", labels=["original", "per-frame (P)", "keys (K)"])
     head = ["clip", "look", "frames", "PSNR at keys", "sharpness min-max", "Gram max (mean)", "E_warp / P DIS, Farneback",
-            "E_warp / T DIS, Farneback", "whole render f/s", "targets"]
+            "E_warp / T DIS, Farneback", "Laplacian energy K / P, K / T", "whole render f/s", "targets"]
     cells = [[r["clip"], r["look"], str(r["frames"]), f"{r['psnr']:.1f}", f"{r['sharp_min']:.2f}-{r['sharp_max']:.2f}",
               f"{r['gram']:.2f} ({r['gram_mean']:.2f})", f"{f3(r['ewarp_p_dis'])}, {f3(r['ewarp_p_farneback'])}",
-              f"{f3(r['ewarp_t_dis'])}, {f3(r['ewarp_t_farneback'])}", f"{r['fps_whole']:.1f}",
+              f"{f3(r['ewarp_t_dis'])}, {f3(r['ewarp_t_farneback'])}", f"{f3(r['energy_p'])}, {f3(r['energy_t'])}",
+              f"{r['fps_whole']:.1f}",
               "met" if not r["missed"] else "MISSED " + ", ".join(r["missed"])] for r in rows]
     table = markdown_table(head, cells)
     (args.out / "keys.md").write_text(f"{bench_header()}\n\n{table}\n")

@@ -280,3 +280,43 @@ def test_propagation_options_are_checked() -> None:
         PropagationOptions(sampling="bogus")
     with pytest.raises(ConfigError, match="flow"):
         PropagationOptions(flow="bogus")
+
+
+def test_gatys_paints_the_keys_and_the_flow_carries_them(media: Path, clip, tmp_path: Path) -> None:
+    """--method gatys --keyframes-every 5: the keys are Gatys's first-frame optimisations (frame 0 is the
+    plain Gatys render's frame 0, which starts its shot the same way), the frames between are carried."""
+    import dataclasses
+
+    from flowstyle.gatys import GatysConfig, GatysOptions
+    from flowstyle.io.media import RangeOptions
+    from flowstyle.render import render_gatys
+
+    path, _ = clip
+    options = GatysOptions(style=str(media / "styles" / "starry_night.jpg"), first_iterations=4, iterations=2,
+                           pyramid=1, seed=0)
+    config = GatysConfig(options, encode=EncodeOptions(codec="ffv1"), device="cpu", precision="fp32",
+                         span=RangeOptions(out_point="8"))
+    keyed, plain = tmp_path / "keyed.mkv", tmp_path / "plain.mkv"
+    report = render_gatys(path, keyed, config, painted=PaintedKeyOptions(every=5))
+    assert report.frames == 8
+    render_gatys(path, plain, dataclasses.replace(config, span=RangeOptions(out_point="1")))
+    a, b = frames_of(keyed), frames_of(plain)
+    assert psnr(a[0], b[0]) >= 40.0
+    assert psnr(a[0], frames_of(path)[0]) < 30.0  # painted, not the frame
+
+
+@pytest.mark.parametrize("size", [(180, 320), (97, 131), (16, 16)])
+def test_copies_for_new_pixels_at_any_frame_size(size: tuple[int, int]) -> None:
+    """Frame sides that are not multiples of the copy's block size (320x180 renders, odd sizes): every new
+    pixel gets a place inside the key."""
+    from flowstyle.temporal.propagate import KeyIndex
+
+    h, w = size
+    frame = cv2.resize(texture(), (w, h), interpolation=cv2.INTER_AREA)
+    index = KeyIndex(frame, PropagationOptions())
+    mask = np.zeros((h, w), bool)
+    mask[h // 2:, w // 2:] = True  # the bottom-right quarter, up to the last row and column
+    mask[0, 0] = True
+    cx, cy = index.match(frame, mask)
+    assert cx.shape == (int(mask.sum()),)
+    assert (cx >= -1).all() and (cx <= w).all() and (cy >= -1).all() and (cy <= h).all()

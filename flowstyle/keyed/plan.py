@@ -151,7 +151,7 @@ def plan_keys(options: PaintedKeyOptions, source: FrameSource, frames: FrameRang
             keys = tuple(range(start, stop, options.spacing))
         out.append(Shot(start, stop, tuple(sorted(keys))))
     plan = KeyPlan(tuple(out), given)
-    log.info("%d shots, %d keys given, %d to paint", len(out), len(given), plan.painted)
+    log.info("painted keys: %d given, %d to paint, over %d shot(s)", len(given), plan.painted, len(out))
     return plan
 
 

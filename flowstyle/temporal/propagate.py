@@ -192,7 +192,7 @@ class KeyIndex:
         whole regions of the key rather than a mosaic of unrelated cells (PatchMatch's propagation
         step, Barnes et al. 2009): a mosaic's seams read as lace across a new object."""
         h, w = self.shape
-        gw, gh = w // CELL + 2, h // CELL + 2
+        gw, gh = -(-w // CELL) + 2, -(-h // CELL) + 2  # every cell, and a border of none around them
         grid = np.full((gh, gw), -1, np.intp)
         grid[qy + 1, qx + 1] = np.arange(len(qx))
         sh, sw = self.small_shape
