@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         crop_strip(groups, args.out / f"keys_crops_{Path(name).stem}.png", labels=["original", "per-frame (P)", "keys (K)"])
     head = ["clip", "look", "frames", "PSNR at keys", "sharpness min-max", "Gram max (mean)", "E_warp / P DIS, Farneback",
             "E_warp / T DIS, Farneback", "Laplacian energy K / P, K / T", "whole render f/s", "targets"]
-    cells = [[r["clip"], r["look"], str(r["frames"]), f"{r['psnr']:.1f}", f"{r['sharp_min']:.2f}-{r['sharp_max']:.2f}",
+    cells = [[r["clip"], r["look"], str(r["frames"]), "exact" if r["psnr"] > 100 else f"{r['psnr']:.1f}", f"{r['sharp_min']:.2f}-{r['sharp_max']:.2f}",
               f"{r['gram']:.2f} ({r['gram_mean']:.2f})", f"{f3(r['ewarp_p_dis'])}, {f3(r['ewarp_p_farneback'])}",
               f"{f3(r['ewarp_t_dis'])}, {f3(r['ewarp_t_farneback'])}", f"{f3(r['energy_p'])}, {f3(r['energy_t'])}",
               f"{r['fps_whole']:.1f}",
