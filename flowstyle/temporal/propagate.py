@@ -56,8 +56,8 @@ log = logging.getLogger(__name__)
 
 SAMPLING = {"nearest": cv2.INTER_NEAREST, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
             "lanczos": cv2.INTER_LANCZOS4}
-PATCH = 4  # a fill's match compares windows of 4x4 pixels of the quarter-size picture: 16x16 px
-CELL = 8  # px: a fill copies from the key in blocks of this size
+PATCH = 4  # a copy's match compares windows of 4x4 pixels of the quarter-size picture: 16x16 px
+CELL = 8  # px: a copy takes the key in blocks of this size
 COHERENCE_ROUNDS = 2
 BANDS = (0.6, 1.2, 2.4, 4.8)  # Gaussian sigmas (px) splitting a picture into detail bands for the blend
 
@@ -68,12 +68,12 @@ class PropagationOptions:
 
     Attributes:
         flow: optical flow between neighbouring frames (a ``--flow`` method; the render's default).
-        fill_weight: weight of a pixel that shows a fill against one that reaches its key,
-            when the two directions are blended (the key's own strokes win where one exists).
-        feather: Gaussian sigma (px) of the blend weights, so a seam between a pass's key and
-            its fill is a soft transition.
+        fill_weight: weight of a pixel that shows a copy against one that follows its key frame,
+            when the two directions are blended (a followed stroke wins where one exists).
+        feather: Gaussian sigma (px) of the blend weights, so a seam between what a pass follows
+            and what it copied is a soft transition.
         max_gain: the most the blend's detail is amplified to keep its sources' contrast.
-        position_weight: how much the fill prefers a patch of the key near the pixel's own place.
+        position_weight: how much a copy prefers a patch of the key near the pixel's own place.
         max_stretch: how far the map may stretch or squeeze the key (either way) before a
             pixel is copied anew.
         scatter: px a pixel's place in the key may stray from its neighbours' (5x5 median)
@@ -81,6 +81,8 @@ class PropagationOptions:
         sampling: how the key is sampled at a pixel's place: lanczos (Lanczos-4), cubic, linear,
             or nearest (its pixels as painted, moving in whole-pixel steps).
         fade_frames: frames over which a renewed copy fades in where the flow still carries the pixel.
+        fade_lost: the same where the flow lost the pixel (0: at once); 2 cut chaplin's E_warp by
+            13% against showing it at once.
         coherence: how much worse (relative) a neighbour's copy may fit and still be taken.
         photometric: luma difference (fraction of full scale) under which a pixel warped from
             the previous frame counts as the same content.
@@ -122,7 +124,7 @@ def smoothstep(u: float) -> float:
 
 
 class KeyIndex:
-    """Where in a key's frame a patch of another frame is best copied from (the fill).
+    """Where in a key's frame a patch of another frame is best copied from (a renewed pixel's copy).
 
     Each patch is described by its 16x16 px neighbourhood at a quarter of the size (4x4 RGB)
     plus a small positional term, so that of two equally good matches the nearer one wins
@@ -188,7 +190,7 @@ class KeyIndex:
 
     def cohere(self, qx: np.ndarray, qy: np.ndarray, feats: np.ndarray, centres: np.ndarray, shift: np.ndarray,
                cost: np.ndarray) -> np.ndarray:
-        """Let each cell take a neighbouring cell's shift when it fits nearly as well, so the fill copies
+        """Let each cell take a neighbouring cell's shift when it fits nearly as well, so a copy takes
         whole regions of the key rather than a mosaic of unrelated cells (PatchMatch's propagation
         step, Barnes et al. 2009): a mosaic's seams read as lace across a new object."""
         h, w = self.shape
@@ -214,8 +216,6 @@ class KeyIndex:
         return shift
 
 
-
-
 class Pass:
     """One direction's propagation from one key (see the module docstring).
 
@@ -239,7 +239,7 @@ class Pass:
         self.fade = np.ones((h, w), np.float32)  # 1: the pixel shows its copy; below: fading to it
         self._previous: np.ndarray | None = None  # what the pixels showed one frame back, moved here
         self.shown = key
-        self.fills = 0  # frames on which the fill painted
+        self.fills = 0  # steps on which pixels were renewed
 
     def step(self, frame: np.ndarray, prev_luma: np.ndarray, flow_back: np.ndarray, flow_ahead: np.ndarray) -> None:
         """Move to ``frame``: ``flow_back`` maps its pixels to the pass's previous frame (whose
@@ -253,7 +253,7 @@ class Pass:
         matched = cv2.remap(self.matched, sx, sy, cv2.INTER_NEAREST, borderMode=border)
         fade = cv2.remap(self.fade, sx, sy, cv2.INTER_NEAREST, borderMode=border)
         previous = cv2.remap(self.shown, sx, sy, cv2.INTER_LINEAR, borderMode=border)
-        # Where neighbours map to far-apart places (a fill's cell edge, a fold), interpolated
+        # Where neighbours map to far-apart places (a copy's cell edge, a fold), interpolated
         # coordinates land between them: take the nearest neighbour's there.
         nx = cv2.remap(self.cx, sx, sy, cv2.INTER_NEAREST, borderMode=border)
         ny = cv2.remap(self.cy, sx, sy, cv2.INTER_NEAREST, borderMode=border)
@@ -332,7 +332,7 @@ class Pass:
 
     def _drifted(self, luma: np.ndarray, cx: np.ndarray, cy: np.ndarray) -> np.ndarray:
         """Pixels whose place in the key frame no longer looks like them: drift along a long chain
-        (EbSynth's temporal guide). Only meaningful for pixels that follow the key frame: a fill's
+        (EbSynth's temporal guide). Only meaningful for pixels that follow the key frame: a
         copy is the best match there is, not an exact one."""
         guide = cv2.remap(self.guide, cx, cy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
         return cv2.absdiff(cv2.blur(guide, (3, 3)), cv2.blur(luma, (3, 3))) > self.o.drift * 255.0
@@ -376,7 +376,7 @@ class Pass:
         return cv2.remap(self.key_energy, self.cx, self.cy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
     def weight(self, fill_weight: float) -> np.ndarray:
-        """1 where a pixel follows the key frame, ``fill_weight`` where the fill placed it."""
+        """1 where a pixel follows the key frame, ``fill_weight`` where a copy placed it."""
         return np.where(self.matched > 0.5, np.float32(fill_weight), np.float32(1.0))
 
 
