@@ -609,3 +609,72 @@ def test_cli_studio_prints_its_address_and_serves(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+def test_painted_keys_from_the_page(server, clip, tmp_path):
+    """The frame to paint comes back as a lossless PNG at the render's width; a painted picture uploaded for
+    frames 0 and 11 makes a job that carries them (``--keyframe``): at the keys the output is the painting
+    (to within the H.264 encode), the file names only in the job's config; a key row without its picture
+    is one line naming the field."""
+    c = Client(server)
+    up = c.upload(clip)
+    status, data, headers = c.request("GET", f"/api/uploads/{up['id']}/frame.png?index=11&width=32")
+    assert status == 200 and headers["content-type"] == "image/png"
+    assert "demo clip_0011.png" in headers["content-disposition"]
+    frame = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    assert frame.shape == (18, 32, 3)
+    status, data, _ = c.request("GET", f"/api/uploads/{up['id']}/frame.png?index=0")
+    first = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    assert first.shape == (36, 64, 3)
+    keys = {}
+    for n, rgb in ((0, first), (11, np.asarray(Image.open(io.BytesIO(
+            c.request("GET", f"/api/uploads/{up['id']}/frame.png?index=11")[1])).convert("RGB")))):
+        painted = (255 - rgb).astype(np.uint8)  # an unmistakable 'painting': the negative
+        path = tmp_path / f"key{n}.png"
+        Image.fromarray(painted).save(path)
+        keys[n] = (c.upload(path), painted)
+    form = {"input": up["id"], "output": ".mkv:ffv1",
+            "painted_keys": [[str(n), f"upload:{u['id']}"] for n, (u, _) in keys.items()]}
+    job = c.json("POST", "/api/jobs", form)
+    assert str(server.app.state.tmp) not in json.dumps(job)
+    assert job["config"]["painted"]["keyframes"] == [f"{n}={u['id']}.png" for n, (u, _) in keys.items()]
+    job = wait_for(job["id"], c, timeout=120)
+    assert job["state"] == "done", job
+    status, data, _ = c.request("GET", f"/api/jobs/{job['id']}/download")
+    assert status == 200
+    with av.open(io.BytesIO(data)) as container:
+        out = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(out) == 12
+    for n, (_, painted) in keys.items():
+        assert np.abs(out[n].astype(int) - painted).mean() < 3.0, n
+    status, data, _ = c.request("POST", "/api/jobs", {"input": up["id"], "painted_keys": [["5", ""]]})
+    assert status == 400 and b"upload the painted picture first" in data and b"\n" not in data.strip()
+
+
+def test_painted_keys_in_chromium(server, clip, tmp_path):
+    """From the page: download the frame at the slider to paint, add a painted key there with its picture,
+    render; the job carries it (``--keyframe 0=...``) and its output decodes with every frame."""
+    with studio_page(server, clip) as page:
+        with page.expect_download() as dl:
+            page.click("#frame-to-paint")
+        frame = tmp_path / "frame.png"
+        dl.value.save_as(frame)
+        rgb = np.asarray(Image.open(frame).convert("RGB"))
+        assert rgb.shape == (36, 64, 3)
+        painted = tmp_path / "painted.png"
+        Image.fromarray((255 - rgb).astype(np.uint8)).save(painted)
+        page.click("#add-painted-key")
+        page.set_input_files("#painted-keys .key input[type=file]", str(painted))
+        page.wait_for_function("form().painted_keys.length === 1 && form().painted_keys[0][1].startsWith('upload:')")
+        (frame_text, token), = page.evaluate("form().painted_keys")
+        picture = token.removeprefix("upload:")
+        assert frame_text == "0"
+        before = page.eval_on_selector_all(".job", "els => els.length")
+        page.click("#render")
+        page.wait_for_function(f"document.querySelectorAll('.job').length > {before}")
+        job_id = page.get_attribute(".job", "id").removeprefix("job-")
+        page.wait_for_selector(f"#job-{job_id}[data-state='done']", timeout=60000)
+        job = Client(server).json("GET", f"/api/jobs/{job_id}")
+        assert job["config"]["painted"]["keyframes"] == [f"0={picture}.png"]
+        status, data, _ = Client(server).request("GET", f"/api/jobs/{job_id}/download")
+        assert status == 200 and decode(data) == (12, True)

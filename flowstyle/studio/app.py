@@ -33,7 +33,7 @@ from ..models.multistyle import NUM_STYLES
 from ..stylize.builtin import BUILTIN_NAMES
 from ..stylize.learned import learned_names
 from ..stylize.options import StyleOptions
-from .engine import StylizerCache, jpeg, read_frame
+from .engine import StylizerCache, jpeg, png, read_frame
 from .jobs import TERMINAL, JobQueue
 from .live import LiveSettings, LiveStream
 from .settings import check_clip, choices, job_config, key_settings, output_suffix, region_settings, style_options
@@ -176,6 +176,18 @@ def create_app(options: StudioOptions = StudioOptions()) -> FastAPI:
             return _error(404, "no such upload")
         f = await run_in_threadpool(read_frame, u.path, index, min(width, 1920))
         return Response(jpeg(f.rgb), media_type="image/jpeg")
+
+    @app.get("/api/uploads/{uid}/frame.png")
+    async def frame_to_paint(uid: str, index: int = 0, width: int = 0) -> Response:
+        """Frame ``index`` as a lossless PNG at the render's size (``width``: the page's Width; 0: the clip's),
+        to paint and upload back as a key (what ``flowstyle frames`` writes)."""
+        u = uploads.get(uid)
+        if u is None or u.kind != "video":
+            return _error(404, "no such clip")
+        f = await run_in_threadpool(read_frame, u.path, index, width or None)
+        name = f"{Path(u.name).stem}_{index:04d}.png"
+        return Response(png(f.rgb), media_type="image/png",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.post("/api/uploads/{uid}/preview.jpg")
     async def preview(uid: str, request: Request, index: int = 0, width: int = PREVIEW_WIDTH) -> Response:

@@ -92,10 +92,18 @@ def frame_at(source: FrameSource, path: Path, index: int) -> Frame:
     raise InputError(path, f"has no frame {index}")
 
 
-def read_frame(path: Path, index: int, width: int) -> Frame:
-    """Frame ``index`` of the clip at ``path`` (a picture is one frame), scaled down to ``width`` at most."""
+def read_frame(path: Path, index: int, width: int | None) -> Frame:
+    """Frame ``index`` of the clip at ``path`` (a picture is one frame), scaled down to ``width`` at most
+    (None: as stored)."""
     with get_source(path, SizePolicy(max_width=width)) as source:
         return frame_at(source, path, index)
+
+
+def png(rgb: np.ndarray) -> bytes:
+    """uint8 RGB -> lossless PNG bytes (a frame to paint)."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def jpeg(rgb: np.ndarray, quality: int = 85) -> bytes:

@@ -15,6 +15,7 @@ from ..gatys.stylizer import GatysConfig
 from ..io.probe import MediaInfo
 from ..io.reader import SizePolicy
 from ..io.writer import PRESETS, EncodeOptions
+from ..keyed.options import PaintedKeyOptions
 from ..regions.build import check_keys
 from ..regions.composite import INPUT_ALPHA, MATTE_REGION, REGION_NAMES, RegionOptions, region_options
 from ..render import RenderConfig
@@ -118,6 +119,21 @@ def key_settings(form: Mapping[str, Any], painting: Callable[[str], str | None])
                            interpolation=str(form.get("key_interpolation") or "smooth"))
 
 
+def painted_settings(form: Mapping[str, Any], painting: Callable[[str], str | None]) -> PaintedKeyOptions:
+    """The page's painted keys as the CLI's ``--keyframe FRAME=FILE`` (rows [FRAME, upload:ID] of uploaded
+    pictures, never a path the page names) and ``--keyframes-every``; with keys, ``paint_keyless`` lets the
+    style above paint the shots that have none (docs/keyframes.md)."""
+    keys = []
+    for frame, token in rows(form, "painted_keys", 2):
+        path = painting(token[len(UPLOAD_PREFIX):]) if token.startswith(UPLOAD_PREFIX) else None
+        if path is None:
+            raise ConfigError("keyframes", f"the key on frame {frame}: upload the painted picture first")
+        keys.append(f"{frame}={path}")
+    every = form.get("keyframes_every")
+    return PaintedKeyOptions(keyframes=tuple(keys), every=int(every) if every not in (None, "") else None,
+                             paint_keyless=bool(form.get("paint_keyless", False)))
+
+
 def check_clip(config: RenderConfig | GatysConfig, info: MediaInfo) -> None:
     """Refuse keys that do not fit the clip (out of order, outside it, no position) when the job is submitted,
     so the page shows the one line at once rather than a failed job."""
@@ -160,13 +176,16 @@ def job_config(form: Mapping[str, Any], painting: Callable[[str], str | None],
     encode = EncodeOptions(crf=int(form.get("crf", 18)), preset=str(form.get("preset", "veryfast")), codec=codec,
                            profile=profile)
     regions, keys = region_settings(form, painting, matte), key_settings(form, painting)
+    painted = painted_settings(form, painting)
     if method == "gatys":
-        if regions.active or keys.active:  # as the CLI: Gatys has no regions or keys
-            raise ConfigError("method", "regions, mattes and style keys work with method feedforward only")
+        if regions.active or keys.active or painted.active:  # as the CLI: Gatys has no regions or keys
+            raise ConfigError("method", "regions, mattes, style keys and painted keys work with method "
+                                        "feedforward only")
         style = resolve_style(str(form.get("style", "")), painting)
         gatys = GatysOptions(style=style, **({"iterations": int(form["iterations"])} if form.get("iterations") else {}))
         return GatysConfig(gatys=gatys, encode=encode, size=size_policy(form))
     if method != "feedforward":
         raise ConfigError("method", f"unknown method '{method}'; use feedforward or gatys")
     return RenderConfig(style=style_options(form, painting), encode=encode, size=size_policy(form),
-                        temporal=TemporalOptions(mode=str(form.get("temporal", "flow"))), regions=regions, keys=keys)
+                        temporal=TemporalOptions(mode=str(form.get("temporal", "flow"))), regions=regions, keys=keys,
+                        painted=painted)
