@@ -139,7 +139,7 @@ STABLE_NETWORKS = ("multistyle", "arbitrary")
 
 @dataclass(frozen=True)
 class StableOptions:
-    """How ``flowstyle train-stable`` fine-tunes a stable version of a shipped network (issue 30).
+    """How ``flowstyle train-stable`` fine-tunes a stable version of a shipped network (docs/stable.md).
 
     The student starts from the shipped weights and the frozen shipped network is its
     teacher; the loss is look-keeping distillation plus compound regularization
@@ -158,7 +158,7 @@ class StableOptions:
         steps, minutes: budgets; training stops at whichever comes first (not part of the
             checkpoint key: a finished run continues with a larger budget).
         lr: Adam learning rate of every parameter (cosine decay to a tenth over the budget).
-            A probe (issue 30): 1e-4 gave 0.97x E_warp at 0.98x sharpness after 450 steps;
+            A probe (docs/stable.md): 1e-4 gave 0.97x E_warp at 0.98x sharpness after 450 steps;
             higher rates bought stability with blur.
         gram_weight: relative Gram differences to the teacher's output at relu1_1, relu1_2,
             relu2_2, relu3_3 (the finest layers, where the look was lost).

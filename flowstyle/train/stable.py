@@ -1,4 +1,4 @@
-"""Stable versions of the shipped feed-forward networks: ``flowstyle train-stable`` (issue 30).
+"""Stable versions of the shipped feed-forward networks: ``flowstyle train-stable`` (docs/stable.md).
 
 The per-frame networks repaint their finest texture on every frame, so any temporal
 step after them must choose between steadiness and style (docs/temporal.md, "Open").
