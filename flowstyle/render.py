@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .errors import ConfigError
@@ -26,6 +27,7 @@ from .gatys.stylizer import FrameStylizer, GatysConfig, GatysStylizer, determini
 from .gatys.objective import StyleTarget
 from .gatys.priors import Priors
 from .gatys.workdir import WorkFolder, work_path
+from .io.frames import Frame
 from .io.media import RangeOptions, RenderIO, open_render, output_depth
 from .io.reader import SizePolicy
 from .io.source import FrameSource, ReadOptions
@@ -149,7 +151,7 @@ def _render_painted(src: Path, dst: Path, config: RenderConfig, overwrite: bool,
 
     def painter(source: FrameSource) -> KeyPainter:
         stylizer = make_clip_stylizer(config.style, config.regions, config.keys, device, dtype, source, str(src))
-        return lambda frame: stylizer.stylize(frame, True)
+        return lambda frame, guess: stylizer.stylize(frame, True)  # a network has no use for a guess
 
     return render_with_keys(src, dst, config.painted, painter, config.size, config.encode, config.read, config.span,
                             config.copy_audio, config.temporal.cut_frames or config.temporal.cuts, overwrite,
@@ -159,11 +161,13 @@ def _render_painted(src: Path, dst: Path, config: RenderConfig, overwrite: bool,
 def render_with_keys(src: Path, dst: Path, options: PaintedKeyOptions, painter: Callable[[FrameSource], KeyPainter],
                      size: SizePolicy, encode: EncodeOptions, read: ReadOptions, span: RangeOptions, copy_audio: bool,
                      cuts: CutOptions | tuple[int, ...] | None, overwrite: bool, progress: ProgressFn | None,
-                     cancel: CancelEvent | None, device: torch.device, dtype: str) -> RenderReport:
+                     cancel: CancelEvent | None, device: torch.device, dtype: str, deep: bool = True) -> RenderReport:
     """Carry the painted keys of ``options`` over ``src`` into ``dst``; ``painter(source)`` makes the function
-    that paints a key flowstyle must paint itself (built only when the plan has one)."""
+    that paints a key flowstyle must paint itself (built only when the plan has one). ``deep`` False reads
+    8-bit frames (Gatys paints uint8 pictures)."""
     start = time.perf_counter()
-    io: RenderIO = open_render(src, dst, size, encode, read, span, io_threads(0, device), copy_audio, overwrite)
+    io: RenderIO = open_render(src, dst, size, encode, read, span, io_threads(0, device), copy_audio, overwrite,
+                               deep=deep)
     with io.source as source:
         # Keys, files and shots are checked before the output opens: a bad key is one line, nothing written.
         plan = plan_keys(options, source, io.frames, cuts, deep=output_depth(dst, encode) > 8)
@@ -201,13 +205,18 @@ def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysC
     if painted.active:
         # Gatys paints the keys (each from its own content, as a shot's first frame) and the flow
         # carries them: the Gatys look at a fraction of its cost (docs/keyframes.md).
+        # A key after a shot's first starts from the previous key carried to it, as a temporal Gatys
+        # frame starts from the previous output warped (its warm-start budget, not the first frame's).
         def painter(source: FrameSource) -> KeyPainter:
-            return lambda frame: frames(frame.rgb, Priors([], None), frame.index)[0]
+            def paint(frame: Frame, guess: np.ndarray | None) -> np.ndarray:
+                init = rgb_to_tensor(guess, device) if guess is not None else None
+                return frames(frame.rgb, Priors([], init), frame.index)[0]
+            return paint
 
         with deterministic(device):
             return render_with_keys(src, dst, painted, painter, config.size, config.encode, config.read, config.span,
                                     config.copy_audio, config.cuts, overwrite, progress, cancel, device,
-                                    str(autocast or torch.float32).removeprefix("torch."))
+                                    str(autocast or torch.float32).removeprefix("torch."), deep=False)
     start = time.perf_counter()
     # Gatys optimises 8-bit frames: its output is written at the container's depth, read 8-bit.
     io = open_render(src, dst, config.size, config.encode, config.read, config.span, io_threads(0, device),

@@ -30,8 +30,9 @@ from .plan import KeyPlan, spans
 
 log = logging.getLogger(__name__)
 
-#: paint_key(frame) -> the key picture of a frame the plan has no given key for.
-KeyPainter = Callable[[Frame], np.ndarray]
+#: paint_key(frame, guess) -> the key picture of a frame the plan has no given key for; ``guess`` is the
+#: previous key carried to this frame (None at a shot's first key), for painters that can start from it.
+KeyPainter = Callable[[Frame, "np.ndarray | None"], np.ndarray]
 
 IN_MEMORY = 256 * 2**20  # bytes: a span's flows and pictures beyond this go to a memory-mapped file
 
@@ -80,16 +81,23 @@ class PaintedSource(FrameSource):
         self.path = inner.path
         self._keys: dict[int, np.ndarray] = {}
 
-    def key(self, frame: Frame) -> np.ndarray:
-        """The key of ``frame``: given, or painted now (once)."""
+    def key(self, frame: Frame, guess: np.ndarray | None = None) -> np.ndarray:
+        """The key of ``frame``: given, or painted now (once), from ``guess`` where the painter can use one."""
         if frame.index in self.plan.given:
             return self.plan.given[frame.index]
         if frame.index not in self._keys:
             if self.paint_key is None:
                 raise ValueError(f"frame {frame.index} needs a key and the render has no painter for it")
-            self._keys = {frame.index: self.paint_key(frame)}  # only the shared key of the next span is needed again
-            log.debug("painted the key of frame %d", frame.index)
+            # Only the key two spans share is needed again.
+            self._keys = {frame.index: self.paint_key(frame, guess)}
+            log.debug("painted the key of frame %d%s", frame.index, " from the carried picture" if guess is not None else "")
         return self._keys[frame.index]
+
+    def late_key(self, frame: Frame) -> np.ndarray | Callable[[np.ndarray | None], np.ndarray]:
+        """Key b of a span: given or painted already, or the painting of it from the picture carried to it."""
+        if frame.index in self.plan.given or frame.index in self._keys:
+            return self.key(frame)
+        return lambda guess: self.key(frame, guess)
 
     def frames(self, range: FrameRange | None = None) -> Iterator[Frame]:
         flows = FlowPairs(self.options.flow)
@@ -110,7 +118,7 @@ class PaintedSource(FrameSource):
                     at_last = at_last and buffer[-1].index == last  # a truncated clip ends early
                     at_first = at_first and buffer[0].index == first
                     key_a = self.key(buffer[0]) if at_first else None
-                    key_b = self.key(buffer[-1]) if at_last else None
+                    key_b = (self.late_key(buffer[-1]) if key_a is not None else self.key(buffer[-1])) if at_last else None
                     if key_a is None and key_b is None:  # frames lost around a key: carry on from the first one
                         key_a = self.key(buffer[0])
                     pictures = propagate_span([f.rgb for f in buffer], key_a, key_b, flows, self.options, spool)

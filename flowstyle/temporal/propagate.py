@@ -479,7 +479,11 @@ def repeats(lumas: Sequence[np.ndarray]) -> list[bool]:
 REPEAT_LEVEL = 0.5  # mean luma levels (of 255) under which a frame counts as its predecessor again
 
 
-def propagate_span(frames: Sequence[np.ndarray], key_a: np.ndarray | None, key_b: np.ndarray | None, flows: FlowPairs,
+LateKey = Callable[[np.ndarray | None], np.ndarray]  # paints key b given the picture carried to it from key a
+
+
+def propagate_span(frames: Sequence[np.ndarray], key_a: np.ndarray | None, key_b: np.ndarray | LateKey | None,
+                   flows: FlowPairs,
                    options: PropagationOptions = PropagationOptions(),
                    store: Callable[[int, tuple[int, ...], np.dtype], np.ndarray] | None = None
                    ) -> Iterator[np.ndarray]:
@@ -488,7 +492,9 @@ def propagate_span(frames: Sequence[np.ndarray], key_a: np.ndarray | None, key_b
     ``key_a`` is the key painted on ``frames[0]`` (None: the span runs up to the shot's first
     key), ``key_b`` the one on ``frames[-1]`` (None: the span runs to the shot's end); at least
     one is given. Keys have the frames' size; pictures come back in the frames' dtype, and at
-    a key frame the key itself. ``store(n, shape, dtype)`` gives an array for ``n`` pictures
+    a key frame the key itself. ``key_b`` may be a function that paints it, given key a carried
+    to the last frame (None without key a): a painter that starts from a guess (Gatys, warm-started
+    as from the previous frame) pays for a key the cost of a frame, not of a shot's first. ``store(n, shape, dtype)`` gives an array for ``n`` pictures
     (a memory map for long spans); default: memory.
     """
     if key_a is None and key_b is None:
@@ -504,6 +510,15 @@ def propagate_span(frames: Sequence[np.ndarray], key_a: np.ndarray | None, key_b
     for i in range(n - 1):
         if not repeat[i + 1]:
             ahead[i], back[i] = flows(lumas[i], lumas[i + 1])
+    if callable(key_b):
+        guess = None
+        if key_a is not None:
+            carried = Pass(key_a, frames[0], options)
+            for i in range(1, n):
+                if not repeat[i]:
+                    carried.step(frames[i], lumas[i - 1], back[i - 1], ahead[i - 1])
+            guess = convert(carried.shown, dtype, key_a.dtype)
+        key_b = key_b(guess)
     # The blend moves from key a to key b by distinct pictures, not by frames: a held frame holds it.
     position = np.cumsum([0] + [not r for r in repeat[1:]])
     later = weights = wanted = None
@@ -559,4 +574,4 @@ def _scale_factor(source: np.dtype, target: np.dtype) -> np.float32:
     return np.float32(1.0 if src8 == dst8 else (1 / 255 if src8 else 255.0))
 
 
-__all__ = ["FlowPairs", "KeyIndex", "Pass", "PropagationOptions", "blend", "propagate_span"]
+__all__ = ["FlowPairs", "KeyIndex", "LateKey", "Pass", "PropagationOptions", "blend", "propagate_span"]
