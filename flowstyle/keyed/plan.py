@@ -19,6 +19,7 @@ from ..io.images import load_rgb
 from ..io.source import FrameRange, FrameSource
 from ..io.timecode import parse_position
 from ..scenes import CutDetector, CutOptions
+from ..tensors import to_uint8
 from .options import PaintedKeyOptions
 
 log = logging.getLogger(__name__)
@@ -112,8 +113,7 @@ def find_shots(source: FrameSource, frames: FrameRange | None, cuts: CutOptions 
         if first is None:
             first = frame.index
             bounds.append(first)
-        rgb = frame.rgb if frame.rgb.dtype == np.uint8 else np.clip(frame.rgb * 255 + 0.5, 0, 255).astype(np.uint8)
-        cut = detector.is_cut(rgb, frame.index) if detector is not None else frame.index in known
+        cut = detector.is_cut(to_uint8(frame.rgb), frame.index) if detector is not None else frame.index in known
         if cut and frame.index != first:
             bounds.append(frame.index)
         count = frame.index + 1

@@ -50,6 +50,7 @@ from ..flow import make_flow_backend
 from ..flow.backends import flow_settings_problem
 from ..flow.reliability import reliability_mask
 from ..flow.remap import identity_grid
+from ..tensors import to_uint8
 from .stabilizer import DEFAULT_TEMPORAL_FLOW
 
 log = logging.getLogger(__name__)
@@ -463,11 +464,8 @@ class FlowPairs:
 
 def gray8(rgb: np.ndarray) -> np.ndarray:
     """8-bit luma for the flow (deep frames are float in [0, 1]); a luma plane passes through."""
-    if rgb.ndim == 2 and rgb.dtype == np.uint8:
-        return rgb
-    if rgb.dtype != np.uint8:
-        rgb = np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    rgb = to_uint8(rgb)
+    return rgb if rgb.ndim == 2 else cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
 def repeats(lumas: Sequence[np.ndarray]) -> list[bool]:
