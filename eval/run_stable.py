@@ -7,7 +7,8 @@ and the paintings starry_night.jpg and udnie.jpg (the arbitrary network), each r
   C  --network original (default mode)    today's default, for comparison
 
 A, B and C are measured against R, each column a ratio to R's figure (eval/measure.py): E_warp scored with
-DIS-medium and with Farneback, sharpness (luma Laplacian variance), static-pixel flicker, Gram loss (in all,
+DIS-medium and with Farneback, for A also E_warp under exact motion (eval/exact_motion.py: a frame of the
+clip panned by sub-pixel steps and re-noised, scored with the exact flow, so no estimated flow's floor), sharpness (luma Laplacian variance), static-pixel flicker, Gram loss (in all,
 and at relu1_1 and relu2_1 alone), content loss, and drift (tree.avi). The Gram target is the painting; a
 built-in style has none, so its target is the ORIGINAL network's render of a photo in that style (as
 run_eval.py does): a same-style picture whose Gram matrices both R and the candidate are compared with, so
@@ -36,6 +37,7 @@ from pathlib import Path
 
 # measure (beside this script) puts the repository on sys.path before flowstyle is imported.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from exact_motion import exact_motion_errors  # noqa: E402
 from measure import (CLIPS, DEFAULT_MODE, DRIFT_CLIP, MEDIA, PAINTINGS, ROOT, clip_source, crop_strip, f3,  # noqa: E402
                      markdown_table, measure, missed, render_one, style_reference, style_tag)
 
@@ -55,7 +57,8 @@ TARGETS = {
     "B": {"ewarp_dis": 0.20, "ewarp_farneback": 0.25, "flicker": 0.6, "gram": 1.10, "gram_relu1_1": 1.10,
           "gram_relu2_1": 1.10, "sharpness": SHARP, "content": 1.10, "drift": 0.02},
 }
-COLUMNS = [("ewarp_dis", "E_warp DIS-medium"), ("ewarp_farneback", "E_warp Farneback"), ("sharpness", "sharpness"),
+COLUMNS = [("ewarp_dis", "E_warp DIS-medium"), ("ewarp_farneback", "E_warp Farneback"),
+           ("ewarp_exact", "E_warp exact motion"), ("sharpness", "sharpness"),
            ("flicker", "static flicker"), ("gram", "Gram"), ("gram_relu1_1", "Gram relu1_1"),
            ("gram_relu2_1", "Gram relu2_1"), ("content", "content")]
 
@@ -136,10 +139,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        StyleOptions(style=style, network=network), args.width, mode)
                        for run, network, mode, _ in RUNS}
             ref, _, n = renders["R"]
+            exact = exact_motion_errors(src, {net: StyleOptions(style=style, network=net) for net in (ORIGINAL, STABLE)},
+                                        args.width)
             for run, network, mode, what in RUNS[1:]:
                 row = {"clip": name, "style": tag, "run": run, "what": what, "network": network, "mode": mode,
                        **measure(src, renders[run][0], ref, painting, n, args.loss_every),
-                       "fps": renders[run][1], "fps_r": renders["R"][1]}
+                       "fps": renders[run][1], "fps_r": renders["R"][1],
+                       "ewarp_exact": exact[STABLE] / exact[ORIGINAL] if mode == "none" else None}
                 row["missed"] = missed(row, TARGETS[run]) if run in TARGETS else []
                 row["met"] = not row["missed"] if run in TARGETS else None
                 ok &= row["met"] is not False

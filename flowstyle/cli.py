@@ -615,6 +615,9 @@ def train_stable_cmd(
                                                             "stable-NETWORK/checkpoint.pt); continued when it exists.")] = None,
     export: Annotated[Optional[Path], typer.Option(help="Write the trained network here (state dict) with its recipe in "
                                                         "PATH's .json.")] = None,
+    start_from: Annotated[Optional[Path], typer.Option(help="Start from these weights (a train-stable checkpoint or an "
+                                                            "exported network) instead of the shipped ones: the next stage "
+                                                            "of a schedule, e.g. more stability. Read when a run starts.")] = None,
     restart: Annotated[bool, typer.Option("--restart", help="Discard the checkpoint and start over.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -625,7 +628,7 @@ def train_stable_cmd(
     given = dict(steps=steps, minutes=minutes, crop=crop, batch=batch, lr=lr, gram_weight=gram_weight,
                  content_weight=content_weight, colour_weight=colour_weight, sharpness_weight=sharpness_weight,
                  stability_weight=stability_weight, checkpoint=str(checkpoint) if checkpoint else None,
-                 export=str(export) if export else None)
+                 export=str(export) if export else None, start_from=str(start_from) if start_from else None)
     options = StableOptions(network=network, data=tuple(map(str, data or ())), registry_pictures=registry_pictures,
                             paintings=tuple(map(str, painting or ())), seed=seed, device=device, precision=precision,
                             **{k: v for k, v in given.items() if v is not None})

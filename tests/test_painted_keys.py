@@ -28,7 +28,7 @@ from flowstyle.keyed.plan import Shot, spans
 from flowstyle.metrics import laplacian_variance
 from flowstyle.stylize.options import StyleOptions
 from flowstyle.temporal import TemporalOptions
-from flowstyle.temporal.propagate import FlowPairs, PropagationOptions, propagate_span
+from flowstyle.temporal.propagate import FlowPairs, PropagationOptions, fine_energy, propagate_span, restore_fine
 from synth import write_clip
 
 W, H = 160, 96
@@ -87,6 +87,28 @@ def test_no_blur_that_grows_with_the_distance_from_the_key() -> None:
     # Lanczos sampling costs a little at fractional places, the same at 1 frame as at 20.
     assert min(ratios) > 0.80 and max(ratios) < 1.20, ratios
     assert abs(ratios[19] - ratios[2]) < 0.1
+
+
+def test_the_finest_detail_lost_to_resampling_is_given_back_and_nothing_softened() -> None:
+    rng = np.random.default_rng(3)
+    key = cv2.resize(rng.uniform(0, 255, (60, 80, 3)).astype(np.float32), (320, 240), interpolation=cv2.INTER_NEAREST)
+    # blocks of 4 px with hard edges: painted blobs, with detail up to the Nyquist frequency
+    # The key sampled half a pixel off (Lanczos-4): its top octave is gone.
+    xs, ys = np.meshgrid(np.arange(320, dtype=np.float32) + 0.5, np.arange(240, dtype=np.float32) + 0.5)
+    moved = cv2.remap(key, xs, ys, cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REFLECT)
+    want = fine_energy(key)
+    assert fine_energy(moved) < 0.8 * want
+    restored = restore_fine(moved, want, 2.0)
+    assert abs(fine_energy(restored) / want - 1.0) < 0.05
+    # Only the top octave moves: the picture blurred by 2 px is unchanged (the base is kept).
+    blur = lambda p: cv2.GaussianBlur(p, (0, 0), 2.0)  # noqa: E731
+    assert np.abs(blur(restored) - blur(moved)).mean() < 0.02 * np.abs(moved).mean()
+    # Never softened, never raised past max_gain.
+    np.testing.assert_array_equal(restore_fine(key, want / 2, 2.0), key)
+    capped = restore_fine(cv2.GaussianBlur(key, (0, 0), 1.5), want, 1.2)
+    assert fine_energy(capped) < 0.8 * want
+    # In a float picture's scale (deep keys) alike.
+    assert abs(fine_energy(restore_fine(moved / 255, want / 255**2, 2.0)) * 255**2 / want - 1.0) < 0.05
 
 
 def test_one_key_carries_forward_or_backward() -> None:

@@ -131,6 +131,40 @@ def test_training_resumes_exactly_exports_and_refuses_other_settings(media: Path
     assert "\n" not in str(info.value)
 
 
+def test_a_stage_starts_from_an_earlier_runs_weights(media: Path, tmp_path: Path) -> None:
+    first = tiny(media, steps=2, checkpoint=str(tmp_path / "first.ckpt.pt"), export=str(tmp_path / "first.pt"))
+    train_stable(first)
+    earlier = state(first)["net"]
+    # A one-step stage at lr ~0 from the checkpoint (or from the export) keeps the earlier
+    # weights, not the shipped ones; the stage records where it started.
+    for i, start in enumerate((first.checkpoint, str(tmp_path / "first.pt"))):
+        stage = tiny(media, steps=1, lr=1e-12, stability_weight=600.0, start_from=start,
+                     checkpoint=str(tmp_path / f"stage{i}.ckpt.pt"), export=str(tmp_path / f"stage{i}.pt"))
+        report = train_stable(stage)
+        assert report.resumed_from == 0 and report.steps == 1
+        net = state(stage)["net"]
+        for k in earlier:
+            torch.testing.assert_close(net[k], earlier[k], rtol=0, atol=1e-6)
+        recipe = json.loads(recipe_path(Path(stage.export)).read_text())
+        assert recipe["started_from"]["sha256"] == sha256_file(Path(start))
+        assert recipe["started_from"]["step"] == (2 if i == 0 else None)
+    shipped = load_state_dict("multistyle26")
+    assert any(not torch.equal(earlier[k], shipped[k]) for k in shipped)  # the earlier run moved them
+    # Continuing a stage needs no --start-from (its checkpoint has the weights).
+    assert train_stable(tiny(media, steps=2, lr=1e-12, stability_weight=600.0,
+                             checkpoint=str(tmp_path / "stage0.ckpt.pt"))).resumed_from == 1
+    # Bad starts: one line each, no checkpoint written.
+    (tmp_path / "junk.pt").write_bytes(b"junk")
+    torch.save(ArbitraryTransformer().state_dict(), tmp_path / "other.pt")
+    for path, reason in ((tmp_path / "missing.pt", "no such file"), (tmp_path / "junk.pt", "unreadable"),
+                         (tmp_path / "other.pt", "not weights of the multistyle network")):
+        bad = tiny(media, start_from=str(path), checkpoint=str(tmp_path / "bad.ckpt.pt"))
+        with pytest.raises(FlowstyleError, match=reason) as info:
+            train_stable(bad)
+        assert "\n" not in str(info.value) and str(path) in str(info.value)
+        assert not (tmp_path / "bad.ckpt.pt").exists()
+
+
 def test_a_few_steps_lower_the_compound_loss_on_held_out_crops(media: Path, tmp_path: Path) -> None:
     export = tmp_path / "stable.pt"
     train_stable(tiny(media, steps=8, lr=1e-3, export=str(export)))

@@ -187,6 +187,10 @@ class StableOptions:
         checkpoint: the checkpoint file; None: ``$FLOWSTYLE_HOME/training/stable-NETWORK/checkpoint.pt``.
         export: where the student's state dict is written when training ends (with a JSON
             recipe beside it); None: nothing is exported.
+        start_from: start the student from these weights instead of the shipped ones: a
+            train-stable checkpoint or an exported network of the same ``network``. A
+            schedule in stages (a later stage weighs stability up from an earlier stage's
+            weights, the teacher staying the shipped network); read only when a run starts.
         checkpoint_seconds: how often the checkpoint is written.
     """
 
@@ -215,6 +219,7 @@ class StableOptions:
     precision: str = "auto"
     checkpoint: str | None = None
     export: str | None = None
+    start_from: str | None = None
     checkpoint_seconds: float = 60.0
 
     def __post_init__(self) -> None:
@@ -246,6 +251,7 @@ class StableOptions:
         """The settings a checkpoint depends on: all but the budgets, paths and checkpoint period
         (the training data is keyed by its sources, not by the paths as given)."""
         settings = asdict(self)
-        for k in ("steps", "minutes", "checkpoint_seconds", "device", "data", "paintings", "checkpoint", "export"):
+        for k in ("steps", "minutes", "checkpoint_seconds", "device", "data", "paintings", "checkpoint", "export",
+                  "start_from"):
             settings.pop(k)
         return settings

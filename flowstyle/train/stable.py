@@ -44,6 +44,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..device import loss_network_dtype, resolve_device
+from ..errors import FlowstyleError
 from ..flow.warp import inside_frame, warp
 from ..io.atomic import atomic_save, atomic_write_json
 from ..losses import gram, load_vgg16
@@ -251,6 +252,30 @@ class StableObjective:
 
 # -- the run --------------------------------------------------------------------
 
+def start_weights(path: Path, network: str) -> tuple[dict[str, Tensor], dict]:
+    """The network state to start a stage from: a train-stable checkpoint's network or an
+    exported state dict, of ``network``'s shape; and where it came from (for the recipe).
+
+    Raises:
+        FlowstyleError: missing, unreadable, or weights of another network (one line).
+    """
+    if not path.is_file():
+        raise FlowstyleError(f"{path}: --start-from: no such file")
+    try:
+        loaded = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:
+        raise FlowstyleError(f"{path}: --start-from: unreadable ({type(exc).__name__})") from None
+    checkpoint = isinstance(loaded, dict) and isinstance(loaded.get("net"), dict)
+    state = loaded["net"] if checkpoint else loaded
+    shapes = {k: tuple(v.shape) for k, v in (MultiStyleNet() if network == "multistyle" else ArbitraryTransformer()).state_dict().items()}
+    if not isinstance(state, dict) or {k: tuple(getattr(v, "shape", ())) for k, v in state.items()} != shapes:
+        raise FlowstyleError(f"{path}: --start-from: not weights of the {network} network")
+    origin = {"file": path.name, "sha256": sha256_file(path),
+              "step": int(loaded.get("step", 0)) if checkpoint else None,
+              "settings": (loaded.get("key") or {}).get("settings") if checkpoint else None}
+    return state, origin
+
+
 def checkpoint_path(options: StableOptions) -> Path:
     return Path(options.checkpoint) if options.checkpoint else training_dir(f"stable-{options.network}") / "checkpoint.pt"
 
@@ -289,6 +314,9 @@ def train_stable(options: StableOptions, restart: bool = False, progress: Progre
            "teacher_sha256": spec(teacher_name).sha256, "precision": str(autocast), "device": device.type}
     checkpoint = Checkpoint(f"stable-{o.network}", key, checkpoint_path(o), supersede=False)
     state = checkpoint.load(restart)
+    start_state, start = None, state.get("start") if state is not None else None
+    if state is None and o.start_from:  # read before the networks load: a bad file fails at once
+        start_state, start = start_weights(Path(o.start_from), o.network)
     export = Path(o.export) if o.export else None
     for folder in (checkpoint.path.parent, *((export.parent,) if export else ())):  # before the training, not after
         ensure_writable(folder)
@@ -302,6 +330,9 @@ def train_stable(options: StableOptions, restart: bool = False, progress: Progre
     generator = torch.Generator().manual_seed(o.seed)
     opt = torch.optim.Adam(student.parameters(), lr=o.lr)
     loop = StepLoop(opt, o.steps, o.minutes, o.checkpoint_seconds, "train-stable", state)
+    if start_state is not None:
+        student.net.load_state_dict(start_state)
+        log.info("starting the stable %s network from %s (sha256 %s)", o.network, o.start_from, start["sha256"][:12])
     if state is not None:
         student.net.load_state_dict(state["net"])
         opt.load_state_dict(state["optimizer"])
@@ -314,7 +345,7 @@ def train_stable(options: StableOptions, restart: bool = False, progress: Progre
 
     def snapshot(finished: bool = False) -> None:
         streams = [crops.state_dict()] + ([painting_crops.state_dict()] if painting_crops is not None else [])
-        checkpoint.save({"net": student.net.state_dict(), "optimizer": opt.state_dict(), "streams": streams,
+        checkpoint.save({"net": student.net.state_dict(), "optimizer": opt.state_dict(), "streams": streams, "start": start,
                          "generator": generator.get_state(), **loop.state_dict(), "finished": finished})
 
     def compute(step: int) -> tuple[Tensor, dict[str, float]]:
@@ -337,7 +368,7 @@ def train_stable(options: StableOptions, restart: bool = False, progress: Progre
     if export is not None:
         recipe = {"network": o.network, "teacher": teacher_name, "teacher_sha256": key["teacher_sha256"],
                   "settings": dataclasses.asdict(o), "sources": key["sources"], "paintings": key["paintings"],
-                  "precision": key["precision"], "steps": step, "minutes": round(elapsed / 60.0, 2),
+                  "started_from": start or TEACHER_WEIGHTS[o.network], "precision": key["precision"], "steps": step, "minutes": round(elapsed / 60.0, 2),
                   "cpu_minutes": round(cpu / 60.0, 2), "steps_per_minute": round(rate, 2), "losses": parts,
                   "torch": torch.__version__, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
         digest = export_student(student.net, export, recipe)
