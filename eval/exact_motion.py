@@ -1,12 +1,12 @@
 """E_warp under motions known exactly: a frame of the clip moved by sub-pixel pans and re-noised, each
-network's per-frame output scored with the exact flow (run_stable.py's "exact-motion E_warp" column).
+network's per-frame output scored with the exact flow (run_stable.py's "E_warp exact motion" column).
 
 Why: on a real clip E_warp is scored with an estimated flow (DIS-medium, Farneback), and whatever that
-flow gets wrong (occlusion borders, motion blur, lighting, the flow's own error on stylized texture's
-source) is charged to every network alike: a floor that no network can remove, which pulls every ratio
+flow gets wrong (occlusion borders, motion blur, lighting, the flow's own error) is charged to every network alike: a floor that no network can remove, which pulls every ratio
 toward 1. Here the motion is exact (the frame is moved with the bicubic kernel the stable training
 uses, flowstyle/train/stable.py), so the ratio is the network's own response to motion and noise: a
-network that paints the same strokes on the same content scores 0 whatever the floor of the clip.
+network that paints the same strokes on the same content scores nearly 0 (the bicubic warp's own
+error, about 1% of the shipped network's) whatever the floor of the clip.
 Two figures together bound the floor: with R at (1, 1) and a network at (exact m, real r), a straight
 line gives the real-clip ratio of a network with m = 0, ``(r - m) / (1 - m)`` (docs/stable.md).
 """

@@ -8,8 +8,8 @@ and the paintings starry_night.jpg and udnie.jpg (the arbitrary network), each r
 
 A, B and C are measured against R, each column a ratio to R's figure (eval/measure.py): E_warp scored with
 DIS-medium and with Farneback, for A also E_warp under exact motion (eval/exact_motion.py: a frame of the
-clip panned by sub-pixel steps and re-noised, scored with the exact flow, so no estimated flow's floor), sharpness (luma Laplacian variance), static-pixel flicker, Gram loss (in all,
-and at relu1_1 and relu2_1 alone), content loss, and drift (tree.avi). The Gram target is the painting; a
+clip panned by sub-pixel steps and re-noised, scored with the exact flow, so no estimated flow's floor),
+sharpness (luma Laplacian variance), static-pixel flicker, Gram loss (in all, and at relu1_1 and relu2_1 alone), content loss, and drift (tree.avi). The Gram target is the painting; a
 built-in style has none, so its target is the ORIGINAL network's render of a photo in that style (as
 run_eval.py does): a same-style picture whose Gram matrices both R and the candidate are compared with, so
 the ratio says whether the candidate keeps the original's look (a target made of R's own frames would give

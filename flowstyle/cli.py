@@ -236,8 +236,8 @@ def render(
     if method == "gatys" and (region or region_at or matte or style_at or strength_at):
         raise ConfigError("method", "--region, --region-at, --matte, --style-at and --strength-at work with --method "
                                     "feedforward only")
-    if painted.active and (workers or scheduler):
-        raise ConfigError("keyframes", "painted keys render in one process for now; leave out --workers and --scheduler")
+    if painted.active and method == "gatys" and (workers or scheduler):
+        raise ConfigError("keyframes", "Gatys keys render in one process for now; leave out --workers and --scheduler")
     distributed = None
     if workers or scheduler:
         from .distributed.engine import DistributedOptions

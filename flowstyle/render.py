@@ -140,14 +140,19 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
                         dtype=precision_name(dtype))
 
 
+def check_painted(config: RenderConfig) -> None:
+    """Refuse what painted keys do not combine with yet (one line)."""
+    if config.regions.active or config.keys.active:
+        raise ConfigError("keyframes", "painted keys cannot be combined with regions, mattes or style keys yet; "
+                                       "paint the regions into the keys instead")
+
+
 def _render_painted(src: Path, dst: Path, config: RenderConfig, overwrite: bool, progress: ProgressFn | None,
                     cancel: CancelEvent | None, device: torch.device, dtype: torch.dtype) -> RenderReport:
     """``render()`` with painted keys: the keys are carried along the flow (docs/keyframes.md); the
     render's style paints the keys of shots that have none (``--keyframes-every``, or every shot
     without a given key when a style was asked for)."""
-    if config.regions.active or config.keys.active:
-        raise ConfigError("keyframes", "painted keys cannot be combined with regions, mattes or style keys yet; "
-                                       "paint the regions into the keys instead")
+    check_painted(config)
 
     def painter(source: FrameSource) -> KeyPainter:
         stylizer = make_clip_stylizer(config.style, config.regions, config.keys, device, dtype, source, str(src))

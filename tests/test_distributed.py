@@ -340,3 +340,52 @@ def test_local_cluster_listens_on_loopback_only_and_leaves_8787_alone() -> None:
         holder.close()
     assert listening and all(addr.ip == "127.0.0.1" for addr in listening), listening
     assert not [w for w in caught if "already in use" in str(w.message)], [str(w.message) for w in caught]
+
+
+def _paint(rgb: np.ndarray) -> np.ndarray:
+    """A 'painting' that is a pointwise function of the frame (tests/test_painted_keys.py's kind)."""
+    lut = np.clip((np.arange(256) / 255.0) ** 0.6 * 255, 0, 255).astype(np.uint8)
+    return np.ascontiguousarray(lut[rgb][..., ::-1])
+
+
+def test_painted_keys_run_one_task_per_shot_as_in_one_process(clip: Path, cluster, tmp_path: Path) -> None:
+    """A shot with its keys is one task (never split, no pre-roll), given the keys of its own frames:
+    every frame is the single-process render's. Shot B has one key at its middle (carried both ways)."""
+    from PIL import Image
+
+    from flowstyle.distributed.engine import render_key
+    from flowstyle.errors import ConfigError
+    from flowstyle.keyed.options import PaintedKeyOptions
+
+    frames = decoded(clip)[1].astype(np.uint8)
+    keys = []
+    for index in (0, 40, 80):
+        path = tmp_path / f"key{index}.png"
+        Image.fromarray(_paint(frames[index])).save(path)
+        keys.append(f"{index}={path}")
+    config = dataclasses.replace(CONFIG, painted=PaintedKeyOptions(tuple(keys)))
+    single = render(clip, tmp_path / "single.mkv", config).output
+    results: list = []
+    options = DistributedOptions(scheduler=cluster.scheduler_address, segment_seconds=0.4)  # 10-frame parts
+    dist = render_distributed(clip, tmp_path / "dist.mkv", config, options, on_segment=results.append).output
+    assert sorted(r.frames for r in results) == [CUT, FRAMES - CUT]
+    pts_a, a = decoded(single)
+    pts_b, b = decoded(dist)
+    assert pts_a == pts_b and len(pts_b) == FRAMES
+    assert np.abs(a - b).max() <= 1
+    assert audio_packets(single) == audio_packets(dist)
+    for index in (0, 40, 80):  # the keys themselves, through crf-0 x264 (its 4:2:0 chroma costs ~1.5 levels)
+        assert np.abs(b[index] - _paint(frames[index]).astype(np.int16)).mean() < 3.0
+
+    # A key repainted under the same name is another render (its shot renders again on resume).
+    resolved = dataclasses.replace(config, painted=PaintedKeyOptions(tuple(
+        f"{k.split('=')[0]}={tmp_path / k.split('=')[1]}" for k in keys)))
+    before = render_key("x", resolved, options)
+    Image.fromarray(frames[40]).save(tmp_path / "key40.png")
+    assert render_key("x", resolved, options) != before
+
+    # Shot B without a key and no style to paint it: one line before any task runs, nothing written.
+    bad = dataclasses.replace(CONFIG, painted=PaintedKeyOptions(tuple(keys[:2])))
+    with pytest.raises(ConfigError, match="the shot of frames 50 to 124 has no key"):
+        render_distributed(clip, tmp_path / "bad.mkv", bad, options)
+    assert not list(tmp_path.glob("bad.mkv*"))

@@ -32,9 +32,10 @@ from ..errors import ConfigError, FlowstyleError, OutputError
 from ..gatys.workdir import file_sha256
 from ..io.atomic import check_paths
 from ..io.formats import get_source
+from ..keyed.plan import plan_keys, resolve_keys
 from ..gatys.stylizer import GatysConfig, require_painting
 from ..progress import Progress, ProgressFn
-from ..render import RenderConfig, RenderReport
+from ..render import RenderConfig, RenderReport, check_painted
 from ..threads import Prefetcher
 from .finish import join
 from .plan import PREROLL_FRAMES, Plan, Segment, stream_plan
@@ -80,10 +81,13 @@ class DistributedOptions:
 
 
 def render_key(input_sha256: str, config: RenderConfig | GatysConfig, options: DistributedOptions) -> dict:
-    """What the segments depend on: the input's bytes and every setting that changes a frame or a boundary."""
+    """What the segments depend on: the input's bytes, every setting that changes a frame or a boundary,
+    and the bytes of each painted key (a key repainted under the same name renders its shot again)."""
+    keys = [[frame, file_sha256(Path(file))] for frame, file in config.painted.parsed()] \
+        if isinstance(config, RenderConfig) else []
     return {"input_sha256": input_sha256, "method": "gatys" if isinstance(config, GatysConfig) else "feedforward",
             "config": dataclasses.asdict(config), "segment_seconds": options.segment_seconds,
-            "preroll": options.preroll}
+            "preroll": options.preroll, "painted_keys": keys}
 
 
 @contextlib.contextmanager
@@ -149,10 +153,15 @@ def _plan(src: Path, config: RenderConfig | GatysConfig, options: DistributedOpt
     """The plan's segments as the scan finds them, then the plan (see :func:`~.plan.stream_plan`).
 
     Gatys shots are never split (their frames depend on each other) and have no
-    pre-roll; a feed-forward render without temporal state needs no pre-roll.
+    pre-roll, nor are shots with painted keys (a shot is carried from key to key: one task,
+    found by the render's own cut detector); a feed-forward render without temporal state
+    needs no pre-roll.
     """
     if isinstance(config, GatysConfig):
         return stream_plan(src, config.size, config.cuts, options.segment_seconds, 0, split_shots=False)
+    if config.painted.active:
+        return stream_plan(src, config.size, config.temporal.cut_frames or config.temporal.cuts,
+                           options.segment_seconds, 0, split_shots=False)
     temporal = config.temporal.mode != "none"
     return stream_plan(src, config.size, config.temporal.cuts if temporal else None, options.segment_seconds,
                        options.preroll if temporal else 0, tail_parts=max(1, options.workers))
@@ -194,6 +203,18 @@ class _Tally:
                                        resumed=self.resumed))
 
 
+def _painted(src: Path, config: RenderConfig) -> RenderConfig:
+    """``config`` with its painted keys resolved and checked before any task runs (one line each): key
+    files, frames, aspects; and, when no style may paint a shot's keys, every shot has one (a pass
+    over the clip with the render's cut detector, as the in-process render makes)."""
+    check_painted(config)
+    with get_source(src, config.size) as source:
+        painted = resolve_keys(config.painted, source)
+        if not (painted.every is not None or painted.paint_keyless):
+            plan_keys(painted, source, None, config.temporal.cut_frames or config.temporal.cuts)
+    return dataclasses.replace(config, painted=painted)
+
+
 def render_distributed(input_path: str | Path, output_path: str | Path, config: RenderConfig | GatysConfig,
                        options: DistributedOptions, overwrite: bool = False, restart: bool = False,
                        progress: ProgressFn | None = None,
@@ -213,7 +234,7 @@ def render_distributed(input_path: str | Path, output_path: str | Path, config: 
     if config.span.in_point is not None or config.span.out_point is not None:
         raise ConfigError("workers", "--in/--out render in-process for now; distributed renders take whole clips")
     if isinstance(config, RenderConfig) and config.painted.active:
-        raise ConfigError("keyframes", "painted keys render in one process for now; leave out --workers and --scheduler")
+        config = _painted(src, config)
     if isinstance(config, GatysConfig):
         require_painting(config.gatys.style)
     start = time.perf_counter()

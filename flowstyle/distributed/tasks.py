@@ -34,6 +34,7 @@ from pathlib import Path
 
 from ..gatys.stylizer import GatysConfig
 from ..io.media import RangeOptions
+from ..keyed.plan import keys_within
 from ..progress import Progress
 from ..render import RenderConfig, render, render_gatys
 from ..threads import intra_op_threads
@@ -60,8 +61,11 @@ def segment_config(config: RenderConfig | GatysConfig, segment: Segment) -> Rend
     if isinstance(config, GatysConfig):
         return dataclasses.replace(config, span=span, copy_audio=False, cuts=None, keep_work=False)
     # workers=1: one worker process per core already keeps every core busy. The scan's
-    # cuts inside the segment (grouped short shots) reset the state where the whole render would.
-    return dataclasses.replace(config, span=span, copy_audio=False, workers=1,
+    # cuts inside the segment (grouped short shots) reset the state where the whole render would,
+    # and split the painted keys' shots there too. Painted keys come resolved (frame numbers,
+    # absolute paths: the engine's resolve_keys); a task gets the keys of its own shots.
+    painted = keys_within(config.painted, segment.start, segment.stop) if config.painted.active else config.painted
+    return dataclasses.replace(config, span=span, copy_audio=False, workers=1, painted=painted,
                                temporal=dataclasses.replace(config.temporal, cuts=None, cut_frames=segment.cuts))
 
 

@@ -6,6 +6,7 @@ Every refusal is one line naming the key or file (docs/keyframes.md, "Bad input"
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -100,6 +101,26 @@ def key_positions(options: PaintedKeyOptions, source: FrameSource, frames: Frame
         seen[index] = file
         out.append((index, Path(file)))
     return sorted(out)
+
+
+def resolve_keys(options: PaintedKeyOptions, source: FrameSource) -> PaintedKeyOptions:
+    """``options`` with each key as ``INDEX=ABSOLUTE_PATH`` (a timecode or seconds turned into the frame
+    it names on ``source``'s clock), every key file checked (missing, not a picture, another aspect):
+    what a distributed render hands its tasks, which see a part of the clip and another working folder.
+
+    Raises:
+        ConfigError, InputError: one line each, as :func:`plan_keys`.
+    """
+    positions = key_positions(options, source, None)
+    for _, path in positions:
+        load_key(path, source.size, deep=False)
+    return dataclasses.replace(options, keyframes=tuple(f"{index}={path.resolve()}" for index, path in positions))
+
+
+def keys_within(options: PaintedKeyOptions, start: int, stop: int) -> PaintedKeyOptions:
+    """The keys of resolved ``options`` (:func:`resolve_keys`) on frames ``[start, stop)``."""
+    return dataclasses.replace(options, keyframes=tuple(
+        text for text, (frame, _) in zip(options.keyframes, options.parsed()) if start <= int(frame) < stop))
 
 
 def find_shots(source: FrameSource, frames: FrameRange | None, cuts: CutOptions | tuple[int, ...] | None

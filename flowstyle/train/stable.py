@@ -267,7 +267,8 @@ def start_weights(path: Path, network: str) -> tuple[dict[str, Tensor], dict]:
         raise FlowstyleError(f"{path}: --start-from: unreadable ({type(exc).__name__})") from None
     checkpoint = isinstance(loaded, dict) and isinstance(loaded.get("net"), dict)
     state = loaded["net"] if checkpoint else loaded
-    shapes = {k: tuple(v.shape) for k, v in (MultiStyleNet() if network == "multistyle" else ArbitraryTransformer()).state_dict().items()}
+    fresh = MultiStyleNet() if network == "multistyle" else ArbitraryTransformer()
+    shapes = {k: tuple(v.shape) for k, v in fresh.state_dict().items()}
     if not isinstance(state, dict) or {k: tuple(getattr(v, "shape", ())) for k, v in state.items()} != shapes:
         raise FlowstyleError(f"{path}: --start-from: not weights of the {network} network")
     origin = {"file": path.name, "sha256": sha256_file(path),
