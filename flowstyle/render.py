@@ -34,13 +34,14 @@ from .io.source import FrameSource, ReadOptions
 from .io.writer import EncodeOptions
 from .keyed.options import PaintedKeyOptions
 from .keyed.plan import plan_keys
-from .keyed.source import KeyPainter, PaintedSource, Unchanged
+from .keyed.source import Carried, KeyPainter, PaintedSource, Unchanged
 from .losses import load_vgg16
 from .pipeline import CancelEvent, RunResult, io_threads, run, stylize_workers, with_predecessors
 from .progress import Progress, ProgressFn
 from .regions.build import make_clip_stylizer
 from .regions.composite import RegionOptions
 from .scenes import CutOptions
+from .stylize.base import Stylizer
 from .stylize.keyframes import KeyframeOptions
 from .stylize.options import StyleOptions
 from .stylize.paintings import parse_paintings
@@ -142,9 +143,9 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
 
 def check_painted(config: RenderConfig) -> None:
     """Refuse what painted keys do not combine with yet (one line)."""
-    if config.regions.active or config.keys.active:
-        raise ConfigError("keyframes", "painted keys cannot be combined with regions, mattes or style keys yet; "
-                                       "paint the regions into the keys instead")
+    if config.keys.active:
+        raise ConfigError("keyframes", "painted keys cannot be combined with --style-at/--strength-at yet; "
+                                       "paint the change into the keys instead")
 
 
 def _render_painted(src: Path, dst: Path, config: RenderConfig, overwrite: bool, progress: ProgressFn | None,
@@ -155,21 +156,32 @@ def _render_painted(src: Path, dst: Path, config: RenderConfig, overwrite: bool,
     check_painted(config)
 
     def painter(source: FrameSource) -> KeyPainter:
-        stylizer = make_clip_stylizer(config.style, config.regions, config.keys, device, dtype, source, str(src))
+        # A key is painted whole; regions are laid over the carried pictures, not into the keys.
+        stylizer = make_clip_stylizer(config.style, RegionOptions(), config.keys, device, dtype, source, str(src))
         return lambda frame, guess: stylizer.stylize(frame, True)  # a network has no use for a guess
+
+    def regions_over(source: FrameSource, carried: PaintedSource) -> Stylizer:
+        # Regions over the carried pictures: a region with a style of its own (or none: as filmed)
+        # shows it, the rest shows what the keys paint; masks see the frames as filmed.
+        return make_clip_stylizer(config.style, config.regions, config.keys, device, dtype, source, str(src),
+                                  base=Carried(carried))
 
     return render_with_keys(src, dst, config.painted, painter, config.size, config.encode, config.read, config.span,
                             config.copy_audio, config.temporal.cut_frames or config.temporal.cuts, overwrite,
-                            progress, cancel, device, precision_name(dtype))
+                            progress, cancel, device, precision_name(dtype),
+                            over=regions_over if config.regions.active else None)
 
 
 def render_with_keys(src: Path, dst: Path, options: PaintedKeyOptions, painter: Callable[[FrameSource], KeyPainter],
                      size: SizePolicy, encode: EncodeOptions, read: ReadOptions, span: RangeOptions, copy_audio: bool,
                      cuts: CutOptions | tuple[int, ...] | None, overwrite: bool, progress: ProgressFn | None,
-                     cancel: CancelEvent | None, device: torch.device, dtype: str, deep: bool = True) -> RenderReport:
+                     cancel: CancelEvent | None, device: torch.device, dtype: str, deep: bool = True,
+                     over: Callable[[FrameSource, PaintedSource], Stylizer] | None = None) -> RenderReport:
     """Carry the painted keys of ``options`` over ``src`` into ``dst``; ``painter(source)`` makes the function
     that paints a key flowstyle must paint itself (built only when the plan has one). ``deep`` False reads
-    8-bit frames (Gatys paints uint8 pictures)."""
+    8-bit frames (Gatys paints uint8 pictures). ``over(source, carried)`` makes a stylizer that sees the
+    frames as filmed and shows the carried pictures through :class:`~flowstyle.keyed.source.Carried`
+    (regions); None writes the carried pictures."""
     start = time.perf_counter()
     io: RenderIO = open_render(src, dst, size, encode, read, span, io_threads(0, device), copy_audio, overwrite,
                                deep=deep)
@@ -177,9 +189,10 @@ def render_with_keys(src: Path, dst: Path, options: PaintedKeyOptions, painter: 
         # Keys, files and shots are checked before the output opens: a bad key is one line, nothing written.
         plan = plan_keys(options, source, io.frames, cuts, deep=output_depth(dst, encode) > 8)
         paint = painter(source) if plan.painted else None
-        painted = PaintedSource(source, plan, paint, options.propagation)
+        painted = PaintedSource(source, plan, paint, options.propagation, keep_frames=over is not None)
+        stylizer = over(source, painted) if over is not None else Unchanged()  # a bad matte: one line, nothing written
         sink = io.open_sink()
-        result = run(painted, Unchanged(), PerFrame(), sink, cancel, progress, frames=io.frames, cuts=None)
+        result = run(painted, stylizer, PerFrame(), sink, cancel, progress, frames=io.frames, cuts=None)
     _warn_lost(src, source, result)
     return RenderReport(input=src, output=dst, frames=result.frames, lost_frames=result.lost_frames,
                         seconds=time.perf_counter() - start, size=source.size, device=str(device), dtype=dtype)

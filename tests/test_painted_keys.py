@@ -206,6 +206,35 @@ def test_render_with_keys_keeps_timing_and_audio_and_the_keys(clip, tmp_path: Pa
         assert len(c.streams.audio) == 1
 
 
+def test_a_matte_region_shows_its_own_style_over_the_carried_keys(clip, tmp_path: Path) -> None:
+    """``--matte`` with ``--matte-style none``: inside the matte (the left half) the frames as filmed, outside
+    the pictures carried from the keys, exactly as the render without the matte shows them."""
+    path, frames = clip
+    k0 = write_key(tmp_path / "k0.png", paint(frames[0]))
+    k15 = write_key(tmp_path / "k15.png", paint(frames[15]))
+    matte = np.zeros((H, W), np.uint8)
+    matte[:, : W // 2] = 255
+    (tmp_path / "matte").mkdir()
+    for i in range(len(frames)):  # a matte sequence as long as the clip
+        cv2.imwrite(str(tmp_path / "matte" / f"m_{i:04d}.png"), matte)
+    keys = ["--keyframe", f"0={k0}", "--keyframe", f"15={k15}", "--codec", "ffv1"]
+    code, line = cli(path, "-o", tmp_path / "keys.mkv", *keys)
+    assert code == 0, line
+    code, line = cli(path, "-o", tmp_path / "both.mkv", *keys, "--matte", tmp_path / "matte" / "m_%04d.png",
+                     "--matte-style", "none")
+    assert code == 0, line
+    carried, both = frames_of(tmp_path / "keys.mkv"), frames_of(tmp_path / "both.mkv")
+    assert len(both) == len(frames)
+    inside, outside = slice(0, W // 2 - 2), slice(W // 2 + 2, W)  # the matte's edge is soft (feather)
+    for i in (0, 7, 15):
+        assert psnr(both[i][:, inside], frames[i][:, inside]) > 40
+        assert psnr(both[i][:, outside], carried[i][:, outside]) > 40
+        assert psnr(both[i][:, inside], carried[i][:, inside]) < 30  # not the keys there
+    # A bad matte: one line, nothing written.
+    code, line = cli(path, "-o", tmp_path / "bad.mkv", *keys, "--matte", tmp_path / "missing.png")
+    assert code == 1 and "missing.png" in line and not list(tmp_path.glob("bad.mkv*"))
+
+
 def test_keys_in_the_range_only_and_a_range_render(clip, tmp_path: Path) -> None:
     path, frames = clip
     k4 = write_key(tmp_path / "k4.png", paint(frames[4]))

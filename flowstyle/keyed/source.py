@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import math
 import tempfile
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from fractions import Fraction
 from pathlib import Path
@@ -46,6 +47,20 @@ class Unchanged:
         return frame.rgb
 
 
+class Carried:
+    """The stylizer that shows the propagated picture of each frame of a :class:`PaintedSource` that keeps
+    the clip's own pictures in its frames (``keep_frames``): the base a region composite paints over,
+    while its masks (a person's segmentation, a matte) see the frame as filmed."""
+
+    sequential = False
+
+    def __init__(self, source: "PaintedSource") -> None:
+        self.source = source
+
+    def stylize(self, frame: Frame, shot_start: bool) -> np.ndarray:
+        return self.source.take(frame.index)
+
+
 class Spool:
     """Arrays for one span: in memory when small, else memory-mapped files in a temporary folder
     (a 10-second shot at 1080p holds about 6 GB of flows)."""
@@ -73,13 +88,31 @@ class PaintedSource(FrameSource):
     """``inner``'s frames with the plan's keys carried over them; every other property is ``inner``'s."""
 
     def __init__(self, inner: FrameSource, plan: KeyPlan, paint_key: KeyPainter | None,
-                 options: PropagationOptions = PropagationOptions()) -> None:
+                 options: PropagationOptions = PropagationOptions(), keep_frames: bool = False) -> None:
+        """``keep_frames``: deliver the clip's frames as decoded and hold each propagated picture for
+        :meth:`take` (:class:`Carried`), instead of delivering the pictures in the frames."""
         self.inner = inner
         self.plan = plan
         self.paint_key = paint_key
         self.options = options
+        self.keep_frames = keep_frames
         self.path = inner.path
         self._keys: dict[int, np.ndarray] = {}
+        self._carried: dict[int, np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def take(self, index: int) -> np.ndarray:
+        """The propagated picture of frame ``index`` (``keep_frames``), once: the render loop asks for each
+        frame it was handed, on its stylize threads."""
+        with self._lock:
+            return self._carried.pop(index)
+
+    def _deliver(self, frame: Frame, picture: np.ndarray) -> Frame:
+        if not self.keep_frames:
+            return dataclasses.replace(frame, rgb=picture)
+        with self._lock:
+            self._carried[frame.index] = picture
+        return frame
 
     def key(self, frame: Frame, guess: np.ndarray | None = None) -> np.ndarray:
         """The key of ``frame``: given, or painted now (once), from ``guess`` where the painter can use one."""
@@ -126,10 +159,10 @@ class PaintedSource(FrameSource):
                     for i, (frame, picture) in enumerate(zip(buffer, pictures)):
                         if held is not None and i == len(buffer) - 1:
                             break  # the next span starts with it
-                        yield dataclasses.replace(frame, rgb=picture)
+                        yield self._deliver(frame, picture)
                     spool.close()
             if held is not None:
-                yield dataclasses.replace(held, rgb=self.key(held))
+                yield self._deliver(held, self.key(held))
         finally:
             spool.close()
             flows.close()

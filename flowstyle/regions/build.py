@@ -34,6 +34,8 @@ from .composite import (INPUT_ALPHA, MATTE_REGION, ORIGINAL, RegionOptions, Regi
 from .matte import MatteReader
 from .segment import PersonSegmenter
 
+BASE = object()  # a region that shows make_render_stylizer's ``base``
+
 
 def clip_timecode(timecode: Timecode | str | None, rate: Fraction | float | None) -> Timecode | None:
     """The clip's start timecode, which keys given as timecode count from (like ``--in``): ``render()`` passes the
@@ -70,18 +72,20 @@ def check_keys(regions: RegionOptions, keys: KeyframeOptions, rate: Fraction | f
 
 
 def make_clip_stylizer(style: StyleOptions, regions: RegionOptions, keys: KeyframeOptions, device: torch.device,
-                       dtype: torch.dtype, source: FrameSource, input_name: str) -> Stylizer:
+                       dtype: torch.dtype, source: FrameSource, input_name: str, base: Stylizer | None = None
+                       ) -> Stylizer:
     """:func:`make_render_stylizer` for the open clip ``source``: its frame size, rate, length, first
     presentation time and start timecode (the render's and the studio preview's one way to build it)."""
     return make_render_stylizer(style, regions, keys, device, dtype, source.size, source.frame_rate, source.duration,
                                 source.frame_count or None, start_time=source.start_time, timecode=source.timecode,
-                                input_name=input_name)
+                                input_name=input_name, base=base)
 
 
 def make_render_stylizer(style: StyleOptions, regions: RegionOptions, keys: KeyframeOptions, device: torch.device,
                          dtype: torch.dtype, size: tuple[int, int], rate: Fraction | float | None,
                          duration: float | None, frames: int | None = None, *, start_time: float = 0.0,
-                         timecode: Timecode | str | None = None, input_name: str = "input") -> Stylizer:
+                         timecode: Timecode | str | None = None, input_name: str = "input",
+                         base: Stylizer | None = None) -> Stylizer:
     """The stylizer for ``style`` with optional keyframes (the ``--style`` track) and regions.
 
     Args:
@@ -91,6 +95,8 @@ def make_render_stylizer(style: StyleOptions, regions: RegionOptions, keys: Keyf
         start_time: the clip's first presentation time (keys count from it).
         timecode: the clip's start timecode (keys given as timecode count from it, like ``--in``).
         input_name: the input's path, named by the error when ``--matte alpha`` meets an input without alpha.
+        base: what a region without a style of its own shows (and a matte's outside), in place of
+            ``style``'s track: the pictures carried from painted keys (:class:`~flowstyle.keyed.source.Carried`).
     """
     start_tc = clip_timecode(timecode, rate)
     # Every key is placed before any weights load: a bad key is one line now.
@@ -100,23 +106,26 @@ def make_render_stylizer(style: StyleOptions, regions: RegionOptions, keys: Keyf
     if not regions.active:
         return make_stylizers([track], device, dtype, start_time)[0]
 
-    def region_track(name: str, spec: str | None) -> StyleTrack | None:
+    render_track: StyleTrack | object = track if base is None else BASE
+
+    def region_track(name: str, spec: str | None) -> StyleTrack | object | None:
         """A region's track: its own keys (the render's strength and interpolation), its style, the render's
-        track when unset, None (the frame as filmed) for ``none``."""
+        track (or ``base``) when unset, None (the frame as filmed) for ``none``."""
         if name in keyed:
             return resolve_track(style, keyed[name], (), keys.interpolation)
         if spec is None:
-            return track
+            return render_track
         if spec.strip().lower() == ORIGINAL:
             return None
         return resolve_track(dataclasses.replace(style, style=spec))
 
     if regions.matte:
-        inside_track, outside_track = region_track(MATTE_REGION, regions.matte_style), track
+        inside_track, outside_track = region_track(MATTE_REGION, regions.matte_style), render_track
     else:
         inside_track, outside_track = region_track("person", regions.person), region_track("background", regions.background)
-    used = [t for t in (inside_track, outside_track) if t is not None]
-    stylizers = dict(zip(map(id, used), make_stylizers(used, device, dtype, start_time)))
+    used = [t for t in (inside_track, outside_track) if isinstance(t, StyleTrack)]
+    stylizers: dict[int, Stylizer] = dict(zip(map(id, used), make_stylizers(used, device, dtype, start_time) if used else []))
+    stylizers[id(BASE)] = base  # type: ignore[assignment]
     inside = stylizers[id(inside_track)] if inside_track is not None else None
     outside = stylizers[id(outside_track)] if outside_track is not None else None
     if regions.matte:
