@@ -143,9 +143,10 @@ def render(input_path: str | Path, output_path: str | Path, config: RenderConfig
 
 def check_painted(config: RenderConfig) -> None:
     """Refuse what painted keys do not combine with yet (one line)."""
-    if config.keys.active:
-        raise ConfigError("keyframes", "painted keys cannot be combined with --style-at/--strength-at yet; "
-                                       "paint the change into the keys instead")
+    if config.keys.active and config.painted.every is None and not config.painted.paint_keyless:
+        # Style keys change the style flowstyle paints keys with; given keys are painted already.
+        raise ConfigError("keyframes", "--style-at/--strength-at set the style of the keys flowstyle paints: "
+                                       "add --keyframes-every N (or --style for shots without a key)")
 
 
 def _render_painted(src: Path, dst: Path, config: RenderConfig, overwrite: bool, progress: ProgressFn | None,

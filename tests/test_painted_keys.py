@@ -26,6 +26,7 @@ from flowstyle.io.writer import EncodeOptions
 from flowstyle.keyed.options import PaintedKeyOptions
 from flowstyle.keyed.plan import Shot, spans
 from flowstyle.metrics import laplacian_variance
+from flowstyle.stylize.keyframes import KeyframeOptions
 from flowstyle.stylize.options import StyleOptions
 from flowstyle.temporal import TemporalOptions
 from flowstyle.temporal.propagate import FlowPairs, PropagationOptions, fine_energy, propagate_span, restore_fine
@@ -259,6 +260,17 @@ def test_keyframes_every_paints_keys_with_the_style(clip, tmp_path: Path) -> Non
         assert psnr(a[k], b[k]) >= 40.0, k
     assert psnr(a[7], b[7]) < 60.0  # between keys: carried, not repainted
 
+    # Style keys set the style each painted key gets at its time (frame 15 is 0.6 s: style 16).
+    keys = KeyframeOptions(("0=7", "0.6s=16"), interpolation="linear")
+    render(path, out, RenderConfig(style=StyleOptions(style="7"), size=size, encode=lossless, precision="fp32",
+                                   keys=keys, painted=PaintedKeyOptions(every=5)), overwrite=True)
+    render(path, per_frame, RenderConfig(style=StyleOptions(style="7"), size=size, encode=lossless, precision="fp32",
+                                         keys=keys, temporal=TemporalOptions(mode="none")), overwrite=True)
+    a, c = frames_of(out), frames_of(per_frame)
+    for k in (0, 5, 10, 15):
+        assert psnr(a[k], c[k]) >= 40.0, k
+    assert psnr(c[15], b[15]) < 30.0  # the style keys did change the style there
+
 
 @pytest.mark.parametrize("args, line", [
     (["--keyframe", "0=missing.png"], "missing.png: no such file"),
@@ -271,6 +283,7 @@ def test_keyframes_every_paints_keys_with_the_style(clip, tmp_path: Path) -> Non
     (["--keyframe", "0=k.png", "--method", "gatys", "--style", "k.png", "--workers", "2"],
      "Gatys keys render in one process"),
     (["--keyframes-every", "0"], "--keyframes-every: must be 1 or more frames, got 0"),
+    (["--keyframe", "0=k.png", "--style-at", "0=7"], "set the style of the keys flowstyle paints"),
 ])
 def test_bad_keys_are_one_line_and_write_nothing(clip, tmp_path: Path, monkeypatch, args: list[str], line: str) -> None:
     path, frames = clip
