@@ -236,8 +236,6 @@ def render(
     if method == "gatys" and (region or region_at or matte or style_at or strength_at):
         raise ConfigError("method", "--region, --region-at, --matte, --style-at and --strength-at work with --method "
                                     "feedforward only")
-    if painted.active and method == "gatys" and (workers or scheduler):
-        raise ConfigError("keyframes", "Gatys keys render in one process for now; leave out --workers and --scheduler")
     distributed = None
     if workers or scheduler:
         from .distributed.engine import DistributedOptions
@@ -337,15 +335,16 @@ def _interruptible(output: Path, bar: Bar, hint: str = "") -> Iterator[None]:
 
 
 def _render_distributed(input: Path, output: Path, config, options, overwrite: bool, restart: bool,
-                        quiet: bool) -> None:
+                        quiet: bool, gatys_keys=None) -> None:
     """``render --workers/--scheduler`` (docs/architecture.md, "Seams"): one bar over the frames of every task."""
     from .distributed.engine import render_distributed
 
     bar = Bar(input.name, quiet)
     hint = f". Finished segments are kept in {output.name}.flowstyle-segments: run the same command again to continue."
     with _interruptible(output, bar, hint):
+        extra = {"gatys_keys": gatys_keys} if gatys_keys is not None else {}
         report = render_distributed(input, output, config, options, overwrite=overwrite, restart=restart,
-                                    progress=bar)
+                                    progress=bar, **extra)
     typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in "
                f"{report.seconds:.1f} s ({report.fps:.1f} frames/s, distributed)", err=True)
 
@@ -363,7 +362,7 @@ def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, resta
     options = {k: v for k, v in options.items() if v is not None}  # unset: GatysOptions' default, stated once
     gatys_config = GatysConfig(GatysOptions(**options), **config)
     if distributed is not None:  # one task per shot
-        _render_distributed(input, output, gatys_config, distributed, overwrite, restart, quiet)
+        _render_distributed(input, output, gatys_config, distributed, overwrite, restart, quiet, painted)
         return
     bar = Bar(input.name, quiet)
     hint = f". Finished frames are kept in {output.name}.flowstyle-work: run the same command again to continue."

@@ -389,3 +389,28 @@ def test_painted_keys_run_one_task_per_shot_as_in_one_process(clip: Path, cluste
     with pytest.raises(ConfigError, match="the shot of frames 50 to 124 has no key"):
         render_distributed(clip, tmp_path / "bad.mkv", bad, options)
     assert not list(tmp_path.glob("bad.mkv*"))
+
+
+def test_gatys_keys_run_one_task_per_shot_as_in_one_process(gatys_clip: Path, cluster, media: Path,
+                                                             tmp_path: Path) -> None:
+    """``--method gatys --keyframes-every N`` on the engine: Gatys paints each shot's keys in its task and the
+    flow carries them, frame for frame the single-process render."""
+    from flowstyle.gatys import GatysConfig, GatysOptions
+    from flowstyle.keyed.options import PaintedKeyOptions
+    from flowstyle.render import render_gatys
+
+    options = GatysOptions(style=str(media / "styles" / "starry_night.jpg"), first_iterations=8, iterations=4,
+                           pyramid=2, seed=0)
+    config = GatysConfig(options, encode=EncodeOptions(crf=0), device="cpu")
+    keys = PaintedKeyOptions(every=4, paint_keyless=True)
+    with intra_op_threads(1):
+        single = render_gatys(gatys_clip, tmp_path / "single.mp4", config, painted=keys).output
+    results: list = []
+    dist = render_distributed(gatys_clip, tmp_path / "dist.mp4", config,
+                              DistributedOptions(scheduler=cluster.scheduler_address, segment_seconds=0.2),
+                              on_segment=results.append, gatys_keys=keys)
+    assert sorted(r.frames for r in results) == [GATYS_CUT, GATYS_CUT]
+    pts_a, a = decoded(single)
+    pts_b, b = decoded(dist.output)
+    assert pts_a == pts_b and len(pts_b) == 2 * GATYS_CUT
+    assert np.abs(a - b).max() <= 1

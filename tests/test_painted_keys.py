@@ -280,8 +280,6 @@ def test_keyframes_every_paints_keys_with_the_style(clip, tmp_path: Path) -> Non
     (["--keyframe", "3=k.png", "--in", "5"], "outside the frames rendered (5 to the end)"),
     (["--keyframe", "3=k.png", "--keyframe", "3=k2.png"], "two keys on frame 3"),
     (["--keyframe", "3"], "is not FRAME=FILE"),
-    (["--keyframe", "0=k.png", "--method", "gatys", "--style", "k.png", "--workers", "2"],
-     "Gatys keys render in one process"),
     (["--keyframes-every", "0"], "--keyframes-every: must be 1 or more frames, got 0"),
     (["--keyframe", "0=k.png", "--style-at", "0=7"], "set the style of the keys flowstyle paints"),
 ])

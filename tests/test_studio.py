@@ -176,6 +176,14 @@ def test_gatys_job_from_the_page_settings(server, clip, painting):
     assert status == 200 and decode(data) == (12, True)
     c.json("DELETE", f"/api/jobs/{job['id']}")
 
+    # "Paint every Nth frame" with method gatys: Gatys paints the keys, the flow carries them.
+    keyed = c.json("POST", "/api/jobs", {"input": up["id"], "style": f"upload:{pic['id']}", "method": "gatys",
+                                         "iterations": 3, "width": 64, "keyframes_every": 6})
+    keyed = wait_for(keyed["id"], c, timeout=300)
+    assert keyed["state"] == "done" and keyed["gatys_keys"]["every"] == 6, keyed
+    status, data, _ = c.request("GET", f"/api/jobs/{keyed['id']}/download")
+    assert status == 200 and decode(data) == (12, True)
+
 
 def test_editing_codecs_from_the_page(server, clip):
     """The page's output list reaches issue #13's codecs: ProRes HQ in a .mov, audio kept."""

@@ -32,6 +32,8 @@ from ..errors import ConfigError, FlowstyleError, OutputError
 from ..gatys.workdir import file_sha256
 from ..io.atomic import check_paths
 from ..io.formats import get_source
+from ..io.reader import SizePolicy
+from ..keyed.options import PaintedKeyOptions
 from ..keyed.plan import plan_keys, resolve_keys
 from ..gatys.stylizer import GatysConfig, require_painting
 from ..progress import Progress, ProgressFn
@@ -80,14 +82,15 @@ class DistributedOptions:
         return bool(self.workers or self.scheduler)
 
 
-def render_key(input_sha256: str, config: RenderConfig | GatysConfig, options: DistributedOptions) -> dict:
+def render_key(input_sha256: str, config: RenderConfig | GatysConfig, options: DistributedOptions,
+               gatys_keys: PaintedKeyOptions = PaintedKeyOptions()) -> dict:
     """What the segments depend on: the input's bytes, every setting that changes a frame or a boundary,
     and the bytes of each painted key (a key repainted under the same name renders its shot again)."""
-    keys = [[frame, file_sha256(Path(file))] for frame, file in config.painted.parsed()] \
-        if isinstance(config, RenderConfig) else []
+    painted = config.painted if isinstance(config, RenderConfig) else gatys_keys
+    keys = [[frame, file_sha256(Path(file))] for frame, file in painted.parsed()]
     return {"input_sha256": input_sha256, "method": "gatys" if isinstance(config, GatysConfig) else "feedforward",
             "config": dataclasses.asdict(config), "segment_seconds": options.segment_seconds,
-            "preroll": options.preroll, "painted_keys": keys}
+            "preroll": options.preroll, "painted_keys": keys, "gatys_keys": dataclasses.asdict(gatys_keys)}
 
 
 @contextlib.contextmanager
@@ -203,27 +206,29 @@ class _Tally:
                                        resumed=self.resumed))
 
 
-def _painted(src: Path, config: RenderConfig) -> RenderConfig:
-    """``config`` with its painted keys resolved and checked before any task runs (one line each): key
-    files, frames, aspects; and, when no style may paint a shot's keys, every shot has one (a pass
-    over the clip with the render's cut detector, as the in-process render makes)."""
-    check_painted(config)
-    with get_source(src, config.size) as source:
-        painted = resolve_keys(config.painted, source)
-        if not (painted.every is not None or painted.paint_keyless):
-            plan_keys(painted, source, None, config.temporal.cut_frames or config.temporal.cuts)
-    return dataclasses.replace(config, painted=painted)
+def _resolve_painted(src: Path, size: SizePolicy, painted: PaintedKeyOptions, cuts) -> PaintedKeyOptions:
+    """``painted`` resolved and checked before any task runs (one line each): key files, frames,
+    aspects; and, when nothing may paint a shot's keys, every shot has one (a pass over the clip with
+    the render's cut detector ``cuts``, as the in-process render makes)."""
+    with get_source(src, size) as source:
+        resolved = resolve_keys(painted, source)
+        if not (resolved.every is not None or resolved.paint_keyless):
+            plan_keys(resolved, source, None, cuts)
+    return resolved
 
 
 def render_distributed(input_path: str | Path, output_path: str | Path, config: RenderConfig | GatysConfig,
                        options: DistributedOptions, overwrite: bool = False, restart: bool = False,
                        progress: ProgressFn | None = None,
-                       on_segment: Callable[[SegmentResult], None] | None = None) -> RenderReport:
+                       on_segment: Callable[[SegmentResult], None] | None = None,
+                       gatys_keys: PaintedKeyOptions = PaintedKeyOptions()) -> RenderReport:
     """Render ``input_path`` as segment tasks on a cluster, resumably, and join them into ``output_path``.
 
     ``config`` is a feed-forward :class:`~flowstyle.render.RenderConfig` (shots split
     into segments with pre-roll) or a :class:`~flowstyle.gatys.GatysConfig` (one
-    task per shot). Segments already in the work folder (from an interrupted run
+    task per shot; ``gatys_keys``: Gatys paints the keys of each shot and the flow carries them,
+    as ``render_gatys(..., painted=)``). Feed-forward painted keys are ``config.painted``: a
+    shot with its keys is one task either way. Segments already in the work folder (from an interrupted run
     with the same input and settings) are not rendered again. The input is scanned
     for cuts while the cluster starts and the first shots already render.
     ``progress`` counts frames over all tasks as they render; ``on_segment`` hears
@@ -234,12 +239,16 @@ def render_distributed(input_path: str | Path, output_path: str | Path, config: 
     if config.span.in_point is not None or config.span.out_point is not None:
         raise ConfigError("workers", "--in/--out render in-process for now; distributed renders take whole clips")
     if isinstance(config, RenderConfig) and config.painted.active:
-        config = _painted(src, config)
+        check_painted(config)
+        config = dataclasses.replace(config, painted=_resolve_painted(
+            src, config.size, config.painted, config.temporal.cut_frames or config.temporal.cuts))
+    if isinstance(config, GatysConfig) and gatys_keys.active:
+        gatys_keys = _resolve_painted(src, config.size, gatys_keys, config.cuts)
     if isinstance(config, GatysConfig):
         require_painting(config.gatys.style)
     start = time.perf_counter()
     sha = file_sha256(src)
-    work = SegmentFolder(dst, render_key(sha, config, options), restart)
+    work = SegmentFolder(dst, render_key(sha, config, options, gatys_keys), restart)
     saved = work.load_plan()
     done = work.finished()
     planned: Iterator[Segment | Plan] = iter([*saved.segments, saved]) if saved is not None else _plan(src, config,
@@ -249,7 +258,7 @@ def render_distributed(input_path: str | Path, output_path: str | Path, config: 
     with contextlib.suppress(FlowstyleError, OSError), get_source(src, config.size) as source:
         size, estimate = source.size, source.frame_count or None
     try:
-        plan = _run_tasks(src, sha, work, scanner, done, config, options, estimate, progress, on_segment)
+        plan = _run_tasks(src, sha, work, scanner, done, config, options, estimate, progress, on_segment, gatys_keys)
     finally:
         scanner.close()
     join([work.file(s) for s in plan.segments], dst, src if config.copy_audio else None)
@@ -261,7 +270,8 @@ def render_distributed(input_path: str | Path, output_path: str | Path, config: 
 
 def _run_tasks(src: Path, sha: str, work: SegmentFolder, planned: Iterable[Segment | Plan], done: set[int],
                config: RenderConfig | GatysConfig, options: DistributedOptions, estimate: int | None,
-               progress: ProgressFn | None, on_segment: Callable[[SegmentResult], None] | None) -> Plan:
+               progress: ProgressFn | None, on_segment: Callable[[SegmentResult], None] | None,
+               gatys_keys: PaintedKeyOptions) -> Plan:
     """Submit each planned segment not yet done as it comes; wait for all; return the finished plan."""
     from distributed import as_completed
 
@@ -285,7 +295,8 @@ def _run_tasks(src: Path, sha: str, work: SegmentFolder, planned: Iterable[Segme
                     tally.resumed += item.frames
                     continue
                 future = client.submit(render_segment, str(src), str(work.file(item)), item, config, threads, sha,
-                                       key=f"flowstyle-segment-{token}-{item.name}", retries=RETRIES, pure=False)
+                                       gatys_keys, key=f"flowstyle-segment-{token}-{item.name}", retries=RETRIES,
+                                       pure=False)
                 futures.add(future)
                 submitted.append(future)
             assert plan is not None, "the scan ends with the plan"

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from ..gatys.stylizer import GatysConfig
 from ..io.media import RangeOptions
+from ..keyed.options import PaintedKeyOptions
 from ..keyed.plan import keys_within
 from ..progress import Progress
 from ..render import RenderConfig, render, render_gatys
@@ -90,17 +91,22 @@ def _report_progress(segment: Segment):
 
 
 def render_segment(input_path: str, segment_path: str, segment: Segment, config: RenderConfig | GatysConfig,
-                   threads: int = 1, input_sha256: str | None = None) -> SegmentResult:
+                   threads: int = 1, input_sha256: str | None = None,
+                   gatys_keys: PaintedKeyOptions = PaintedKeyOptions()) -> SegmentResult:
     """Render ``segment`` of ``input_path`` into ``segment_path``; runs on a worker, so arguments are plain data.
 
     ``threads``: torch/OpenCV threads of this task (one worker process per core wants 1).
     ``input_sha256``: the input's hash, known to the client (a Gatys shot's checkpoints are keyed by it).
+    ``gatys_keys``: resolved painted keys of a Gatys render (the engine's); the task takes its own shots'.
     """
     start = time.perf_counter()
     cfg = segment_config(config, segment)
     progress = _report_progress(segment)
     with intra_op_threads(threads):
-        if isinstance(cfg, GatysConfig):
+        if isinstance(cfg, GatysConfig) and gatys_keys.active:
+            report = render_gatys(input_path, segment_path, cfg, overwrite=True, progress=progress,
+                                  painted=keys_within(gatys_keys, segment.start, segment.stop))
+        elif isinstance(cfg, GatysConfig):
             report = render_gatys(input_path, segment_path, cfg, overwrite=True, progress=progress,
                                   input_sha256=input_sha256)
         else:

@@ -36,7 +36,8 @@ from ..stylize.options import StyleOptions
 from .engine import StylizerCache, jpeg, png, read_frame
 from .jobs import TERMINAL, JobQueue
 from .live import LiveSettings, LiveStream
-from .settings import check_clip, choices, job_config, key_settings, output_suffix, region_settings, style_options
+from .settings import (check_clip, choices, gatys_keys, job_config, key_settings, output_suffix, region_settings,
+                       style_options)
 from .uploads import DEFAULT_UPLOAD_LIMIT, Upload, UploadStore, UploadTooLarge
 
 log = logging.getLogger(__name__)
@@ -232,7 +233,7 @@ def create_app(options: StudioOptions = StudioOptions()) -> FastAPI:
             return _error(404, "no such clip: upload one or pick one from the folder")
         config = job_config(form, painting, video)
         check_clip(config, u.info)  # bad keys are one line now, not a failed job
-        job = jobs.submit(u.path, u.name, config, output_suffix(form))
+        job = jobs.submit(u.path, u.name, config, output_suffix(form), gatys_keys(form, painting))
         return JSONResponse(job.public())
 
     @app.get("/api/jobs")

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import Cancelled, FlowstyleError
 from ..gatys.stylizer import GatysConfig
+from ..keyed.options import PaintedKeyOptions
 from ..progress import Progress
 from ..render import RenderConfig, render, render_gatys
 from .uploads import is_id, new_id
@@ -36,6 +37,7 @@ class Job:
     input_name: str
     output: Path
     config: RenderConfig | GatysConfig
+    gatys_keys: PaintedKeyOptions = field(default_factory=PaintedKeyOptions)  # Gatys paints these keys, the flow carries them
     state: str = "queued"  # queued, running, done, failed, cancelled
     done: int = 0
     total: int | None = None
@@ -60,7 +62,9 @@ class Job:
                 "eta": None if self.eta is None else round(self.eta, 1), "error": self.error,
                 "created": self.created, "output": self.output.suffix,
                 "method": "gatys" if isinstance(self.config, GatysConfig) else "feedforward",
-                "config": _without_paths(dataclasses.asdict(self.config)), "eval": self.eval}
+                "config": _without_paths(dataclasses.asdict(self.config)),
+                **({"gatys_keys": _without_paths(dataclasses.asdict(self.gatys_keys))} if self.gatys_keys.active else {}),
+                "eval": self.eval}
 
 
 def _without_paths(value: Any) -> Any:
@@ -97,13 +101,14 @@ class JobQueue:
         for w in self._workers:
             w.start()
 
-    def submit(self, input: Path, input_name: str, config: RenderConfig | GatysConfig, suffix: str) -> Job:
+    def submit(self, input: Path, input_name: str, config: RenderConfig | GatysConfig, suffix: str,
+               gatys_keys: PaintedKeyOptions = PaintedKeyOptions()) -> Job:
         jid = new_id()
         folder = self.root / jid
         folder.mkdir()
         stem = Path(input_name).stem or "clip"
         safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in stem)[:60]
-        job = Job(jid, input, input_name, folder / f"{safe}-stylized{suffix}", config)
+        job = Job(jid, input, input_name, folder / f"{safe}-stylized{suffix}", config, gatys_keys)
         with self._cond:
             self._jobs[jid] = job
             self._cond.notify()
@@ -176,7 +181,8 @@ class JobQueue:
 
         try:
             if isinstance(job.config, GatysConfig):
-                report = render_gatys(job.input, job.output, job.config, progress=progress, cancel=job.cancel)
+                report = render_gatys(job.input, job.output, job.config, progress=progress, cancel=job.cancel,
+                                      painted=job.gatys_keys)
             else:
                 report = render(job.input, job.output, job.config, progress=progress, cancel=job.cancel)
             job.done, job.total, job.fps, job.eta = report.frames, report.frames, report.fps, 0.0

@@ -6,6 +6,7 @@ codec, precision or temporal mode shows up by extending one list (the codec/sequ
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -165,6 +166,16 @@ def output_suffix(form: Mapping[str, Any]) -> str:
     return output_choice(form)[0]
 
 
+def gatys_keys(form: Mapping[str, Any], painting: Callable[[str], str | None]) -> PaintedKeyOptions:
+    """A Gatys job's painted keys (the CLI's ``--method gatys --keyframe/--keyframes-every``): Gatys paints
+    every key not given, as ``render_gatys(..., painted=)`` does; none for a feed-forward job (its keys
+    are part of its :class:`RenderConfig`)."""
+    if str(form.get("method", "feedforward")) != "gatys":
+        return PaintedKeyOptions()
+    painted = painted_settings(form, painting)
+    return dataclasses.replace(painted, paint_keyless=True) if painted.active else painted
+
+
 def job_config(form: Mapping[str, Any], painting: Callable[[str], str | None],
                matte: Callable[[str], str | None] = lambda uid: None) -> RenderConfig | GatysConfig:
     """The render a job runs: feed-forward (:class:`RenderConfig`) or Gatys (:class:`GatysConfig`).
@@ -178,9 +189,8 @@ def job_config(form: Mapping[str, Any], painting: Callable[[str], str | None],
     regions, keys = region_settings(form, painting, matte), key_settings(form, painting)
     painted = painted_settings(form, painting)
     if method == "gatys":
-        if regions.active or keys.active or painted.active:  # as the CLI: Gatys has no regions or keys
-            raise ConfigError("method", "regions, mattes, style keys and painted keys work with method "
-                                        "feedforward only")
+        if regions.active or keys.active:  # as the CLI: Gatys has no regions or style keys (painted keys: gatys_keys)
+            raise ConfigError("method", "regions, mattes and style keys work with method feedforward only")
         style = resolve_style(str(form.get("style", "")), painting)
         gatys = GatysOptions(style=style, **({"iterations": int(form["iterations"])} if form.get("iterations") else {}))
         return GatysConfig(gatys=gatys, encode=encode, size=size_policy(form))
