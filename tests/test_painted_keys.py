@@ -231,6 +231,10 @@ def test_a_matte_region_shows_its_own_style_over_the_carried_keys(clip, tmp_path
         assert psnr(both[i][:, inside], frames[i][:, inside]) > 40
         assert psnr(both[i][:, outside], carried[i][:, outside]) > 40
         assert psnr(both[i][:, inside], carried[i][:, inside]) < 30  # not the keys there
+    # A matte with no style of its own shows the keys on both sides.
+    code, line = cli(path, "-o", tmp_path / "plain.mkv", *keys, "--matte", tmp_path / "matte" / "m_%04d.png")
+    assert code == 0, line
+    assert all(psnr(a, b) > 40 for a, b in zip(frames_of(tmp_path / "plain.mkv"), carried))
     # A bad matte: one line, nothing written.
     code, line = cli(path, "-o", tmp_path / "bad.mkv", *keys, "--matte", tmp_path / "missing.png")
     assert code == 1 and "missing.png" in line and not list(tmp_path.glob("bad.mkv*"))

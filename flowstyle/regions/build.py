@@ -130,7 +130,9 @@ def make_render_stylizer(style: StyleOptions, regions: RegionOptions, keys: Keyf
     outside = stylizers[id(outside_track)] if outside_track is not None else None
     if regions.matte:
         if regions.matte.strip().lower() == INPUT_ALPHA:
-            return RegionStylizer(inside, outside, alpha_masks(input_name, regions.feather))
-        reader = MatteReader(regions.matte, size, frames, regions.matte_fit)
-        return RegionStylizer(inside, outside, matte_masks(reader, regions.feather))
+            masks = alpha_masks(input_name, regions.feather)
+        else:
+            masks = matte_masks(MatteReader(regions.matte, size, frames, regions.matte_fit), regions.feather)
+        # A matte with no style of its own over carried pictures: both sides show them (checked, not composited).
+        return base if base is not None and inside is outside is base else RegionStylizer(inside, outside, masks)
     return RegionStylizer(inside, outside, person_masks(PersonSegmenter(device), regions.feather, regions.carry))
