@@ -253,9 +253,13 @@ def test_page_regions_and_keys_are_the_clis():
     ({"matte_style": "3"}, ("matte_style: ", "needs a matte")),
     ({"method": "gatys", "style": "a.png", "background": "7"}, ("method: ", "feedforward only")),
     ({"method": "gatys", "style": "a.png", "style_at": [["0", "7"]]}, ("method: ", "feedforward only")),
+    ({"in_point": "40"}, ("in_point: ", "frame 40 is past the clip's last frame (12 frames)")),
+    ({"in_point": "5", "out_point": "3"}, ("out_point: ", "must come after the in point (frame 5)")),
+    ({"out_point": "1s"}, ("out_point: ", "frame 25 is past the clip's end (12 frames)")),
+    ({"in_point": "soon"}, ("--in", "soon")),
 ], ids=["unknown-region", "style-and-keys", "none-key", "region-keys-order", "outside", "no-position",
         "no-value", "strength", "interpolation", "feather-text", "feather-negative", "matte", "matte-style",
-        "gatys-regions", "gatys-keys"])
+        "gatys-regions", "gatys-keys", "in-past-end", "out-before-in", "out-past-end", "in-no-position"])
 def test_bad_region_and_key_values_are_one_line_naming_the_field(server, clip, fields, needles):
     """Refused when the job is submitted (keys checked against the clip: 12 frames, 0.48 s), as the CLI refuses
     them: one line that starts with the field's name; no job is made."""
@@ -686,3 +690,52 @@ def test_painted_keys_in_chromium(server, clip, tmp_path):
         assert job["config"]["painted"]["keyframes"] == [f"0={picture}.png"]
         status, data, _ = Client(server).request("GET", f"/api/jobs/{job_id}/download")
         assert status == 200 and decode(data) == (12, True)
+
+
+def test_propagation_preview_in_chromium(server, clip, tmp_path):
+    """"Preview the propagation here" with painted keys on frames 0, 6 and 11 and the slider on 3 renders
+    frames 0-6 alone (``--in 0 --out 7``) with the two keys around the slider; the output starts and ends
+    with them (the negative each key is painted as); the same with "every 4" and no keys renders 0-4."""
+    c = Client(server)
+    up = c.upload(clip)
+    pictures = {}
+    for n in (0, 6, 11):
+        rgb = np.asarray(Image.open(io.BytesIO(
+            c.request("GET", f"/api/uploads/{up['id']}/frame.png?index={n}")[1])).convert("RGB"))
+        pictures[n] = (255 - rgb).astype(np.uint8)
+        Image.fromarray(pictures[n]).save(tmp_path / f"key{n}.png")
+    with studio_page(server, clip) as page:
+        page.select_option("#output", ".mkv:ffv1")
+        for i, n in enumerate((0, 6, 11)):
+            page.evaluate(f"document.getElementById('scrub').value = {n}")
+            page.click("#add-painted-key")
+            page.set_input_files(f"#painted-keys .key:nth-child({i + 1}) input[type=file]", str(tmp_path / f"key{n}.png"))
+            page.wait_for_function(f"form().painted_keys.length === {i + 1} && "
+                                   f"form().painted_keys[{i}][1].startsWith('upload:')")
+        page.evaluate("document.getElementById('scrub').value = 3")
+        jobs = []
+        for every in ("", "4"):
+            if every:
+                page.evaluate("document.querySelectorAll('#painted-keys .key button').forEach((b) => b.click())")
+                page.fill("#keyframes-every", every)
+            before = page.eval_on_selector_all(".job", "els => els.length")
+            page.click("#preview-keys")
+            page.wait_for_function(f"document.querySelectorAll('.job').length > {before}")
+            job_id = page.get_attribute(".job", "id").removeprefix("job-")
+            page.wait_for_selector(f"#job-{job_id}[data-state='done']", timeout=90000)
+            jobs.append(Client(server).json("GET", f"/api/jobs/{job_id}"))
+        assert "frames 0-7" in page.text_content(f"#job-{jobs[0]['id']} .name")
+    keyed, every = jobs
+    assert (keyed["config"]["span"]["in_point"], keyed["config"]["span"]["out_point"]) == ("0", "7")
+    assert [k.split("=")[0] for k in keyed["config"]["painted"]["keyframes"]] == ["0", "6"]
+    status, data, _ = c.request("GET", f"/api/jobs/{keyed['id']}/download")
+    assert status == 200
+    with av.open(io.BytesIO(data)) as container:
+        out = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(out) == 7
+    for index, n in ((0, 0), (6, 6)):
+        assert np.abs(out[index].astype(int) - pictures[n]).mean() < 3.0, n
+    assert (every["config"]["span"]["in_point"], every["config"]["span"]["out_point"]) == ("0", "5")
+    assert every["config"]["painted"]["every"] == 4 and not every["config"]["painted"]["keyframes"]
+    status, data, _ = c.request("GET", f"/api/jobs/{every['id']}/download")
+    assert status == 200 and decode(data) == (5, True)

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping
+from fractions import Fraction
 from typing import Any
 
 from ..errors import ConfigError, StyleError
 from ..gatys.options import GatysOptions
 from ..gatys.stylizer import GatysConfig
+from ..io.media import RangeOptions
 from ..io.probe import MediaInfo
+from ..io.timecode import parse_position
 from ..io.reader import SizePolicy
 from ..io.writer import PRESETS, EncodeOptions
 from ..keyed.options import PaintedKeyOptions
@@ -141,6 +144,21 @@ def check_clip(config: RenderConfig | GatysConfig, info: MediaInfo) -> None:
     if isinstance(config, RenderConfig) and info.video:
         v = info.video[0]
         check_keys(config.regions, config.keys, v.average_rate, v.duration or info.duration, info.timecode)
+    if info.video and info.video[0].average_rate:
+        check_span(config.span, info.video[0].average_rate, info.video[0].frames, info)
+
+
+def check_span(span: RangeOptions, rate: Fraction, frames: int, info: MediaInfo) -> None:
+    """The in and out points placed in the clip when the job is submitted (the render checks them too, but
+    its line names the stored file, which the page must not see)."""
+    start = parse_position(span.in_point, rate, info.timecode, "--in") if span.in_point else 0
+    stop = parse_position(span.out_point, rate, info.timecode, "--out") if span.out_point else None
+    if frames and start >= frames:
+        raise ConfigError("in_point", f"frame {start} is past the clip's last frame ({frames} frames)")
+    if frames and stop is not None and stop > frames:
+        raise ConfigError("out_point", f"frame {stop} is past the clip's end ({frames} frames)")
+    if stop is not None and stop <= start:
+        raise ConfigError("out_point", f"frame {stop} must come after the in point (frame {start})")
 
 
 def size_policy(form: Mapping[str, Any]) -> SizePolicy:
@@ -176,6 +194,13 @@ def gatys_keys(form: Mapping[str, Any], painting: Callable[[str], str | None]) -
     return dataclasses.replace(painted, paint_keyless=True) if painted.active else painted
 
 
+def span_settings(form: Mapping[str, Any]) -> RangeOptions:
+    """The page's in and out points as the CLI's ``--in/--out`` (a frame number, ``2.5s`` or a timecode):
+    a part of the clip, e.g. the frames between two painted keys to preview their propagation."""
+    points = {k: str(form.get(k) or "").strip() or None for k in ("in_point", "out_point")}
+    return RangeOptions(**points)
+
+
 def job_config(form: Mapping[str, Any], painting: Callable[[str], str | None],
                matte: Callable[[str], str | None] = lambda uid: None) -> RenderConfig | GatysConfig:
     """The render a job runs: feed-forward (:class:`RenderConfig`) or Gatys (:class:`GatysConfig`).
@@ -193,9 +218,9 @@ def job_config(form: Mapping[str, Any], painting: Callable[[str], str | None],
             raise ConfigError("method", "regions, mattes and style keys work with method feedforward only")
         style = resolve_style(str(form.get("style", "")), painting)
         gatys = GatysOptions(style=style, **({"iterations": int(form["iterations"])} if form.get("iterations") else {}))
-        return GatysConfig(gatys=gatys, encode=encode, size=size_policy(form))
+        return GatysConfig(gatys=gatys, encode=encode, size=size_policy(form), span=span_settings(form))
     if method != "feedforward":
         raise ConfigError("method", f"unknown method '{method}'; use feedforward or gatys")
     return RenderConfig(style=style_options(form, painting), encode=encode, size=size_policy(form),
                         temporal=TemporalOptions(mode=str(form.get("temporal", "flow"))), regions=regions, keys=keys,
-                        painted=painted)
+                        painted=painted, span=span_settings(form))
