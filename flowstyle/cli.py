@@ -617,6 +617,9 @@ def train_stable_cmd(
     start_from: Annotated[Optional[Path], typer.Option(help="Start from these weights (a train-stable checkpoint or an "
                                                             "exported network) instead of the shipped ones: the next stage "
                                                             "of a schedule, e.g. more stability. Read when a run starts.")] = None,
+    antialias: Annotated[bool, typer.Option("--antialias", help="Train the anti-aliased form (blur before each "
+                                                               "downsampling, bilinear upsampling): the same strokes for "
+                                                               "content moved by a pixel or two.")] = False,
     restart: Annotated[bool, typer.Option("--restart", help="Discard the checkpoint and start over.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
@@ -630,7 +633,7 @@ def train_stable_cmd(
                  export=str(export) if export else None, start_from=str(start_from) if start_from else None)
     options = StableOptions(network=network, data=tuple(map(str, data or ())), registry_pictures=registry_pictures,
                             paintings=tuple(map(str, painting or ())), seed=seed, device=device, precision=precision,
-                            **{k: v for k, v in given.items() if v is not None})
+                            antialias=antialias, **{k: v for k, v in given.items() if v is not None})
     bar = Bar(f"stable {network}", quiet)
     hint = ". The steps so far are kept: run the same command again to continue."
     with _interruptible(export or Path(f"the stable {network} network"), bar, hint):

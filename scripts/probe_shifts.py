@@ -47,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     cpu = torch.device("cpu")
     nets = {"shipped": Conditioned(teacher_network("multistyle", cpu)).eval()}
     for path in args.weights:
-        net = Conditioned(student_network("multistyle", cpu)).eval()
-        net.net.load_state_dict(start_weights(path, "multistyle")[0])
+        loaded = torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else {}
+        antialias = "antialias" in (loaded.get("net", loaded) if isinstance(loaded, dict) else {})
+        net = Conditioned(student_network("multistyle", cpu, antialias)).eval()
+        net.net.load_state_dict(start_weights(path, "multistyle", antialias)[0])
         nets[path.name] = net
     crops = CropStream(find_sources(registry_pictures()), 256, args.seed)
     generator = torch.Generator().manual_seed(args.seed)

@@ -10,9 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from flowstyle.models.arbitrary import ArbitraryTransformer
-from flowstyle.models.layers import (PHASE, PLAIN, SPACE_TO_DEPTH, conditional_instance_norm, conv_form, form_bias,
-                                     form_input, form_kernel, form_output, reflect_conv)
+from flowstyle.models.layers import (PHASE, PLAIN, SPACE_TO_DEPTH, antialias_kernel, conditional_instance_norm, conv_form,
+                                     form_bias, form_input, form_kernel, form_output, reflect_conv)
 from flowstyle.models.multistyle import MultiStyleNet
+from flowstyle.registry import load_state_dict
 from flowstyle.stylize.feedforward import load_multistyle, pad_to_multiple
 
 
@@ -65,16 +66,20 @@ def test_parameter_count() -> None:
 
 def plain_reflect_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, stride: int,
                        upsample: bool) -> torch.Tensor:
-    """The definition: nearest x2 upsampling, reflect padding of kernel // 2, convolution."""
+    """The definition: nearest x2 upsampling, padding of kernel // 2 (the doubled map's edge
+    replicated: for 3x3 kernels the same as reflecting it), convolution."""
     if upsample:
         x = F.interpolate(x, scale_factor=2.0, mode="nearest")
     pad = weight.shape[-1] // 2
-    return F.conv2d(F.pad(x, (pad,) * 4, mode="reflect"), weight, bias, stride=stride)
+    if upsample and pad == 1:
+        torch.testing.assert_close(F.pad(x, (1,) * 4, mode="reflect"), F.pad(x, (1,) * 4, mode="replicate"))
+    return F.conv2d(F.pad(x, (pad,) * 4, mode="replicate" if upsample else "reflect"), weight, bias, stride=stride)
 
 
 # (in, out, kernel, upsample, input size): the layers of both networks that take the faster
 # forms, plus odd sizes and a bias; sizes stay small so float64 is quick.
 SHAPES = [(32, 8, 3, True, (9, 16)), (8, 4, 3, True, (5, 7)), (16, 8, 3, True, (6, 10)), (32, 16, 3, True, (3, 4)),
+          (32, 8, 5, True, (9, 16)), (8, 4, 5, True, (5, 7)),  # the anti-aliased network's folded kernels
           (4, 3, 9, False, (12, 20)), (8, 3, 9, False, (16, 12)), (3, 2, 5, False, (6, 8))]
 
 
@@ -114,9 +119,106 @@ def test_networks_give_the_same_frames_with_and_without_the_faster_forms(dtype: 
     style[7] = 1.0
     arbitrary = ArbitraryTransformer().to(dtype)
     params = arbitrary.norm_params(torch.randn(100) * 0.1)
-    for run in (lambda: multi(x, style), lambda: arbitrary(x, params)):
+    aa = antialiased_shipped().to(dtype)
+    for run in (lambda: multi(x, style), lambda: arbitrary(x, params), lambda: aa(x, style)):
         with torch.enable_grad():
             plain = run().detach()
         with torch.no_grad():
             fast = run()
         torch.testing.assert_close(fast, plain, atol=tol, rtol=0)
+
+
+def antialiased_shipped() -> MultiStyleNet:
+    """The shipped weights in the anti-aliased form (blurs added, nothing trained), as training starts it."""
+    state = {**load_state_dict("multistyle26"), "antialias": torch.ones(())}
+    net = MultiStyleNet.for_state(state)
+    net.load_state_dict(state)
+    return net.eval()
+
+
+def test_antialias_kernel_is_blur_then_conv() -> None:
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(2, 4, 20, 24, generator=g, dtype=torch.float64)
+    w = torch.randn(5, 4, 3, 3, generator=g, dtype=torch.float64)
+    taps = torch.tensor([0.25, 0.5, 0.25], dtype=torch.float64)
+    blur = (taps[:, None] * taps[None, :]).expand(4, 1, 3, 3)
+    ref = F.conv2d(F.conv2d(x, blur, groups=4), w, stride=2)  # valid convs: no border in the comparison
+    folded = antialias_kernel(w)
+    assert folded.shape == (5, 4, 5, 5)
+    torch.testing.assert_close(F.conv2d(x, folded, stride=2), ref, atol=1e-12, rtol=1e-12)
+    # After a nearest x2 upsampling the binomial makes it bilinear (align_corners=False) away from the edges.
+    small = torch.randn(1, 1, 8, 8, generator=g, dtype=torch.float64)
+    up = F.conv2d(F.interpolate(small, scale_factor=2.0, mode="nearest"), blur[:1])
+    torch.testing.assert_close(up, F.interpolate(small, scale_factor=2.0, mode="bilinear")[..., 1:-1, 1:-1])
+
+
+def test_antialiased_network_folds_and_moves_its_strokes_with_the_content() -> None:
+    """The anti-aliased form (training folds its blurs each step, inference once at load) gives the
+    same frames both ways, its weights say what they are, and content moved by 2 px (half the
+    shipped network's 4 px grid) keeps its strokes better than the shipped network's do."""
+    net = antialiased_shipped()
+    shipped = load_multistyle(torch.device("cpu"), torch.float32)
+    state = net.state_dict()
+    assert "antialias" in state and MultiStyleNet.for_state(state).contract[1].antialias
+    assert not MultiStyleNet.for_state(load_state_dict("multistyle26")).contract[1].antialias
+    with pytest.raises(RuntimeError):  # plain weights do not load into the anti-aliased network silently
+        MultiStyleNet(antialias=True).load_state_dict(load_state_dict("multistyle26"))
+    style = torch.zeros(26)
+    style[7] = 1.0
+    x = torch.from_numpy(real_crop()).permute(2, 0, 1)[None].float() / 255.0
+    with torch.enable_grad():
+        trained_form = net(x, style).detach()
+    folded = MultiStyleNet.for_state(state)
+    folded.load_state_dict(state)
+    folded.eval().fold_antialias()
+    assert folded.contract[1].w.shape[-1] == 5 and folded.expand[0].w.shape[-1] == 5
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x, style), trained_form, atol=2e-5, rtol=0)
+
+    def shift_error(model: MultiStyleNet) -> float:
+        with torch.no_grad():
+            a, b = model(x[..., :, :-2], style), model(x[..., :, 2:], style)
+        return float((a[..., 16:-16, 18:-16] - b[..., 16:-16, 16:-18]).pow(2).mean())
+
+    assert shift_error(folded) < 0.7 * shift_error(shipped)
+
+
+def real_crop():
+    """A 96x132 crop of a real frame (a moved test picture needs real texture, not noise)."""
+    import cv2
+
+    from flowstyle.train.pictures import registry_pictures
+
+    picture = cv2.imread(str(registry_pictures()[0] / "astronaut.png"))
+    assert picture is not None
+    h, w = picture.shape[:2]
+    return cv2.cvtColor(picture[h // 2 - 48:h // 2 + 48, w // 2 - 66:w // 2 + 66], cv2.COLOR_BGR2RGB)
+
+
+def test_antialiased_arbitrary_network_folds_and_moves_its_strokes_with_the_content() -> None:
+    """The same for the arbitrary-style transformer (its stride-2 convs have biases; nothing trained)."""
+    from flowstyle.stylize.arbitrary import load_transformer
+
+    state = {**load_state_dict("arbitrary_transform"), "antialias": torch.ones(())}
+    net = ArbitraryTransformer.for_state(state)
+    net.load_state_dict(state)
+    net.eval()
+    shipped = load_transformer(torch.device("cpu"), torch.float32)
+    params = shipped.norm_params(torch.randn(100, generator=torch.Generator().manual_seed(5)) * 0.5)
+    x = torch.from_numpy(real_crop()).permute(2, 0, 1)[None].float() / 255.0
+    with torch.enable_grad():
+        trained_form = net(x, params).detach()
+    folded = ArbitraryTransformer.for_state(state)
+    folded.load_state_dict(state)
+    folded.eval().fold_antialias()
+    assert folded.contract[1].weight.shape[-1] == 5 and folded.expand[1].weight.shape[-1] == 5
+    assert folded.contract[0].weight.shape[-1] == 9 and folded.residual[0][0].weight.shape[-1] == 3
+    with torch.no_grad():
+        torch.testing.assert_close(folded(x, params), trained_form, atol=2e-5, rtol=0)
+
+    def shift_error(model: ArbitraryTransformer) -> float:
+        with torch.no_grad():
+            a, b = model(x[..., :, :-2], params), model(x[..., :, 2:], params)
+        return float((a[..., 16:-16, 18:-16] - b[..., 16:-16, 16:-18]).pow(2).mean())
+
+    assert shift_error(folded) < 0.7 * shift_error(shipped)

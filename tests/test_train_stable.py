@@ -238,3 +238,31 @@ def test_options_key_ignores_budgets_and_paths() -> None:
     assert a.key_settings() == dataclasses.replace(a, steps=20, minutes=None, checkpoint=None, export=None,
                                                    data=()).key_settings()
     assert a.key_settings() != dataclasses.replace(a, stability_weight=3.0).key_settings()
+    # The anti-aliased form is keyed only when asked for, so runs made before the option continue.
+    assert "antialias" not in a.key_settings()
+    assert dataclasses.replace(a, antialias=True).key_settings()["antialias"] is True
+
+
+def test_antialiased_stage_trains_exports_and_renders(media: Path, tmp_path: Path) -> None:
+    """--antialias trains the blurred form from plain weights (shipped or an earlier stage's); its
+    export says it is anti-aliased, loads as the network it is, and is refused as the start of a
+    plain stage in one line."""
+    plain = tiny(media, steps=1, checkpoint=str(tmp_path / "plain.ckpt.pt"))
+    train_stable(plain)
+    export = tmp_path / "aa.pt"
+    options = tiny(media, steps=2, antialias=True, start_from=plain.checkpoint, export=str(export),
+                   checkpoint=str(tmp_path / "aa.ckpt.pt"))
+    train_stable(options)
+    weights = torch.load(export, map_location="cpu", weights_only=True)
+    assert "antialias" in weights
+    assert json.loads(recipe_path(export).read_text())["settings"]["antialias"] is True
+    net = load_network(MultiStyleNet.for_state(weights), weights, torch.device("cpu"), torch.float32).fold_antialias()
+    style = torch.zeros(NUM_STYLES)
+    style[3] = 1.0
+    with torch.no_grad():
+        out = net(torch.rand(1, 3, 32, 48), style)
+    assert out.shape == (1, 3, 32, 48) and 0 <= float(out.min()) and float(out.max()) <= 1
+    bad = tiny(media, start_from=str(export), checkpoint=str(tmp_path / "bad.ckpt.pt"))
+    with pytest.raises(FlowstyleError, match="anti-aliased: add --antialias") as info:
+        train_stable(bad)
+    assert "\n" not in str(info.value) and not (tmp_path / "bad.ckpt.pt").exists()

@@ -14,6 +14,11 @@ to 1e-6 and the int8 runtime to about 28 dB (its activation rounding).
 
 The ONNX graphs fix the content at 384x384; these modules take any size (the
 transformer needs sides that are multiples of 4, see ``SIZE_MULTIPLE``).
+
+The transformer may be built **anti-aliased** (``antialias=True``), as the multi-style
+network may (:mod:`flowstyle.models.multistyle`): its two stride-2 convs blur first and its
+two upsampling convs interpolate bilinearly, the blur folded into their kernels; its weights
+carry an ``antialias`` marker entry.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .layers import conditional_instance_norm, reflect_conv
+from .layers import antialias_kernel, conditional_instance_norm, folded_kernel, reflect_conv
 
 STYLE_DIM = 100
 STYLE_SIZE = 256  # the predictor was trained on 256x256 crops of the painting
@@ -97,15 +102,17 @@ class StyleNorm(nn.Module):
 class ConvLayer(nn.Module):
     """A bias-free conv (reflect padded, optionally after nearest x2 upsampling) with a style norm."""
 
-    def __init__(self, cin: int, cout: int, kernel: int, upsample: bool = False) -> None:
+    def __init__(self, cin: int, cout: int, kernel: int, upsample: bool = False, antialias: bool = False) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.empty(cout, cin, kernel, kernel))
         nn.init.kaiming_normal_(self.weight)
         self.upsample = upsample
+        self.antialias = antialias and upsample
         self.norm = StyleNorm(cout)
 
     def forward(self, x: Tensor, gamma: Tensor, beta: Tensor) -> Tensor:
-        return conditional_instance_norm(reflect_conv(x, self.weight, upsample=self.upsample), gamma, beta, NORM_EPS)
+        weight = antialias_kernel(self.weight) if self.antialias else self.weight
+        return conditional_instance_norm(reflect_conv(x, weight, upsample=self.upsample), gamma, beta, NORM_EPS)
 
 
 class ArbitraryTransformer(nn.Module):
@@ -115,12 +122,33 @@ class ArbitraryTransformer(nn.Module):
     per-frame :meth:`forward` takes them, so a render computes them once.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, antialias: bool = False) -> None:
         super().__init__()
+        if antialias:  # the marker: an anti-aliased network's weights say so (for_state)
+            self.register_buffer("antialias", torch.ones(()))
+        self.blurred = antialias  # the stride-2 convs' blurs, until folded
         # Contracting convs: batch norm folded into a bias, no style norm.
         self.contract = nn.ModuleList([nn.Conv2d(3, 8, 9), nn.Conv2d(8, 16, 3, 2), nn.Conv2d(16, 32, 3, 2)])
         self.residual = nn.ModuleList(nn.ModuleList([ConvLayer(32, 32, 3), ConvLayer(32, 32, 3)]) for _ in range(5))
-        self.expand = nn.ModuleList([ConvLayer(32, 16, 3, upsample=True), ConvLayer(16, 8, 3, upsample=True), ConvLayer(8, 3, 9)])
+        self.expand = nn.ModuleList([ConvLayer(32, 16, 3, upsample=True, antialias=antialias),
+                                     ConvLayer(16, 8, 3, upsample=True, antialias=antialias), ConvLayer(8, 3, 9)])
+
+    @classmethod
+    def for_state(cls, state: dict[str, Tensor]) -> ArbitraryTransformer:
+        """An untrained transformer of the shape ``state`` is for (anti-aliased or not)."""
+        return cls(antialias="antialias" in state)
+
+    def fold_antialias(self) -> ArbitraryTransformer:
+        """Fold every anti-aliasing blur into its conv's kernel (for inference). Returns ``self``."""
+        if self.blurred:
+            for conv in self.contract[1:]:
+                conv.weight = nn.Parameter(folded_kernel(conv.weight), requires_grad=False)
+            self.blurred = False
+        for layer in self.expand:
+            if layer.antialias:
+                layer.weight = nn.Parameter(folded_kernel(layer.weight), requires_grad=False)
+                layer.antialias = False
+        return self
 
     def norm_layers(self) -> list[ConvLayer]:
         return [layer for pair in self.residual for layer in pair] + list(self.expand)
@@ -135,7 +163,8 @@ class ArbitraryTransformer(nn.Module):
         dtype and memory format; the output is float32."""
         x = image.to(self.contract[0].weight.dtype)
         for conv in self.contract:
-            x = F.relu(reflect_conv(x, conv.weight, conv.bias, conv.stride[0]))
+            weight = antialias_kernel(conv.weight) if self.blurred and conv.stride[0] == 2 else conv.weight
+            x = F.relu(reflect_conv(x, weight, conv.bias, conv.stride[0]))
         it = iter(params)
         for first, second in self.residual:
             x = x + second(F.relu(first(x, *next(it))), *next(it))

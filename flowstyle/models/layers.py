@@ -84,21 +84,28 @@ def conv_form(shape: tuple[int, ...], stride: int, upsample: bool, size: tuple[i
       more multiply-adds. Needs an even padded size (inputs are multiples of 4).
     """
     cout, _, k, _ = shape
-    if upsample and k == 3 and stride == 1:
+    if upsample and k in (3, 5) and stride == 1:
         return PHASE
     if not upsample and stride == 1 and k >= 5 and cout <= 4 and size[0] % 2 == 0 and size[1] % 2 == 0:
         return SPACE_TO_DEPTH
     return PLAIN
 
 
-def form_input(x: Tensor, form: str, kernel: int, upsample: bool) -> Tensor:
-    """The conv's input in ``form``: padded (upsampled, space-to-depth), channels_last. Works on uint8 maps too."""
+def form_input(x: Tensor, form: str, kernel: int, upsample: bool, upsampled: bool = False) -> Tensor:
+    """The conv's input in ``form``: padded (upsampled, space-to-depth), channels_last. Works on uint8 maps too.
+
+    An upsampling conv pads the doubled map by replicating its edge: for a 3x3 kernel that is
+    what reflect padding gives (the doubled map's edge pixels come in pairs), and for the 5x5
+    kernels of an anti-aliased network (:func:`antialias_kernel`) it is the doubled map of the
+    replicate-padded small map, which the phase form reads. ``upsampled``: ``x`` is already
+    the doubled map (the int8 convs double before quantising).
+    """
     if form == PHASE:
         x = F.pad(x, (1,) * 4, mode="replicate")
     else:
-        if upsample:
+        if upsample and not upsampled:
             x = F.interpolate(x, scale_factor=2.0, mode="nearest")
-        x = F.pad(x, (kernel // 2,) * 4, mode="reflect")
+        x = F.pad(x, (kernel // 2,) * 4, mode="replicate" if upsample else "reflect")
         if form == SPACE_TO_DEPTH:
             x = F.pixel_unshuffle(x, 2)
     return x.contiguous(memory_format=torch.channels_last)
@@ -130,7 +137,7 @@ def form_kernel(weight: Tensor, form: str) -> Tensor:
     # Sums of taps in at least float32, rounded once to the weight's dtype (bf16, fp16).
     wide = torch.promote_types(weight.dtype, torch.float32)
     if form == PHASE:
-        taps = _upsample_taps(wide, weight.device)
+        taps = _upsample_taps(k, wide, weight.device)
         # kernel[o, py, px, c, r, s] = sum over (dy, dx) of taps[py, r, dy] taps[px, s, dx] weight[o, c, dy, dx]
         kernel = torch.einsum("prd,ocde,qse->opqcrs", taps, weight.to(wide), taps).reshape(cout * 4, cin, 3, 3)
     else:
@@ -141,13 +148,45 @@ def form_kernel(weight: Tensor, form: str) -> Tensor:
 
 
 @functools.lru_cache(maxsize=16)  # made once: every frame's kernels are built from the same taps
-def _upsample_taps(dtype: torch.dtype, device: torch.device) -> Tensor:
-    # taps[p, r, d]: for output phase p (even/odd row of the doubled map), the 3x3 kernel's
+def _upsample_taps(kernel: int, dtype: torch.dtype, device: torch.device) -> Tensor:
+    # taps[p, r, d]: for output phase p (even/odd row of the doubled map), the kernel's
     # tap d reads row r of the replicate-padded small map (r = 0, 1, 2 for rows m-1, m, m+1).
-    # Phase 0 (row 2m) reads doubled rows 2m-1, 2m, 2m+1 = small rows m-1, m, m; phase 1
+    # 3x3: phase 0 (row 2m) reads doubled rows 2m-1, 2m, 2m+1 = small rows m-1, m, m; phase 1
     # (row 2m+1) reads doubled rows 2m, 2m+1, 2m+2 = small rows m, m, m+1.
-    return torch.tensor([[[1, 0, 0], [0, 1, 1], [0, 0, 0]],
-                         [[0, 0, 0], [1, 1, 0], [0, 0, 1]]], dtype=dtype, device=device)
+    # 5x5: phase 0 reads doubled rows 2m-2 .. 2m+2 = small rows m-1, m-1, m, m, m+1; phase 1
+    # reads 2m-1 .. 2m+3 = m-1, m, m, m+1, m+1: still three small rows, so one 3x3 conv.
+    if kernel == 3:
+        taps = [[[1, 0, 0], [0, 1, 1], [0, 0, 0]],
+                [[0, 0, 0], [1, 1, 0], [0, 0, 1]]]
+    else:
+        taps = [[[1, 1, 0, 0, 0], [0, 0, 1, 1, 0], [0, 0, 0, 0, 1]],
+                [[1, 0, 0, 0, 0], [0, 1, 1, 0, 0], [0, 0, 0, 1, 1]]]
+    return torch.tensor(taps, dtype=dtype, device=device)
+
+
+#: The low-pass filter of the anti-aliased networks: the binomial [1, 2, 1] / 4 in each
+#: direction (Zhang, "Making Convolutional Networks Shift-Invariant Again", ICML 2019).
+BINOMIAL = (0.25, 0.5, 0.25)
+
+
+def antialias_kernel(weight: Tensor) -> Tensor:
+    """``weight`` (Cout, Cin, k, k) after the 3x3 binomial blur: the (k + 2)-square kernel of "blur, then conv".
+
+    Before a stride-2 conv it low-passes the map it subsamples; after a nearest x2 upsampling,
+    nearest followed by the binomial IS bilinear interpolation, so the layer no longer paints
+    the small map's grid into the picture. Either way content moved by 1-3 px keeps its strokes
+    (the shipped network, equivariant to 4 px shifts only, does not: docs/stable.md). Folded into
+    one kernel the blur costs nothing at inference (a 5x5 stride-2 conv measured as fast as the
+    3x3 in bf16; the upsampling convs keep their phase form). Differentiable: training folds it
+    on every step, the weights stay 3x3.
+    """
+    cout, cin, k, _ = weight.shape
+    taps = torch.tensor(BINOMIAL, dtype=torch.promote_types(weight.dtype, torch.float32), device=weight.device)
+    blur = (taps[:, None] * taps[None, :])[None, None]
+    # conv2d is a correlation and the binomial is symmetric: correlating the zero-padded
+    # kernel with it is the full convolution, i.e. the kernel of blur-then-conv.
+    wide = F.pad(weight.reshape(cout * cin, 1, k, k).to(blur.dtype), (2, 2, 2, 2))
+    return F.conv2d(wide, blur).reshape(cout, cin, k + 2, k + 2).to(weight.dtype)
 
 
 @functools.lru_cache(maxsize=16)
@@ -163,3 +202,11 @@ def _space_to_depth_taps(kernel: int, dtype: torch.dtype, device: torch.device) 
                 if 0 <= d < kernel:
                     taps[p, q, i, d] = 1
     return taps
+
+
+def folded_kernel(weight: Tensor) -> Tensor:
+    """:func:`antialias_kernel` of a trained weight, once, for inference: detached, in its memory format."""
+    folded = antialias_kernel(weight.detach())
+    if weight.is_contiguous(memory_format=torch.channels_last):
+        folded = folded.contiguous(memory_format=torch.channels_last)
+    return folded

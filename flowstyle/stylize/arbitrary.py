@@ -42,7 +42,9 @@ def shared_predictor() -> StylePredictor:
 
 def load_transformer(device: torch.device, dtype: torch.dtype, weights: str = ORIGINAL) -> ArbitraryTransformer:
     """The converted transformer network in version ``weights`` on ``device`` in ``dtype``, channels_last (faster convs)."""
-    return load_network(ArbitraryTransformer(), network_weights("arbitrary_transform", weights), device, dtype)
+    state = network_weights("arbitrary_transform", weights)
+    # An anti-aliased network's blurs are folded into its kernels once, here (models/arbitrary.py).
+    return load_network(ArbitraryTransformer.for_state(state), state, device, dtype).fold_antialias()
 
 
 def predict_style(predictor: StylePredictor, rgb: np.ndarray, scale: float = 1.0) -> Tensor:

@@ -29,4 +29,5 @@ def load_multistyle(device: torch.device, dtype: torch.dtype, mix: StyleMix | No
     """The converted multi-style network in version ``weights`` (with ``mix``'s learned styles appended), in
     eval mode, on ``device`` in ``dtype``, channels_last."""
     state = multistyle_state(mix, weights)
-    return load_network(MultiStyleNet(state["contract.0.gamma"].shape[0]), state, device, dtype)
+    # An anti-aliased network's blurs are folded into its kernels once, here (models/multistyle.py).
+    return load_network(MultiStyleNet.for_state(state), state, device, dtype).fold_antialias()

@@ -192,6 +192,11 @@ class StableOptions:
             schedule in stages (a later stage weighs stability up from an earlier stage's
             weights, the teacher staying the shipped network); read only when a run starts.
         checkpoint_seconds: how often the checkpoint is written.
+        antialias: train the anti-aliased form of the network (each stride-2 conv blurs
+            first, each upsampling conv interpolates bilinearly; :mod:`flowstyle.models.multistyle`).
+            The shipped networks are equivariant to shifts of 4 px only; with the blurs added
+            and nothing trained, their compound loss under 0.5-3 px shifts fell to 0.25-0.39x
+            (multi-style) and 0.29-0.42x (arbitrary) (docs/stable.md).
     """
 
     network: str = "multistyle"
@@ -221,6 +226,7 @@ class StableOptions:
     export: str | None = None
     start_from: str | None = None
     checkpoint_seconds: float = 60.0
+    antialias: bool = False
 
     def __post_init__(self) -> None:
         # Pure checks of values; pictures and weights are read when training starts.
@@ -254,4 +260,6 @@ class StableOptions:
         for k in ("steps", "minutes", "checkpoint_seconds", "device", "data", "paintings", "checkpoint", "export",
                   "start_from"):
             settings.pop(k)
+        if not self.antialias:  # keyed only when set: checkpoints made before the option still continue
+            settings.pop("antialias")
         return settings

@@ -180,11 +180,24 @@ class Conditioned(nn.Module):
         return self.net(x, condition)
 
 
-def student_network(network: str, device: torch.device) -> MultiStyleNet | ArbitraryTransformer:
-    """A trainable copy of the shipped network (float32, contiguous: training keeps the plain layout)."""
-    net = MultiStyleNet() if network == "multistyle" else ArbitraryTransformer()
-    net.load_state_dict(load_state_dict(TEACHER_WEIGHTS[network]))
+def fresh_network(network: str, antialias: bool = False) -> MultiStyleNet | ArbitraryTransformer:
+    """An untrained ``network`` of the student's shape (the multi-style one anti-aliased or not)."""
+    return MultiStyleNet(antialias=antialias) if network == "multistyle" else ArbitraryTransformer(antialias)
+
+
+def student_network(network: str, device: torch.device, antialias: bool = False) -> MultiStyleNet | ArbitraryTransformer:
+    """A trainable copy of the shipped network (float32, contiguous: training keeps the plain layout);
+    ``antialias``: in the anti-aliased form, the shipped 3x3 weights with the blurs added."""
+    net = fresh_network(network, antialias)
+    net.load_state_dict(with_marker(load_state_dict(TEACHER_WEIGHTS[network]), net))
     return net.to(device).train().requires_grad_(True)
+
+
+def with_marker(state: dict[str, Tensor], net: nn.Module) -> dict[str, Tensor]:
+    """``state`` for ``net``: the anti-aliasing marker added where ``net`` has it and ``state`` has not
+    (an anti-aliased stage may start from plain weights: the convolutions are the same shapes)."""
+    marker = net.state_dict().get("antialias")
+    return {**state, "antialias": marker} if marker is not None and "antialias" not in state else dict(state)
 
 
 def teacher_network(network: str, device: torch.device) -> MultiStyleNet | ArbitraryTransformer:
@@ -252,7 +265,7 @@ class StableObjective:
 
 # -- the run --------------------------------------------------------------------
 
-def start_weights(path: Path, network: str) -> tuple[dict[str, Tensor], dict]:
+def start_weights(path: Path, network: str, antialias: bool = False) -> tuple[dict[str, Tensor], dict]:
     """The network state to start a stage from: a train-stable checkpoint's network or an
     exported state dict, of ``network``'s shape; and where it came from (for the recipe).
 
@@ -267,9 +280,13 @@ def start_weights(path: Path, network: str) -> tuple[dict[str, Tensor], dict]:
         raise FlowstyleError(f"{path}: --start-from: unreadable ({type(exc).__name__})") from None
     checkpoint = isinstance(loaded, dict) and isinstance(loaded.get("net"), dict)
     state = loaded["net"] if checkpoint else loaded
-    fresh = MultiStyleNet() if network == "multistyle" else ArbitraryTransformer()
+    fresh = fresh_network(network, antialias)
     shapes = {k: tuple(v.shape) for k, v in fresh.state_dict().items()}
-    if not isinstance(state, dict) or {k: tuple(getattr(v, "shape", ())) for k, v in state.items()} != shapes:
+    if not isinstance(state, dict) or "antialias" in state and not antialias:
+        raise FlowstyleError(f"{path}: --start-from: not weights of the {network} network"
+                             + (" (these are anti-aliased: add --antialias)" if isinstance(state, dict) else ""))
+    state = with_marker(state, fresh)
+    if {k: tuple(getattr(v, "shape", ())) for k, v in state.items()} != shapes:
         raise FlowstyleError(f"{path}: --start-from: not weights of the {network} network")
     origin = {"file": path.name, "sha256": sha256_file(path),
               "step": int(loaded.get("step", 0)) if checkpoint else None,
@@ -317,12 +334,12 @@ def train_stable(options: StableOptions, restart: bool = False, progress: Progre
     state = checkpoint.load(restart)
     start_state, start = None, state.get("start") if state is not None else None
     if state is None and o.start_from:  # read before the networks load: a bad file fails at once
-        start_state, start = start_weights(Path(o.start_from), o.network)
+        start_state, start = start_weights(Path(o.start_from), o.network, o.antialias)
     export = Path(o.export) if o.export else None
     for folder in (checkpoint.path.parent, *((export.parent,) if export else ())):  # before the training, not after
         ensure_writable(folder)
 
-    student = Conditioned(student_network(o.network, device))
+    student = Conditioned(student_network(o.network, device, o.antialias))
     teacher = Conditioned(teacher_network(o.network, device))
     vgg = load_vgg16(device)
     crops = CropStream(sources, o.crop, o.seed)
