@@ -164,8 +164,9 @@ def _render_painted(src: Path, dst: Path, config: RenderConfig, overwrite: bool,
     def regions_over(source: FrameSource, carried: PaintedSource) -> Stylizer:
         # Regions over the carried pictures: a region with a style of its own (or none: as filmed)
         # shows it, the rest shows what the keys paint; masks see the frames as filmed.
+        # A region's own network style gets the render's temporal step on its own pictures (--temporal).
         return make_clip_stylizer(config.style, config.regions, config.keys, device, dtype, source, str(src),
-                                  base=Carried(carried))
+                                  base=Carried(carried), region_step=config.temporal)
 
     return render_with_keys(src, dst, config.painted, painter, config.size, config.encode, config.read, config.span,
                             config.copy_audio, config.temporal.cut_frames or config.temporal.cuts, overwrite,

@@ -29,6 +29,8 @@ from ..stylize.options import StyleOptions
 from ..stylize.painter import make_stylizers
 from ..stylize.resolve import resolve_track
 from ..stylize.track import StyleTrack
+from ..temporal import TemporalOptions
+from ..temporal.settled import Settled
 from .composite import (INPUT_ALPHA, MATTE_REGION, ORIGINAL, RegionOptions, RegionStylizer, alpha_masks, matte_masks,
                         person_masks)
 from .matte import MatteReader
@@ -72,20 +74,20 @@ def check_keys(regions: RegionOptions, keys: KeyframeOptions, rate: Fraction | f
 
 
 def make_clip_stylizer(style: StyleOptions, regions: RegionOptions, keys: KeyframeOptions, device: torch.device,
-                       dtype: torch.dtype, source: FrameSource, input_name: str, base: Stylizer | None = None
-                       ) -> Stylizer:
+                       dtype: torch.dtype, source: FrameSource, input_name: str, base: Stylizer | None = None,
+                       region_step: TemporalOptions | None = None) -> Stylizer:
     """:func:`make_render_stylizer` for the open clip ``source``: its frame size, rate, length, first
     presentation time and start timecode (the render's and the studio preview's one way to build it)."""
     return make_render_stylizer(style, regions, keys, device, dtype, source.size, source.frame_rate, source.duration,
                                 source.frame_count or None, start_time=source.start_time, timecode=source.timecode,
-                                input_name=input_name, base=base)
+                                input_name=input_name, base=base, region_step=region_step)
 
 
 def make_render_stylizer(style: StyleOptions, regions: RegionOptions, keys: KeyframeOptions, device: torch.device,
                          dtype: torch.dtype, size: tuple[int, int], rate: Fraction | float | None,
                          duration: float | None, frames: int | None = None, *, start_time: float = 0.0,
                          timecode: Timecode | str | None = None, input_name: str = "input",
-                         base: Stylizer | None = None) -> Stylizer:
+                         base: Stylizer | None = None, region_step: TemporalOptions | None = None) -> Stylizer:
     """The stylizer for ``style`` with optional keyframes (the ``--style`` track) and regions.
 
     Args:
@@ -97,6 +99,10 @@ def make_render_stylizer(style: StyleOptions, regions: RegionOptions, keys: Keyf
         input_name: the input's path, named by the error when ``--matte alpha`` meets an input without alpha.
         base: what a region without a style of its own shows (and a matte's outside), in place of
             ``style``'s track: the pictures carried from painted keys (:class:`~flowstyle.keyed.source.Carried`).
+        region_step: with ``base``, the temporal step each region's own network style gets on its own
+            pictures before they are laid over ``base`` (:class:`~flowstyle.temporal.settled.Settled`: no
+            step runs over the composite, whose carried pictures are steady already); None or mode
+            ``none``: those regions are painted per frame.
     """
     start_tc = clip_timecode(timecode, rate)
     # Every key is placed before any weights load: a bad key is one line now.
@@ -124,7 +130,10 @@ def make_render_stylizer(style: StyleOptions, regions: RegionOptions, keys: Keyf
     else:
         inside_track, outside_track = region_track("person", regions.person), region_track("background", regions.background)
     used = [t for t in (inside_track, outside_track) if isinstance(t, StyleTrack)]
-    stylizers: dict[int, Stylizer] = dict(zip(map(id, used), make_stylizers(used, device, dtype, start_time) if used else []))
+    made = make_stylizers(used, device, dtype, start_time) if used else []
+    if base is not None and region_step is not None and region_step.mode != "none":
+        made = [Settled(s, region_step) for s in made]
+    stylizers: dict[int, Stylizer] = dict(zip(map(id, used), made))
     stylizers[id(BASE)] = base  # type: ignore[assignment]
     inside = stylizers[id(inside_track)] if inside_track is not None else None
     outside = stylizers[id(outside_track)] if outside_track is not None else None
