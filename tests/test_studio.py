@@ -257,9 +257,11 @@ def test_page_regions_and_keys_are_the_clis():
     ({"in_point": "5", "out_point": "3"}, ("out_point: ", "must come after the in point (frame 5)")),
     ({"out_point": "1s"}, ("out_point: ", "frame 25 is past the clip's end (12 frames)")),
     ({"in_point": "soon"}, ("--in", "soon")),
+    ({"network": "steady"}, ("network: ", "unknown network 'steady'")),
 ], ids=["unknown-region", "style-and-keys", "none-key", "region-keys-order", "outside", "no-position",
         "no-value", "strength", "interpolation", "feather-text", "feather-negative", "matte", "matte-style",
-        "gatys-regions", "gatys-keys", "in-past-end", "out-before-in", "out-past-end", "in-no-position"])
+        "gatys-regions", "gatys-keys", "in-past-end", "out-before-in", "out-past-end", "in-no-position",
+        "network"])
 def test_bad_region_and_key_values_are_one_line_naming_the_field(server, clip, fields, needles):
     """Refused when the job is submitted (keys checked against the clip: 12 frames, 0.48 s), as the CLI refuses
     them: one line that starts with the field's name; no job is made."""
@@ -739,3 +741,26 @@ def test_propagation_preview_in_chromium(server, clip, tmp_path):
     assert every["config"]["painted"]["every"] == 4 and not every["config"]["painted"]["keyframes"]
     status, data, _ = c.request("GET", f"/api/jobs/{every['id']}/download")
     assert status == 200 and decode(data) == (5, True)
+
+
+def test_stable_network_from_the_page(server, clip):
+    """The page offers the stable network where the checkout has its weights; a job with it renders with it
+    (the job's config says so) and differs from the original network's render of the same settings."""
+    from flowstyle.registry import has_weights
+
+    c = Client(server)
+    networks = c.json("GET", "/api/info")["choices"]["networks"]
+    assert networks[0] == "original" and ("stable" in networks) == has_weights("multistyle26_stable")
+    up = c.upload(clip)
+    outputs = {}
+    for network in networks:
+        job = c.json("POST", "/api/jobs", {"input": up["id"], "style": "7", "network": network, "output": ".mkv:ffv1",
+                                           "temporal": "none"})
+        assert job["config"]["style"]["network"] == network
+        job = wait_for(job["id"], c, timeout=120)
+        assert job["state"] == "done", job
+        with av.open(io.BytesIO(c.request("GET", f"/api/jobs/{job['id']}/download")[1])) as container:
+            outputs[network] = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    if len(outputs) == 2:
+        diff = np.abs(outputs["stable"][3].astype(int) - outputs["original"][3]).mean()
+        assert 0.5 < diff < 40, diff  # another network of the same look

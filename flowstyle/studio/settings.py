@@ -25,6 +25,8 @@ from ..regions.composite import INPUT_ALPHA, MATTE_REGION, REGION_NAMES, RegionO
 from ..render import RenderConfig
 from ..stylize.keyframes import INTERPOLATIONS, KeyframeOptions
 from ..stylize.options import StyleOptions
+from ..registry import has_weights
+from ..stylize.track import ORIGINAL, STABLE
 from ..temporal import TEMPORAL_MODES, TemporalOptions
 
 METHODS = ("feedforward", "gatys")
@@ -40,7 +42,9 @@ def choices() -> dict[str, Any]:
     """Everything the page's selects list, in one answer."""
     return {"temporal": list(TEMPORAL_MODES), "methods": list(METHODS), "outputs": [list(o) for o in OUTPUTS],
             "presets": list(PRESETS), "keyed_regions": [*REGION_NAMES, MATTE_REGION],
-            "interpolations": list(INTERPOLATIONS)}
+            "interpolations": list(INTERPOLATIONS),
+            # The stable weights are offered where this checkout has them (weights/manifest.toml).
+            "networks": [ORIGINAL, *((STABLE,) if has_weights("multistyle26_stable") else ())]}
 
 
 def resolve_style(spec: str, painting: Callable[[str], str | None]) -> str:
@@ -64,7 +68,8 @@ def resolve_style(spec: str, painting: Callable[[str], str | None]) -> str:
 def style_options(form: Mapping[str, Any], painting: Callable[[str], str | None]) -> StyleOptions:
     return StyleOptions(style=resolve_style(str(form.get("style", "blue-brush")), painting),
                         strength=float(form.get("strength", 1.0)),
-                        preserve_colour=bool(form.get("preserve_colour", False)))
+                        preserve_colour=bool(form.get("preserve_colour", False)),
+                        network=str(form.get("network") or ORIGINAL))
 
 
 def number(form: Mapping[str, Any], name: str, default: float) -> float:
