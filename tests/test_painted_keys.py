@@ -207,18 +207,24 @@ def test_render_with_keys_keeps_timing_and_audio_and_the_keys(clip, tmp_path: Pa
         assert len(c.streams.audio) == 1
 
 
+def keys_and_left_matte(frames: list[np.ndarray], folder: Path) -> list[str]:
+    """Painted keys on frames 0 and 15 and a matte sequence as long as the clip whose left half is inside
+    (``folder/matte/m_%04d.png``); the render arguments of the keys."""
+    k0 = write_key(folder / "k0.png", paint(frames[0]))
+    k15 = write_key(folder / "k15.png", paint(frames[15]))
+    matte = np.zeros((H, W), np.uint8)
+    matte[:, : W // 2] = 255
+    (folder / "matte").mkdir()
+    for i in range(len(frames)):
+        cv2.imwrite(str(folder / "matte" / f"m_{i:04d}.png"), matte)
+    return ["--keyframe", f"0={k0}", "--keyframe", f"15={k15}", "--codec", "ffv1"]
+
+
 def test_a_matte_region_shows_its_own_style_over_the_carried_keys(clip, tmp_path: Path) -> None:
     """``--matte`` with ``--matte-style none``: inside the matte (the left half) the frames as filmed, outside
     the pictures carried from the keys, exactly as the render without the matte shows them."""
     path, frames = clip
-    k0 = write_key(tmp_path / "k0.png", paint(frames[0]))
-    k15 = write_key(tmp_path / "k15.png", paint(frames[15]))
-    matte = np.zeros((H, W), np.uint8)
-    matte[:, : W // 2] = 255
-    (tmp_path / "matte").mkdir()
-    for i in range(len(frames)):  # a matte sequence as long as the clip
-        cv2.imwrite(str(tmp_path / "matte" / f"m_{i:04d}.png"), matte)
-    keys = ["--keyframe", f"0={k0}", "--keyframe", f"15={k15}", "--codec", "ffv1"]
+    keys = keys_and_left_matte(frames, tmp_path)
     code, line = cli(path, "-o", tmp_path / "keys.mkv", *keys)
     assert code == 0, line
     code, line = cli(path, "-o", tmp_path / "both.mkv", *keys, "--matte", tmp_path / "matte" / "m_%04d.png",
@@ -245,14 +251,7 @@ def test_a_network_style_in_a_matte_gets_the_temporal_step_over_the_carried_keys
     render's temporal step (the default) its strokes follow the 1 px a frame pan more steadily than per frame
     (``--temporal none``); outside, the carried pictures either way, untouched by the step."""
     path, frames = clip
-    k0 = write_key(tmp_path / "k0.png", paint(frames[0]))
-    k15 = write_key(tmp_path / "k15.png", paint(frames[15]))
-    matte = np.zeros((H, W), np.uint8)
-    matte[:, : W // 2] = 255
-    (tmp_path / "matte").mkdir()
-    for i in range(len(frames)):
-        cv2.imwrite(str(tmp_path / "matte" / f"m_{i:04d}.png"), matte)
-    keys = ["--keyframe", f"0={k0}", "--keyframe", f"15={k15}", "--codec", "ffv1"]
+    keys = keys_and_left_matte(frames, tmp_path)
     code, line = cli(path, "-o", tmp_path / "keys.mkv", *keys)
     assert code == 0, line
     runs = {}
