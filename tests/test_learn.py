@@ -349,6 +349,29 @@ def test_render_with_a_learned_style(media: Path, tmp_path: Path) -> None:
     assert net.num_styles == 27
 
 
+def test_a_learned_style_rides_on_the_stable_network(media: Path, tmp_path: Path) -> None:
+    """A learned style's rows (Dumoulin et al. 2017: a style is its norm rows) are appended to whichever
+    weights the render runs with: with ``--network stable`` the shipped stable convolutions draw them, alone
+    or blended with a built-in style, and the picture is the same style drawn by another network."""
+    from flowstyle import registry
+    from flowstyle.stylize.network import network_weights
+
+    if not registry.has_weights("multistyle26_stable"):
+        pytest.skip("this checkout has no stable weights")
+    learn_style(tiny(media, steps=1))
+    mix = resolve_style("udnie-test:0.7,blue-brush:0.3")
+    stable = load_multistyle(torch.device("cpu"), torch.float32, mix, weights="stable")
+    original = load_multistyle(torch.device("cpu"), torch.float32, mix)
+    assert stable.num_styles == original.num_styles == 27
+    torch.testing.assert_close(stable.contract[0].w, network_weights("multistyle26", "stable")["contract.0.w"])
+    torch.testing.assert_close(stable.contract[0].gamma[26], original.contract[0].gamma[26])  # the learned row
+    x = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        a, b = stable(x, mix.weights), original(x, mix.weights)
+    diff = float((a - b).abs().mean())
+    assert 0.002 < diff < 0.1, diff  # another network, the same look
+
+
 # -- CLI ----------------------------------------------------------------------
 
 def test_cli_learns_lists_and_renders_a_style(media: Path, tmp_path: Path, home: Path) -> None:
