@@ -128,12 +128,13 @@ def test_networks_give_the_same_frames_with_and_without_the_faster_forms(dtype: 
         torch.testing.assert_close(fast, plain, atol=tol, rtol=0)
 
 
-def antialiased_shipped() -> MultiStyleNet:
-    """The shipped weights in the anti-aliased form (blurs added, nothing trained), as training starts it."""
-    state = {**load_state_dict("multistyle26"), "antialias": torch.ones(())}
-    net = MultiStyleNet.for_state(state)
+def antialiased_shipped(cls=MultiStyleNet, name: str = "multistyle26", fold: bool = False):
+    """The shipped weights ``name`` in the anti-aliased form of network ``cls`` (blurs added, nothing trained),
+    as training starts it; ``fold``: with the blurs folded into the kernels, as inference loads it."""
+    state = {**load_state_dict(name), "antialias": torch.ones(())}
+    net = cls.for_state(state)
     net.load_state_dict(state)
-    return net.eval()
+    return net.eval().fold_antialias() if fold else net.eval()
 
 
 def test_antialias_kernel_is_blur_then_conv() -> None:
@@ -168,9 +169,7 @@ def test_antialiased_network_folds_and_moves_its_strokes_with_the_content() -> N
     x = torch.from_numpy(real_crop()).permute(2, 0, 1)[None].float() / 255.0
     with torch.enable_grad():
         trained_form = net(x, style).detach()
-    folded = MultiStyleNet.for_state(state)
-    folded.load_state_dict(state)
-    folded.eval().fold_antialias()
+    folded = antialiased_shipped(fold=True)
     assert folded.contract[1].w.shape[-1] == 5 and folded.expand[0].w.shape[-1] == 5
     with torch.no_grad():
         torch.testing.assert_close(folded(x, style), trained_form, atol=2e-5, rtol=0)
@@ -200,18 +199,13 @@ def test_antialiased_arbitrary_network_folds_and_moves_its_strokes_with_the_cont
     """The same for the arbitrary-style transformer (its stride-2 convs have biases; nothing trained)."""
     from flowstyle.stylize.arbitrary import load_transformer
 
-    state = {**load_state_dict("arbitrary_transform"), "antialias": torch.ones(())}
-    net = ArbitraryTransformer.for_state(state)
-    net.load_state_dict(state)
-    net.eval()
+    net = antialiased_shipped(ArbitraryTransformer, "arbitrary_transform")
     shipped = load_transformer(torch.device("cpu"), torch.float32)
     params = shipped.norm_params(torch.randn(100, generator=torch.Generator().manual_seed(5)) * 0.5)
     x = torch.from_numpy(real_crop()).permute(2, 0, 1)[None].float() / 255.0
     with torch.enable_grad():
         trained_form = net(x, params).detach()
-    folded = ArbitraryTransformer.for_state(state)
-    folded.load_state_dict(state)
-    folded.eval().fold_antialias()
+    folded = antialiased_shipped(ArbitraryTransformer, "arbitrary_transform", fold=True)
     assert folded.contract[1].weight.shape[-1] == 5 and folded.expand[1].weight.shape[-1] == 5
     assert folded.contract[0].weight.shape[-1] == 9 and folded.residual[0][0].weight.shape[-1] == 3
     with torch.no_grad():
