@@ -24,6 +24,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from ..errors import ConfigError, InputError, OutputError
@@ -35,7 +36,7 @@ from .reader import SizePolicy
 from .sequence import IMAGE_FORMATS, find_sequence, image_pix_fmt, is_sequence
 from .sink import FrameSink
 from .source import FrameRange, FrameSource, ReadOptions
-from .timecode import parse_position
+from .timecode import Timecode, parse_position
 from .writer import EncodeOptions
 
 DEFAULT_PREROLL = 12  # frames: the multi-band propagation's coarse band settles within ~10 (alpha_low 0.9)
@@ -119,6 +120,35 @@ def output_depth(dst: Path, encode: EncodeOptions) -> int:
     return resolve(dst, encode.codec, encode.profile, encode.pix_fmt).bit_depth
 
 
+class SpanError(ValueError):
+    """An in or out point that does not fit the clip; ``point`` is ``"in"`` or ``"out"``: the render names
+    the file with it, the studio the page's field."""
+
+    def __init__(self, point: str, message: str) -> None:
+        super().__init__(message)
+        self.point = point
+
+
+def place_span(options: RangeOptions, rate: Fraction, timecode: Timecode | None, count: int) -> tuple[int, int | None]:
+    """``--in/--out`` as (start, stop) frame indices of a clip of ``count`` frames (0: unknown), stop None
+    for the clip's end: the one place both the render and the studio check a span.
+
+    Raises:
+        InputError: text that is no position (named by its flag).
+        SpanError: an in-point not before the out-point, or outside the clip.
+    """
+    start = parse_position(options.in_point, rate, timecode, "--in") if options.in_point else 0
+    stop = parse_position(options.out_point, rate, timecode, "--out") if options.out_point else None
+    if count and start >= count:
+        raise SpanError("in", f"--in {options.in_point} (frame {start}) is past the clip's last frame ({count} frames)")
+    if count and stop is not None and stop > count:
+        raise SpanError("out", f"--out {options.out_point} (frame {stop}) is past the clip's end ({count} frames)")
+    if stop is not None and stop <= start:
+        raise SpanError("out", f"--in {options.in_point or 0} (frame {start}) must come before "
+                        f"--out {options.out_point} (frame {stop})")
+    return start, stop
+
+
 def frame_range(source: FrameSource, options: RangeOptions) -> FrameRange | None:
     """``--in/--out`` as frame indices of ``source``, or None for the whole clip.
 
@@ -131,18 +161,10 @@ def frame_range(source: FrameSource, options: RangeOptions) -> FrameRange | None
     rate = source.frame_rate
     if rate is None:
         raise InputError(source.path, "has no frame rate, so --in/--out cannot be placed")
-    start = parse_position(options.in_point, rate, source.timecode, "--in") if options.in_point else 0
-    stop = parse_position(options.out_point, rate, source.timecode, "--out") if options.out_point else None
-    count = source.frame_count
-    if count and start >= count:
-        raise InputError(source.path, f"--in {options.in_point} (frame {start}) is past the clip's last frame "
-                         f"({count} frames)")
-    if count and stop is not None and stop > count:
-        raise InputError(source.path, f"--out {options.out_point} (frame {stop}) is past the clip's end "
-                         f"({count} frames)")
-    if stop is not None and stop <= start:
-        raise InputError(source.path, f"--in {options.in_point} (frame {start}) must come before "
-                         f"--out {options.out_point} (frame {stop})")
+    try:
+        start, stop = place_span(options, rate, source.timecode, source.frame_count)
+    except SpanError as exc:
+        raise InputError(source.path, str(exc)) from None
     return FrameRange(start, stop, options.anchor)
 
 

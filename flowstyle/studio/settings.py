@@ -14,9 +14,8 @@ from typing import Any
 from ..errors import ConfigError, StyleError
 from ..gatys.options import GatysOptions
 from ..gatys.stylizer import GatysConfig
-from ..io.media import RangeOptions
+from ..io.media import RangeOptions, SpanError, place_span
 from ..io.probe import MediaInfo
-from ..io.timecode import parse_position
 from ..io.reader import SizePolicy
 from ..io.writer import PRESETS, EncodeOptions
 from ..keyed.options import PaintedKeyOptions
@@ -154,16 +153,13 @@ def check_clip(config: RenderConfig | GatysConfig, info: MediaInfo) -> None:
 
 
 def check_span(span: RangeOptions, rate: Fraction, frames: int, info: MediaInfo) -> None:
-    """The in and out points placed in the clip when the job is submitted (the render checks them too, but
-    its line names the stored file, which the page must not see)."""
-    start = parse_position(span.in_point, rate, info.timecode, "--in") if span.in_point else 0
-    stop = parse_position(span.out_point, rate, info.timecode, "--out") if span.out_point else None
-    if frames and start >= frames:
-        raise ConfigError("in_point", f"frame {start} is past the clip's last frame ({frames} frames)")
-    if frames and stop is not None and stop > frames:
-        raise ConfigError("out_point", f"frame {stop} is past the clip's end ({frames} frames)")
-    if stop is not None and stop <= start:
-        raise ConfigError("out_point", f"frame {stop} must come after the in point (frame {start})")
+    """The in and out points placed in the clip when the job is submitted, by the render's own check
+    (:func:`flowstyle.io.media.place_span`), but named by the page's field: the render's line names the
+    stored file, which the page must not see."""
+    try:
+        place_span(span, rate, info.timecode, frames)
+    except SpanError as exc:
+        raise ConfigError(f"{exc.point}_point", str(exc)) from None
 
 
 def size_policy(form: Mapping[str, Any]) -> SizePolicy:
