@@ -601,7 +601,8 @@ def train_stable_cmd(
     minutes: Annotated[Optional[float], typer.Option(help="Stop after this many minutes of training in all.")] = None,
     crop: Annotated[Optional[int], typer.Option(help="Side of the square training crops (default 256).")] = None,
     batch: Annotated[Optional[int], typer.Option(help="Crops per step (default 4).")] = None,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default 1e-4; higher buys stability with blur).")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate (default 1e-4 for multistyle, 2e-5 for arbitrary, whose weights are "
+                                                "10x smaller; higher buys stability with blur).")] = None,
     gram_weight: Annotated[Optional[float], typer.Option(help="Relative Gram loss to the teacher, relu1_1-relu3_3 (default 10).")] = None,
     content_weight: Annotated[Optional[float], typer.Option(help="Relative relu3_3 loss to the teacher (default 1).")] = None,
     colour_weight: Annotated[Optional[float], typer.Option(help="8x8 block-mean colour loss to the teacher (default 100).")] = None,

@@ -243,6 +243,16 @@ def test_options_key_ignores_budgets_and_paths() -> None:
     assert dataclasses.replace(a, antialias=True).key_settings()["antialias"] is True
 
 
+def test_default_learning_rate_is_the_networks_own_and_keys_as_given() -> None:
+    """The arbitrary network's weights are ~10x smaller, so its default rate is smaller too; a
+    run left to the default continues a checkpoint made with that rate given (and not another)."""
+    multi, arb = StableOptions(), StableOptions(network="arbitrary")
+    assert (multi.learning_rate, arb.learning_rate) == (1e-4, 2e-5)
+    assert arb.key_settings() == dataclasses.replace(arb, lr=2e-5).key_settings()
+    assert arb.key_settings() != dataclasses.replace(arb, lr=1e-4).key_settings()
+    assert multi.key_settings() == dataclasses.replace(multi, lr=1e-4).key_settings()
+
+
 def test_antialiased_stage_trains_exports_and_renders(media: Path, tmp_path: Path) -> None:
     """--antialias trains the blurred form from plain weights (shipped or an earlier stage's); its
     export says it is anti-aliased, loads as the network it is, and is refused as the start of a

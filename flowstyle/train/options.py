@@ -111,7 +111,7 @@ class LearnOptions:
             ("batch", self.batch >= 1, f"{self.batch} (use 1 or more)"),
             ("steps", self.steps >= 1, f"{self.steps} (use 1 or more)"),
             ("minutes", self.minutes is None or self.minutes > 0, f"{self.minutes} (use more than 0)"),
-            ("lr", self.lr > 0, f"{self.lr} (a learning rate must be > 0)"),
+            ("lr", self.lr is None or self.lr > 0, f"{self.lr} (a learning rate must be > 0)"),
             ("conv_lr", self.conv_lr > 0, f"{self.conv_lr} (a learning rate must be > 0)"),
             ("content_weight", self.content_weight is not None and self.content_weight >= 0, f"{self.content_weight} (a negative loss weight)"),
             ("style_weight", self.style_weight >= 0, f"{self.style_weight} (a negative loss weight)"),
@@ -126,15 +126,26 @@ class LearnOptions:
             if not ok:
                 raise ConfigError(name, f"invalid {problem}")
 
+    @property
+    def learning_rate(self) -> float:
+        """``lr``, or the network's default where it is not given."""
+        return self.lr if self.lr is not None else STABLE_LR.get(self.network, STABLE_LR["multistyle"])
+
     def key_settings(self) -> dict:
         """The settings a checkpoint depends on: all but the budgets, paths and checkpoint period."""
-        settings = asdict(self)
+        settings = {**asdict(self), "lr": self.learning_rate}  # a default keys as the same rate given
         for k in ("steps", "minutes", "checkpoint_seconds", "painting", "sources", "exclude", "device"):
             settings.pop(k)
         return settings
 
 
 STABLE_NETWORKS = ("multistyle", "arbitrary")
+# Default learning rates. Adam moves every weight by about the rate on each step, whatever its
+# size, and the arbitrary network's convolution weights are ~10x smaller than the multi-style
+# network's (mean |w| 0.013 against 0.14 in the residual blocks), so the same rate is a 10x larger
+# relative step: one step at 2e-4 took its Gram difference to the teacher from 0.004 to 37
+# (weighted, Gram weight 200), at 2e-5 to 0.6 (docs/stable.md, "Session 16").
+STABLE_LR = {"multistyle": 1e-4, "arbitrary": 2e-5}
 
 
 @dataclass(frozen=True)
@@ -157,9 +168,10 @@ class StableOptions:
         crop, batch: side of the square training crops and crops per step.
         steps, minutes: budgets; training stops at whichever comes first (not part of the
             checkpoint key: a finished run continues with a larger budget).
-        lr: Adam learning rate of every parameter (cosine decay to a tenth over the budget).
-            A probe (docs/stable.md): 1e-4 gave 0.97x E_warp at 0.98x sharpness after 450 steps;
-            higher rates bought stability with blur.
+        lr: Adam learning rate of every parameter (cosine decay to a tenth over the budget);
+            None: the network's own default (:data:`STABLE_LR`, :attr:`learning_rate`).
+            A probe (docs/stable.md): 1e-4 gave the multi-style network 0.97x E_warp at 0.98x
+            sharpness after 450 steps; higher rates bought stability with blur.
         gram_weight: relative Gram differences to the teacher's output at relu1_1, relu1_2,
             relu2_2, relu3_3 (the finest layers, where the look was lost).
         content_weight: relative relu3_3 difference to the teacher's output.
@@ -207,7 +219,7 @@ class StableOptions:
     batch: int = 4
     steps: int = 5000
     minutes: float | None = None
-    lr: float = 1e-4
+    lr: float | None = None
     gram_weight: float = 10.0
     content_weight: float = 1.0
     colour_weight: float = 100.0
@@ -242,7 +254,7 @@ class StableOptions:
             ("batch", self.batch >= 1, f"{self.batch} (use 1 or more)"),
             ("steps", self.steps >= 1, f"{self.steps} (use 1 or more)"),
             ("minutes", self.minutes is None or self.minutes > 0, f"{self.minutes} (use more than 0)"),
-            ("lr", self.lr > 0, f"{self.lr} (a learning rate must be > 0)"),
+            ("lr", self.lr is None or self.lr > 0, f"{self.lr} (a learning rate must be > 0)"),
             *((name, getattr(self, name) >= 0, f"{getattr(self, name)} (must be >= 0)") for name in weights),
             ("warp_scale", self.warp_scale < 0.5, f"{self.warp_scale} (use less than 0.5)"),
             ("blend_chance", 0 <= self.blend_chance <= 1, f"{self.blend_chance} (use 0-1)"),
@@ -253,10 +265,15 @@ class StableOptions:
             if not ok:
                 raise ConfigError(name, f"invalid {problem}")
 
+    @property
+    def learning_rate(self) -> float:
+        """``lr``, or the network's default where it is not given."""
+        return self.lr if self.lr is not None else STABLE_LR.get(self.network, STABLE_LR["multistyle"])
+
     def key_settings(self) -> dict:
         """The settings a checkpoint depends on: all but the budgets, paths and checkpoint period
         (the training data is keyed by its sources, not by the paths as given)."""
-        settings = asdict(self)
+        settings = {**asdict(self), "lr": self.learning_rate}  # a default keys as the same rate given
         for k in ("steps", "minutes", "checkpoint_seconds", "device", "data", "paintings", "checkpoint", "export",
                   "start_from"):
             settings.pop(k)

@@ -346,7 +346,7 @@ def train_stable(options: StableOptions, restart: bool = False, progress: Progre
     painting_crops = CropStream(style_sources, STYLE_SIZE, o.seed + 1) if style_sources else None
     conditions = Conditions(o, painting_crops)
     generator = torch.Generator().manual_seed(o.seed)
-    opt = torch.optim.Adam(student.parameters(), lr=o.lr)
+    opt = torch.optim.Adam(student.parameters(), lr=o.learning_rate)
     loop = StepLoop(opt, o.steps, o.minutes, o.checkpoint_seconds, "train-stable", state)
     if start_state is not None:
         student.net.load_state_dict(start_state)
@@ -385,7 +385,7 @@ def train_stable(options: StableOptions, restart: bool = False, progress: Progre
     digest = None
     if export is not None:
         recipe = {"network": o.network, "teacher": teacher_name, "teacher_sha256": key["teacher_sha256"],
-                  "settings": dataclasses.asdict(o), "sources": key["sources"], "paintings": key["paintings"],
+                  "settings": {**dataclasses.asdict(o), "lr": o.learning_rate}, "sources": key["sources"], "paintings": key["paintings"],
                   "started_from": start or TEACHER_WEIGHTS[o.network], "precision": key["precision"], "steps": step, "minutes": round(elapsed / 60.0, 2),
                   "cpu_minutes": round(cpu / 60.0, 2), "steps_per_minute": round(rate, 2), "losses": parts,
                   "torch": torch.__version__, "created": time.strftime("%Y-%m-%d %H:%M:%S")}
