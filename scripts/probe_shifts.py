@@ -12,10 +12,13 @@ A blurrier network moves its strokes more smoothly, so each network's sharpness 
 energy of its output over the shipped network's) and its relative Gram difference to the shipped
 network's output at relu1_1 and relu2_2 are printed too: a lower loss bought with blur shows there.
 ``--antialiased-shipped`` adds the shipped weights in the anti-aliased form, nothing trained.
+``--network arbitrary`` probes the arbitrary network with the style vectors of crops of
+``--painting`` (default: the two paintings of ../shared/media/styles, which no training run sees).
 
 fp32, so the figures do not depend on the CPU's bf16 support.
 
 Usage: python scripts/probe_shifts.py [CHECKPOINT_OR_EXPORT ...] [--batches 6] [--antialiased-shipped]
+       [--network multistyle|arbitrary] [--painting PICTURE_OR_FOLDER ...]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from flowstyle.losses import load_vgg16  # noqa: E402
+from flowstyle.models.arbitrary import STYLE_SIZE  # noqa: E402
 from flowstyle.system import bench_header  # noqa: E402
 from flowstyle.train.data import CropStream, find_sources  # noqa: E402
 from flowstyle.train.options import StableOptions  # noqa: E402
@@ -40,6 +44,7 @@ from flowstyle.train.stable import (Conditioned, Conditions, compound_loss, lapl
 from flowstyle.train.students import to_tensor  # noqa: E402
 
 SHIFTS = (0.25, 0.5, 1.0, 2.0, 3.0, 4.0)
+HELD_OUT_PAINTINGS = ROOT.parent / "shared" / "media" / "styles"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,20 +54,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=123)
     ap.add_argument("--antialiased-shipped", action="store_true",
                     help="also the shipped weights in the anti-aliased form (blurs added, nothing trained)")
+    ap.add_argument("--network", choices=("multistyle", "arbitrary"), default="multistyle")
+    ap.add_argument("--painting", nargs="*", type=Path, default=[HELD_OUT_PAINTINGS],
+                    help="--network arbitrary: style pictures whose crops give the style vectors")
     args = ap.parse_args(argv)
+    network = args.network
     print(bench_header(), flush=True)
     print("this probe runs every network in fp32", flush=True)
     cpu = torch.device("cpu")
-    nets = {"shipped": Conditioned(teacher_network("multistyle", cpu)).eval()}
+    nets = {"shipped": Conditioned(teacher_network(network, cpu)).eval()}
     if args.antialiased_shipped:
-        nets["shipped, anti-aliased"] = Conditioned(student_network("multistyle", cpu, antialias=True)).eval()
+        nets["shipped, anti-aliased"] = Conditioned(student_network(network, cpu, antialias=True)).eval()
     for path in args.weights:
         loaded = torch.load(path, map_location="cpu", weights_only=False) if path.is_file() else {}
         antialias = "antialias" in (loaded.get("net", loaded) if isinstance(loaded, dict) else {})
-        net = Conditioned(student_network("multistyle", cpu, antialias)).eval()
-        net.net.load_state_dict(start_weights(path, "multistyle", antialias)[0])
+        net = Conditioned(student_network(network, cpu, antialias)).eval()
+        net.net.load_state_dict(start_weights(path, network, antialias)[0])
         nets[path.name] = net
     crops = CropStream(find_sources(registry_pictures()), 256, args.seed)
+    paintings = CropStream(find_sources(args.painting), STYLE_SIZE, args.seed + 1) if network == "arbitrary" else None
+    conditions = Conditions(StableOptions(network=network), paintings)
     generator = torch.Generator().manual_seed(args.seed)
     vgg = load_vgg16(cpu)
     layers = ("relu1_1", "relu2_2")
@@ -71,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     with torch.no_grad():
         for _ in range(args.batches):
             x = to_tensor(crops.next_batch(4).frames, cpu)
-            condition = Conditions(StableOptions(), None)(4, generator, cpu)
+            condition = conditions(4, generator, cpu)
             shipped = nets["shipped"](x, condition)
             shipped_features = vgg(shipped, layers)
             for name, net in nets.items():
