@@ -372,6 +372,30 @@ def test_a_learned_style_rides_on_the_stable_network(media: Path, tmp_path: Path
     assert 0.002 < diff < 0.1, diff  # another network, the same look
 
 
+
+def test_a_learned_vector_rides_on_the_stable_arbitrary_network(media: Path, tmp_path: Path) -> None:
+    """A style learned on the arbitrary network is a style vector (Ghiasi et al. 2017), used as a painting's
+    is: with ``--network stable`` the shipped stable transformer draws it, the same look by another network."""
+    from flowstyle import registry
+    from flowstyle.stylize.arbitrary import load_transformer
+    from flowstyle.train.students import VectorStudent
+
+    if not registry.has_weights("arbitrary_transform_stable"):
+        pytest.skip("this checkout has no stable arbitrary weights")
+    learn_style(tiny(media, base="arbitrary", init="nearest", steps=1, lr=1e-2))
+    vector = load_learned("udnie-test").vector
+    x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(1))
+    cpu = torch.device("cpu")
+    stylizer = make_stylizer(StyleOptions(style="udnie-test", network="stable"), cpu, torch.float32)
+    assert [c.kind for c in stylizer.track.conditionings] == [ARBITRARY]
+    with torch.no_grad():
+        stable = VectorStudent(load_transformer(cpu, torch.float32, weights="stable"), vector)(x)
+        original = VectorStudent(load_transformer(cpu, torch.float32), vector)(x)
+    torch.testing.assert_close(stylizer(x), stable, rtol=0, atol=1e-5)
+    diff = float((stable - original).abs().mean())
+    assert 0.002 < diff < 0.1, diff  # another network, the same look
+
+
 # -- CLI ----------------------------------------------------------------------
 
 def test_cli_learns_lists_and_renders_a_style(media: Path, tmp_path: Path, home: Path) -> None:
