@@ -154,7 +154,7 @@ def render(
     preserve_colour: Annotated[bool, typer.Option("--preserve-colour/--no-preserve-colour", "--preserve-color", help="Keep the input's colours; transfer only luminance.")] = False,
     # Hidden until the fine-tuned weights are in the repository (docs/stable.md): an option
     # that can only answer "not in this checkout" is not one to show.
-    network: Annotated[str, typer.Option(help="original: the shipped networks; stable: the multi-style network fine-tuned not to repaint from frame to frame (steadier in every mode; docs/stable.md).")] = "original",
+    network: Annotated[str, typer.Option(help="original: the shipped networks; stable: both networks (built-in styles and paintings) fine-tuned not to repaint from frame to frame (steadier in every mode; docs/stable.md).")] = "original",
     max_width: Annotated[Optional[int], typer.Option(help="Scale down to at most this width (keeps aspect).")] = None,
     size: Annotated[Optional[str], typer.Option(help="Output size: WIDTH, WIDTHxHEIGHT or xHEIGHT.")] = None,
     crf: Annotated[int, typer.Option(help="x264 quality, 0-51, lower is better.")] = 18,

@@ -111,7 +111,7 @@ class LearnOptions:
             ("batch", self.batch >= 1, f"{self.batch} (use 1 or more)"),
             ("steps", self.steps >= 1, f"{self.steps} (use 1 or more)"),
             ("minutes", self.minutes is None or self.minutes > 0, f"{self.minutes} (use more than 0)"),
-            ("lr", self.lr is None or self.lr > 0, f"{self.lr} (a learning rate must be > 0)"),
+            ("lr", self.lr > 0, f"{self.lr} (a learning rate must be > 0)"),
             ("conv_lr", self.conv_lr > 0, f"{self.conv_lr} (a learning rate must be > 0)"),
             ("content_weight", self.content_weight is not None and self.content_weight >= 0, f"{self.content_weight} (a negative loss weight)"),
             ("style_weight", self.style_weight >= 0, f"{self.style_weight} (a negative loss weight)"),
@@ -126,14 +126,9 @@ class LearnOptions:
             if not ok:
                 raise ConfigError(name, f"invalid {problem}")
 
-    @property
-    def learning_rate(self) -> float:
-        """``lr``, or the network's default where it is not given."""
-        return self.lr if self.lr is not None else STABLE_LR.get(self.network, STABLE_LR["multistyle"])
-
     def key_settings(self) -> dict:
         """The settings a checkpoint depends on: all but the budgets, paths and checkpoint period."""
-        settings = {**asdict(self), "lr": self.learning_rate}  # a default keys as the same rate given
+        settings = asdict(self)
         for k in ("steps", "minutes", "checkpoint_seconds", "painting", "sources", "exclude", "device"):
             settings.pop(k)
         return settings
@@ -268,7 +263,7 @@ class StableOptions:
     @property
     def learning_rate(self) -> float:
         """``lr``, or the network's default where it is not given."""
-        return self.lr if self.lr is not None else STABLE_LR.get(self.network, STABLE_LR["multistyle"])
+        return self.lr if self.lr is not None else STABLE_LR[self.network]
 
     def key_settings(self) -> dict:
         """The settings a checkpoint depends on: all but the budgets, paths and checkpoint period
