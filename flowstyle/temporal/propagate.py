@@ -21,7 +21,10 @@ The algorithm (docs/keyframes.md has the measurements that chose each part):
   the copy is a region of strokes, not a mosaic. The arbitrary network with the key as its
   style picture was tried first: its texture is its own, not the painter's (1.6-2.2x the
   key's Laplacian energy on an oil-painted key). A renewed copy where the flow still carries
-  the pixel fades in over a few frames instead of popping.
+  the pixel fades in over a few frames instead of popping. Keys that a network painted are the
+  exception (``fresh``): the network paints any frame in their look, so where neither pass
+  follows its key frame the picture shows its painting of that frame; copies there made a
+  mosaic of the keys' strokes on a person running in between two keys (chaplin.mp4).
 - **Two keys, no pop.** Between keys ``a`` and ``b`` the forward pass from ``a`` and the
   backward pass from ``b`` are blended with weights that move smoothly from ``a`` to ``b`` (by
   distinct pictures: a held frame holds the output too) and that favour, per pixel, a pass
@@ -521,8 +524,8 @@ LateKey = Callable[[np.ndarray | None], np.ndarray]  # paints key b given the pi
 def propagate_span(frames: Sequence[np.ndarray], key_a: np.ndarray | None, key_b: np.ndarray | LateKey | None,
                    flows: FlowPairs,
                    options: PropagationOptions = PropagationOptions(),
-                   store: Callable[[int, tuple[int, ...], np.dtype], np.ndarray] | None = None
-                   ) -> Iterator[np.ndarray]:
+                   store: Callable[[int, tuple[int, ...], np.dtype], np.ndarray] | None = None,
+                   fresh: Callable[[int], np.ndarray] | None = None) -> Iterator[np.ndarray]:
     """The propagated pictures of ``frames`` (a span of one shot, in order), one per frame.
 
     ``key_a`` is the key painted on ``frames[0]`` (None: the span runs up to the shot's first
@@ -532,6 +535,11 @@ def propagate_span(frames: Sequence[np.ndarray], key_a: np.ndarray | None, key_b
     to the last frame (None without key a): a painter that starts from a guess (Gatys, warm-started
     as from the previous frame) pays for a key the cost of a frame, not of a shot's first. ``store(n, shape, dtype)`` gives an array for ``n`` pictures
     (a memory map for long spans); default: memory.
+
+    ``fresh(i)``: frame ``i`` painted anew by whatever painted the keys (a feed-forward network paints any
+    frame in the keys' look at a frame's cost), in the keys' dtype. Where neither pass follows its key
+    frame (new content, a fast motion the flow lost), the picture shows that painting instead of copies
+    of the key: a copy is the nearest the key has, the network's painting is the content itself.
     """
     if key_a is None and key_b is None:
         raise ValueError("a span needs a key at one end at least")
@@ -574,8 +582,13 @@ def propagate_span(frames: Sequence[np.ndarray], key_a: np.ndarray | None, key_b
         fine_b = fine_energy(key_b)
         if key_a is None:
             for i in range(n):
-                yield convert(later[i], dtype) if i == n - 1 else convert(restore_fine(
-                    blend(later[i], None, None, None, options, wanted[i]), fine_b, options.max_gain), dtype, key_b.dtype)
+                if i == n - 1:
+                    yield convert(later[i], dtype)
+                    break
+                picture = restore_fine(blend(later[i], None, None, None, options, wanted[i]), fine_b, options.max_gain)
+                if fresh is not None:
+                    picture = with_fresh(picture, weights[i] < 0.5, fresh, i, options.feather)
+                yield convert(picture, dtype, key_b.dtype)
             return
     p = Pass(key_a, frames[0], options)
     fine_a = fine_energy(key_a)
@@ -594,9 +607,23 @@ def propagate_span(frames: Sequence[np.ndarray], key_a: np.ndarray | None, key_b
                 wb = weights[i] * np.float32(u)
                 mixed = blend(p.shown, later[i], wa, wb, options, p.wanted(), wanted[i])
                 want = (1.0 - u) * fine_a + u * fine_b  # the keys' scales agree: both are key_a.dtype's
-            shown = convert(restore_fine(mixed, want, options.max_gain), dtype, key_a.dtype)
+            picture = restore_fine(mixed, want, options.max_gain)
+            if fresh is not None:
+                copies = p.matched > 0.5 if later is None else (p.matched > 0.5) & (weights[i] < 0.5)
+                picture = with_fresh(picture, copies, fresh, i, options.feather)
+            shown = convert(picture, dtype, key_a.dtype)
         yield shown
     log.debug("span of %d frames: %d renewals in the forward pass", n, p.fills)
+
+
+def with_fresh(picture: np.ndarray, copies: np.ndarray, fresh: Callable[[int], np.ndarray], i: int,
+               feather: float) -> np.ndarray:
+    """``picture`` (float, the keys' scale) showing ``fresh(i)`` where ``copies`` (no pass follows its key
+    frame there), over a seam feathered as the passes' blend is; ``fresh`` is called only when needed."""
+    if not copies.any():
+        return picture
+    t = _blur(copies.astype(np.float32), feather)[..., None]
+    return picture * (1.0 - t) + fresh(i).astype(np.float32) * t
 
 
 def convert(picture: np.ndarray, dtype: np.dtype, scale_of: np.dtype | None = None) -> np.ndarray:
