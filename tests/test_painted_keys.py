@@ -334,15 +334,22 @@ def test_keys_in_the_range_only_and_a_range_render(clip, tmp_path: Path) -> None
     assert psnr(result[0], paint(frames[4])) >= 40.0
 
 
+def keyed_and_per_frame(path: Path, folder: Path, every: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``path`` in style 7 (fp32, lossless) with keys every ``every`` frames carried, and per-frame: their frames."""
+    out, per_frame = folder / "every.mkv", folder / "perframe.mkv"
+    size, lossless = SizePolicy(), EncodeOptions(codec="ffv1")
+    render(path, out, RenderConfig(style=StyleOptions(style="7"), size=size, encode=lossless, precision="fp32",
+                                   painted=PaintedKeyOptions(every=every)))
+    render(path, per_frame, RenderConfig(style=StyleOptions(style="7"), size=size, encode=lossless, precision="fp32",
+                                         temporal=TemporalOptions(mode="none")))
+    return frames_of(out), frames_of(per_frame)
+
+
 def test_keyframes_every_paints_keys_with_the_style(clip, tmp_path: Path) -> None:
     path, _ = clip
     out, per_frame = tmp_path / "every.mkv", tmp_path / "perframe.mkv"
     size, lossless = SizePolicy(), EncodeOptions(codec="ffv1")
-    render(path, out, RenderConfig(style=StyleOptions(style="7"), size=size, encode=lossless, precision="fp32",
-                                   painted=PaintedKeyOptions(every=5)))
-    render(path, per_frame, RenderConfig(style=StyleOptions(style="7"), size=size, encode=lossless, precision="fp32",
-                                         temporal=TemporalOptions(mode="none")))
-    a, b = frames_of(out), frames_of(per_frame)
+    a, b = keyed_and_per_frame(path, tmp_path, 5)
     for k in (0, 5, 10, 15):  # the keys are the style's own frames there
         assert psnr(a[k], b[k]) >= 40.0, k
     assert psnr(a[7], b[7]) < 60.0  # between keys: carried, not repainted
@@ -365,13 +372,7 @@ def test_keys_a_network_paints_get_its_painting_where_the_flow_cannot_carry_them
     frames = with_visitor(moving(13, 1.0), 4, 8)
     path = write_clip(tmp_path / "visitor.mkv", list(range(13)), Fraction(1, 24), size=(W, H), rate=Fraction(24),
                       frames=frames, codec="ffv1", pix_fmt="yuv444p")
-    out, per_frame = tmp_path / "every.mkv", tmp_path / "perframe.mkv"
-    size, lossless = SizePolicy(), EncodeOptions(codec="ffv1")
-    render(path, out, RenderConfig(style=StyleOptions(style="7"), size=size, encode=lossless, precision="fp32",
-                                   painted=PaintedKeyOptions(every=12)))
-    render(path, per_frame, RenderConfig(style=StyleOptions(style="7"), size=size, encode=lossless, precision="fp32",
-                                         temporal=TemporalOptions(mode="none")))
-    a, b = frames_of(out), frames_of(per_frame)
+    a, b = keyed_and_per_frame(path, tmp_path, 12)
     square = (slice(40, 56), slice(64, 80))
     for i in (5, 6, 7):
         same = float((np.abs(a[i][square].astype(int) - b[i][square]).max(axis=2) <= 8).mean())
