@@ -160,6 +160,11 @@ def test_what_no_key_has_is_painted_anew_where_the_painter_can() -> None:
         assert np.abs(out[i][far].astype(int) - copied[i][far]).max() <= 1, i
     assert asked and set(asked) <= set(range(4, 10)), asked
     assert np.array_equal(out[0], key_a) and np.array_equal(out[-1], key_b)
+    # Whatever weight the blend gives a copy, and with one key only, either way.
+    heavy = PropagationOptions(fill_weight=0.6)
+    for keys in ((key_a, key_b), (key_a, None), (None, key_b)):
+        got = list(propagate_span(frames, *keys, FlowPairs("dis-medium"), heavy, fresh=fresh))
+        assert right(got[6][square], paint(frames[6])[square]) > 0.55, [k is None for k in keys]
 
 
 def test_a_held_frame_holds_the_output() -> None:

@@ -388,9 +388,13 @@ class Pass:
         """The key's band energies where each pixel comes from (see :func:`blend`)."""
         return cv2.remap(self.key_energy, self.cx, self.cy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
+    def copied(self) -> np.ndarray:
+        """True where a copy placed the pixel, False where it follows the key frame."""
+        return self.matched > 0.5
+
     def weight(self, fill_weight: float) -> np.ndarray:
         """1 where a pixel follows the key frame, ``fill_weight`` where a copy placed it."""
-        return np.where(self.matched > 0.5, np.float32(fill_weight), np.float32(1.0))
+        return np.where(self.copied(), np.float32(fill_weight), np.float32(1.0))
 
 
 def _blur(x: np.ndarray, sigma: float) -> np.ndarray:
@@ -565,19 +569,26 @@ def propagate_span(frames: Sequence[np.ndarray], key_a: np.ndarray | None, key_b
         key_b = key_b(guess)
     # The blend moves from key a to key b by distinct pictures, not by frames: a held frame holds it.
     position = np.cumsum([0] + [not r for r in repeat[1:]])
-    later = weights = wanted = None
+    later = weights = wanted = copied = None
     if key_b is not None:
         later = store(n, (h, w, 3), np.dtype(key_b.dtype))
         weights = store(n, (h, w), np.dtype(np.float32))
         wanted = store(n, (h, w, len(BANDS)), np.dtype(np.float32))
         p = Pass(key_b, frames[n - 1], options)
         later[n - 1], weights[n - 1], wanted[n - 1] = key_b, 1.0, p.key_energy
+        if fresh is not None:  # where the backward pass shows copies
+            copied = store(n, (h, w), np.dtype(np.bool_))
+            copied[n - 1] = False
         for i in range(n - 2, -1, -1):
             if repeat[i + 1]:
                 later[i], weights[i], wanted[i] = later[i + 1], weights[i + 1], wanted[i + 1]
+                if copied is not None:
+                    copied[i] = copied[i + 1]
                 continue
             p.step(frames[i], lumas[i + 1], ahead[i], back[i])
             later[i], weights[i], wanted[i] = p.shown, p.weight(options.fill_weight), p.wanted()
+            if copied is not None:
+                copied[i] = p.copied()
         log.debug("span of %d frames: %d renewals in the backward pass", n, p.fills)
         fine_b = fine_energy(key_b)
         if key_a is None:
@@ -587,7 +598,7 @@ def propagate_span(frames: Sequence[np.ndarray], key_a: np.ndarray | None, key_b
                     break
                 picture = restore_fine(blend(later[i], None, None, None, options, wanted[i]), fine_b, options.max_gain)
                 if fresh is not None:
-                    picture = with_fresh(picture, weights[i] < 0.5, fresh, i, options.feather)
+                    picture = with_fresh(picture, copied[i], fresh, i, options.feather)
                 yield convert(picture, dtype, key_b.dtype)
             return
     p = Pass(key_a, frames[0], options)
@@ -609,7 +620,7 @@ def propagate_span(frames: Sequence[np.ndarray], key_a: np.ndarray | None, key_b
                 want = (1.0 - u) * fine_a + u * fine_b  # the keys' scales agree: both are key_a.dtype's
             picture = restore_fine(mixed, want, options.max_gain)
             if fresh is not None:
-                copies = p.matched > 0.5 if later is None else (p.matched > 0.5) & (weights[i] < 0.5)
+                copies = p.copied() if copied is None else p.copied() & copied[i]
                 picture = with_fresh(picture, copies, fresh, i, options.feather)
             shown = convert(picture, dtype, key_a.dtype)
         yield shown
