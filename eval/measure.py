@@ -128,6 +128,33 @@ def measure(src: Path, dst: Path, ref: Path, painting: Path, frames: int, loss_e
             "ewarp_farneback_abs": farn.ewarp, "ewarp_farneback_none": farn.ewarp_reference}
 
 
+def carried_floor(src: Path, stylized: Path, flow: str) -> float:
+    """The E_warp ``stylized`` would score (with ``flow``, as :func:`flowstyle.metrics.evaluate` does) if each
+    of its pictures were exactly the previous one carried along that flow: the previous picture sampled at
+    the flow's places with Lanczos-4 (a band-limited move of the same texture) against E_warp's own bilinear
+    warp of it. That is E_warp's interpolation error on this texture, which no carrier can go below: a
+    bilinear warp at a fractional place attenuates the finest detail, so a crisper texture is charged more
+    for the same motion. Within one shot (the painted-keys benchmark measures the first shot)."""
+    from flowstyle.flow import make_flow_backend
+    from flowstyle.flow.remap import remap_flow
+    from flowstyle.metrics import masked_mse
+    from flowstyle.temporal import estimate_motion
+
+    backend = make_flow_backend(flow)
+    errors, prev = [], None
+    with VideoReader(stylized) as out:
+        w, h = out.size
+        with VideoReader(src, SizePolicy(width=w, height=h)) as orig:
+            for o, s in zip(orig, out):
+                picture = s.rgb.astype(np.float32) / 255
+                if prev is not None:
+                    motion = estimate_motion(prev[0], o.rgb, backend)
+                    moved = remap_flow(prev[1], motion.flow_bwd, cv2.INTER_LANCZOS4)
+                    errors.append(masked_mse(moved, remap_flow(prev[1], motion.flow_bwd), motion.mask))
+                prev = (o.rgb, picture)
+    return float(np.mean(errors))
+
+
 Bound = float | tuple[float, float]
 
 

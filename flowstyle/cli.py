@@ -190,6 +190,7 @@ def render(
     temporal_offsets: Annotated[str, typer.Option(help="Earlier frames the temporal loss looks at, e.g. 1 (short-term) or 1,2,4 (long-term).", rich_help_panel="Gatys (--method gatys)")] = "1,2,4",
     init: Annotated[str, typer.Option(help="Start of frames after a shot's first: warped (previous output moved by the flow), content or noise.", rich_help_panel="Gatys (--method gatys)")] = "warped",
     seed: Annotated[int, typer.Option(help="Seed of the noise initialisation.", rich_help_panel="Gatys (--method gatys)")] = 0,
+    polish_iterations: Annotated[Optional[int], typer.Option(help="With --keyframes-every: iterations that each frame carried from the keys gets on the finest style layers (0: none).", rich_help_panel="Gatys (--method gatys)")] = None,
     restart: Annotated[bool, typer.Option("--restart", help="Discard frames a previous, interrupted render left in OUTPUT.flowstyle-work.", rich_help_panel="Gatys (--method gatys)")] = False,
     keep_work: Annotated[bool, typer.Option("--keep-work", help="Keep the finished frames (PNG) after the render.", rich_help_panel="Gatys (--method gatys)")] = False,
     region: Annotated[Optional[list[str]], typer.Option("--region", help="NAME=STYLE, NAME person or background, STYLE any style or none (as filmed); repeatable.", rich_help_panel="Regions and keyframes")] = None,
@@ -250,7 +251,7 @@ def render(
             style=style, style_scale=style_scale, flow=flow, iterations=iterations,
             first_iterations=first_iterations, optimizer=optimizer, content_weight=content_weight,
             style_weight=style_weight, tv_weight=tv_weight, temporal_weight=temporal_weight,
-            temporal_offsets=temporal_offsets, init=init, seed=seed), dict(
+            temporal_offsets=temporal_offsets, init=init, seed=seed, polish_iterations=polish_iterations), dict(
             encode=encode, size=sizing, device=device, precision=precision, copy_audio=not no_audio, cuts=cuts,
             keep_work=keep_work, read=read, span=span), distributed, painted)
         return

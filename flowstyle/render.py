@@ -25,6 +25,7 @@ from .device import loss_network_dtype, precision_name, resolve_device, resolve_
 from .flow import make_flow_backend
 from .gatys.stylizer import FrameStylizer, GatysConfig, GatysStylizer, deterministic, render_key, require_painting
 from .gatys.objective import StyleTarget
+from .gatys.polish import Polisher
 from .gatys.priors import Priors
 from .gatys.workdir import WorkFolder, work_path
 from .io.frames import Frame
@@ -230,16 +231,29 @@ def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysC
         # carries them: the Gatys look at a fraction of its cost (docs/keyframes.md).
         # A key after a shot's first starts from the previous key carried to it, as a temporal Gatys
         # frame starts from the previous output warped (its warm-start budget, not the first frame's).
+        # That start is 12 frames of motion old, not one: L-BFGS from it without Adam's warm-up steps
+        # diverged on bigbuckbunny.mp4 (160 px, keys every 12), so a key gets the warm-up a cold start has.
+        keys = FrameStylizer(dataclasses.replace(o, warmup_warped=o.warmup), frames.target, vgg, device, autocast)
+
         def painter(source: FrameSource) -> KeyPainter:
             def paint(frame: Frame, guess: np.ndarray | None) -> np.ndarray:
                 init = rgb_to_tensor(guess, device) if guess is not None else None
-                return frames(frame.rgb, Priors([], init), frame.index)[0]
+                return keys(frame.rgb, Priors([], init), frame.index)[0]
             return paint
+
+        def polished(source: FrameSource, carried: PaintedSource) -> Stylizer:
+            # The frames between keys get a few Gatys iterations on the finest style layers, which
+            # carrying loses (flowstyle.gatys.polish); the keys are shown as painted.
+            shots = carried.plan.shots
+            return Polisher(Carried(carried), frozenset(k for s in shots for k in s.keys),
+                            frozenset(s.start for s in shots), o, frames.target, vgg, make_flow_backend(o.flow),
+                            device, autocast)
 
         with deterministic(device):
             return render_with_keys(src, dst, painted, painter, config.size, config.encode, config.read, config.span,
                                     config.copy_audio, config.cuts, overwrite, progress, cancel, device,
-                                    str(autocast or torch.float32).removeprefix("torch."), deep=False)
+                                    str(autocast or torch.float32).removeprefix("torch."), deep=False,
+                                    over=polished if o.polish_iterations > 0 else None)
     start = time.perf_counter()
     # Gatys optimises 8-bit frames: its output is written at the container's depth, read 8-bit.
     io = open_render(src, dst, config.size, config.encode, config.read, config.span, io_threads(0, device),

@@ -262,6 +262,8 @@ def test_gatys_refuses_feed_forward_only_options_in_one_line(tmp_path: Path, cli
             "--style", str(media / "styles" / "udnie.jpg"))
     assert_one_line_error(run_cli(*base, "--temporal", "blind"), "--temporal", "'blind'")
     assert_one_line_error(run_cli(*base, "--strength", "0.5"), "--strength")
+    assert_one_line_error(run_cli(*base, "--keyframes-every", "4", "--polish-iterations", "-1"),
+                          "--polish-iterations", "-1")
     assert not list(tmp_path.iterdir())
 
 

@@ -497,3 +497,47 @@ def test_copies_for_new_pixels_at_any_frame_size(size: tuple[int, int]) -> None:
     cx, cy = index.match(frame, mask)
     assert cx.shape == (int(mask.sum()),)
     assert (cx >= -1).all() and (cx <= w).all() and (cy >= -1).all() and (cy <= h).all()
+
+
+def test_gatys_polish_gives_carried_frames_the_finest_style_back_and_keeps_the_keys(media: Path, clip,
+                                                                                     tmp_path: Path) -> None:
+    """The frames carried from Gatys keys are polished on relu1_1 and relu2_1, the layers carrying loses:
+    their loss there falls against the carried pictures' while the keys stay as painted."""
+    import dataclasses
+
+    import torch
+
+    from flowstyle.gatys import GatysConfig, GatysOptions
+    from flowstyle.io.media import RangeOptions
+    from flowstyle.losses import STYLE_LAYERS, load_vgg16, style_loss
+    from flowstyle.metrics import style_grams
+    from flowstyle.render import render_gatys
+
+    path, _ = clip
+    painting = media / "styles" / "starry_night.jpg"
+    options = GatysOptions(style=str(painting), first_iterations=30, iterations=10, pyramid=1, seed=0,
+                           polish_iterations=0)
+    config = GatysConfig(options, encode=EncodeOptions(codec="ffv1"), device="cpu", precision="fp32",
+                         span=RangeOptions(out_point="8"))
+    carried, polished = tmp_path / "carried.mkv", tmp_path / "polished.mkv"
+    render_gatys(path, carried, config, painted=PaintedKeyOptions(every=5))
+    polish = dataclasses.replace(config, gatys=dataclasses.replace(options, polish_iterations=10))
+    render_gatys(path, polished, polish, painted=PaintedKeyOptions(every=5))
+    a, b = frames_of(carried), frames_of(polished)
+    for key in (0, 5):
+        assert psnr(a[key], b[key]) >= 40.0
+    vgg = load_vgg16()
+    grams = style_grams(painting, a[0].shape[1], vgg)
+    layers = STYLE_LAYERS[:2]
+
+    def fine_loss(rgb: np.ndarray) -> float:
+        x = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255
+        with torch.inference_mode():
+            return float(style_loss(vgg(x, layers), grams, layers)[0])
+
+    between = [1, 2, 3, 4, 6, 7]
+    before = np.mean([fine_loss(a[i]) for i in between])
+    after = np.mean([fine_loss(b[i]) for i in between])
+    assert after < 0.8 * before, (before, after)
+    # held to the carried pictures: the polish refines their texture, it does not repaint the frame
+    assert min(psnr(a[i], b[i]) for i in between) >= 25.0

@@ -54,6 +54,9 @@ class GatysOptions:
             upsampled level by level (coarse-to-fine); 1 turns it off.
         stop_tolerance, stop_window: early stop when the loss falls by less than
             ``stop_tolerance`` (relative) over ``stop_window`` iterations.
+        polish_iterations: with painted keys (``--keyframes-every``), Adam iterations that each
+            frame carried from the keys gets on the two finest style layers, which carrying loses
+            (``flowstyle.gatys.polish``); 0 shows the carried pictures as they are.
         flow: optical flow between frames (see ``flowstyle.flow``).
         seed: seeds the noise initialisation; a render is reproducible from it.
     """
@@ -76,6 +79,7 @@ class GatysOptions:
     pyramid: int = 2
     stop_tolerance: float = 1e-3
     stop_window: int = 20
+    polish_iterations: int = 20
     flow: str = "dis-medium"
     seed: int = 0
 
@@ -101,6 +105,7 @@ class GatysOptions:
             ("pyramid", 1 <= self.pyramid <= 4, f"{self.pyramid} (use 1-4 levels)"),
             ("stop_window", self.stop_window >= 2, f"{self.stop_window} (use 2 or more)"),
             ("stop_tolerance", self.stop_tolerance >= 0, f"{self.stop_tolerance} (must not be negative)"),
+            ("polish_iterations", self.polish_iterations >= 0, f"{self.polish_iterations} (use 0 or more)"),
         )
         for name, ok, problem in checks:
             if not ok:

@@ -130,6 +130,9 @@ def render_key(src: Path, options: GatysOptions, config: GatysConfig, size: tupl
     shot task: hashing a feature-length input once per shot would cost minutes).
     """
     settings = options.settings()
+    # Only frames carried from painted keys are polished; these frames do not depend on it, and a work
+    # folder written before the setting existed stays usable.
+    settings.pop("polish_iterations")
     settings["style"] = [{"sha256": file_sha256(p), "weight": w} for p, w in parse_paintings(options.style)]
     return {"input": {"sha256": input_sha256 or file_sha256(src), "bytes": src.stat().st_size}, "size": list(size),
             "cuts": dataclasses.asdict(config.cuts) if config.cuts else None, "gatys": settings,
