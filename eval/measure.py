@@ -20,11 +20,13 @@ sys.path.insert(0, str(ROOT))
 
 from flowstyle import RenderConfig, render  # noqa: E402
 from flowstyle.io.reader import SizePolicy, VideoReader  # noqa: E402
+from flowstyle.flow import make_flow_backend  # noqa: E402
+from flowstyle.flow.remap import remap_flow  # noqa: E402
 from flowstyle.keyed.options import PaintedKeyOptions  # noqa: E402
 from flowstyle.losses import STYLE_LAYERS  # noqa: E402
-from flowstyle.metrics import evaluate  # noqa: E402
+from flowstyle.metrics import evaluate, masked_mse  # noqa: E402
 from flowstyle.stylize.options import StyleOptions  # noqa: E402
-from flowstyle.temporal import TemporalOptions  # noqa: E402
+from flowstyle.temporal import TemporalOptions, estimate_motion  # noqa: E402
 
 MEDIA = ROOT.parent / "shared" / "media"
 DEFAULT_MODE = TemporalOptions().mode
@@ -135,11 +137,6 @@ def carried_floor(src: Path, stylized: Path, flow: str) -> float:
     warp of it. That is E_warp's interpolation error on this texture, which no carrier can go below: a
     bilinear warp at a fractional place attenuates the finest detail, so a crisper texture is charged more
     for the same motion. Within one shot (the painted-keys benchmark measures the first shot)."""
-    from flowstyle.flow import make_flow_backend
-    from flowstyle.flow.remap import remap_flow
-    from flowstyle.metrics import masked_mse
-    from flowstyle.temporal import estimate_motion
-
     backend = make_flow_backend(flow)
     errors, prev = [], None
     with VideoReader(stylized) as out:

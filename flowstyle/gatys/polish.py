@@ -4,8 +4,8 @@ Carrying a key along the flow keeps its strokes, but not the statistics of its f
 Gatys textures are noise-like, every resampling and every blend of two keys moves them, and the
 style loss of a carried frame sits almost all in the two finest Gram layers (chaplin.mp4, 49 frames
 at 160 px, keys every 12, against the temporal Gatys render of the same frames: relu1_1 3.4x,
-relu2_1 10.1x, relu3_1-relu5_1 0.9-1.2x; docs/keyframes.md). So each carried frame is polished with Adam on those
-two layers alone, which needs the loss network only up to relu2_1 (a fifth of a full pass), held to
+relu2_1 10.1x, relu3_1-relu5_1 0.9-1.2x; docs/keyframes.md). So each carried frame is polished with
+Adam on those two layers alone, which needs the loss network only up to relu2_1 (a fifth of a full pass), held to
 the carried picture (an anchor) and to the previous polished frame warped by the flow (Ruder et al.
 2016's temporal loss, as the temporal render's frames are), so the polish does not flicker.
 
@@ -77,8 +77,7 @@ class Polisher:
     sequential = True
 
     def __init__(self, carried: Stylizer, keys: frozenset[int], starts: frozenset[int], options: GatysOptions,
-                 target: StyleTarget,
-                 vgg: VGG16Features, backend: FlowBackend, device: torch.device,
+                 target: StyleTarget, vgg: VGG16Features, backend: FlowBackend, device: torch.device,
                  autocast: torch.dtype | None = None) -> None:
         self.carried = carried
         self.keys = keys
