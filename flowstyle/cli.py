@@ -190,7 +190,6 @@ def render(
     temporal_offsets: Annotated[str, typer.Option(help="Earlier frames the temporal loss looks at, e.g. 1 (short-term) or 1,2,4 (long-term).", rich_help_panel="Gatys (--method gatys)")] = "1,2,4",
     init: Annotated[str, typer.Option(help="Start of frames after a shot's first: warped (previous output moved by the flow), content or noise.", rich_help_panel="Gatys (--method gatys)")] = "warped",
     seed: Annotated[int, typer.Option(help="Seed of the noise initialisation.", rich_help_panel="Gatys (--method gatys)")] = 0,
-    polish_iterations: Annotated[Optional[int], typer.Option(help="With --keyframes-every: iterations that each frame carried from the keys gets on the finest style layers (0: none).", rich_help_panel="Gatys (--method gatys)")] = None,
     restart: Annotated[bool, typer.Option("--restart", help="Discard frames a previous, interrupted render left in OUTPUT.flowstyle-work.", rich_help_panel="Gatys (--method gatys)")] = False,
     keep_work: Annotated[bool, typer.Option("--keep-work", help="Keep the finished frames (PNG) after the render.", rich_help_panel="Gatys (--method gatys)")] = False,
     region: Annotated[Optional[list[str]], typer.Option("--region", help="NAME=STYLE, NAME person or background, STYLE any style or none (as filmed); repeatable.", rich_help_panel="Regions and keyframes")] = None,
@@ -203,7 +202,7 @@ def render(
     strength_at: Annotated[Optional[list[str]], typer.Option("--strength-at", help="TIME=STRENGTH key; repeatable, in time order.", rich_help_panel="Regions and keyframes")] = None,
     key_interpolation: Annotated[str, typer.Option(help="Between keys: smooth (eases into each key, so the render reaches the key's style there) or linear.", rich_help_panel="Regions and keyframes")] = "smooth",
     keyframe: Annotated[Optional[list[str]], typer.Option("--keyframe", help="FRAME=FILE: your painting of that frame (FRAME as --in takes it; FILE any size of the frame's aspect, e.g. from flowstyle frames); the shot follows the nearest keys along the motion. Repeatable.", rich_help_panel="Painted keys")] = None,
-    keyframes_every: Annotated[Optional[int], typer.Option(help="Paint every Nth frame of each shot with --style or --method gatys and carry those keys to the frames between: the method's look at a fraction of its cost.", rich_help_panel="Painted keys")] = None,
+    keyframes_every: Annotated[Optional[int], typer.Option(help="Keys every Nth frame of each shot: painted with --style and carried to the frames between; with --method gatys, full Gatys frames whose style loss the frames between stop at. The method's look at a fraction of its cost.", rich_help_panel="Painted keys")] = None,
     workers: Annotated[int, typer.Option(help="Render segments on a local Dask cluster of this many worker processes (0: in-process).", rich_help_panel="Distributed")] = 0,
     scheduler: Annotated[Optional[str], typer.Option(help="Render segments on an existing Dask cluster, e.g. tcp://HOST:8786 (see README).", rich_help_panel="Distributed")] = None,
     segment_seconds: Annotated[float, typer.Option(help="Split shots longer than this into segments (one task each).", rich_help_panel="Distributed")] = 10.0,
@@ -251,7 +250,7 @@ def render(
             style=style, style_scale=style_scale, flow=flow, iterations=iterations,
             first_iterations=first_iterations, optimizer=optimizer, content_weight=content_weight,
             style_weight=style_weight, tv_weight=tv_weight, temporal_weight=temporal_weight,
-            temporal_offsets=temporal_offsets, init=init, seed=seed, polish_iterations=polish_iterations), dict(
+            temporal_offsets=temporal_offsets, init=init, seed=seed), dict(
             encode=encode, size=sizing, device=device, precision=precision, copy_audio=not no_audio, cuts=cuts,
             keep_work=keep_work, read=read, span=span), distributed, painted)
         return
@@ -366,12 +365,13 @@ def _render_gatys(input: Path, output: Path, overwrite: bool, quiet: bool, resta
         _render_distributed(input, output, gatys_config, distributed, overwrite, restart, quiet, painted)
         return
     bar = Bar(input.name, quiet)
-    hint = f". Finished frames are kept in {output.name}.flowstyle-work: run the same command again to continue."
+    given = painted is not None and bool(painted.keyframes)  # carried from given keys: no work folder
+    hint = "" if given else (f". Finished frames are kept in {output.name}.flowstyle-work: run the same command "
+                             "again to continue.")
+    extra = {"painted": painted} if painted is not None else {}
     with _interruptible(output, bar, hint):
-        if painted is not None and painted.active:
-            report = render_gatys(input, output, gatys_config, overwrite=overwrite, progress=bar, painted=painted)
-        else:
-            report = render_gatys(input, output, gatys_config, overwrite=overwrite, restart=restart, progress=bar)
+        report = render_gatys(input, output, gatys_config, overwrite=overwrite, restart=restart, progress=bar,
+                              **extra)
     typer.echo(f"{report.output}: {report.frames} frames {report.size[0]}x{report.size[1]} in {report.seconds:.1f} s "
                f"(gatys, {report.dtype} on {report.device})", err=True)
 

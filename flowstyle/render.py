@@ -23,9 +23,9 @@ import torch
 from .errors import ConfigError
 from .device import loss_network_dtype, precision_name, resolve_device, resolve_precision
 from .flow import make_flow_backend
+from .gatys.keys import KeyChain
 from .gatys.stylizer import FrameStylizer, GatysConfig, GatysStylizer, deterministic, render_key, require_painting
 from .gatys.objective import StyleTarget
-from .gatys.polish import Polisher
 from .gatys.priors import Priors
 from .gatys.workdir import WorkFolder, work_path
 from .io.frames import Frame
@@ -226,9 +226,9 @@ def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysC
     vgg = load_vgg16(device)  # float32 weights; the passes may autocast
     autocast = loss_network_dtype(config.precision, device)
     frames = FrameStylizer(o, StyleTarget(paintings, o.style_scale, vgg), vgg, device, autocast)
-    if painted.active:
-        # Gatys paints the keys (each from its own content, as a shot's first frame) and the flow
-        # carries them: the Gatys look at a fraction of its cost (docs/keyframes.md).
+    if painted.keyframes:
+        # Given keys are carried along the flow; Gatys paints the keys of the shots that have none
+        # (with --style) or every --keyframes-every frames, and those are carried too.
         # A key after a shot's first starts from the previous key carried to it, as a temporal Gatys
         # frame starts from the previous output warped (its warm-start budget, not the first frame's).
         # That start is 12 frames of motion old, not one: L-BFGS from it without Adam's warm-up steps
@@ -241,28 +241,24 @@ def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysC
                 return keys(frame.rgb, Priors([], init), frame.index)[0]
             return paint
 
-        def polished(source: FrameSource, carried: PaintedSource) -> Stylizer:
-            # The frames between keys get a few Gatys iterations on the finest style layers, which
-            # carrying loses (flowstyle.gatys.polish); the keys are shown as painted.
-            shots = carried.plan.shots
-            return Polisher(Carried(carried), frozenset(k for s in shots for k in s.keys),
-                            frozenset(s.start for s in shots), o, frames.target, vgg, make_flow_backend(o.flow),
-                            device, autocast)
-
         with deterministic(device):
             return render_with_keys(src, dst, painted, painter, config.size, config.encode, config.read, config.span,
                                     config.copy_audio, config.cuts, overwrite, progress, cancel, device,
-                                    str(autocast or torch.float32).removeprefix("torch."), deep=False,
-                                    over=polished if o.polish_iterations > 0 else None)
+                                    str(autocast or torch.float32).removeprefix("torch."), deep=False)
+    # --keyframes-every alone: every Nth frame of a shot is a key and sets the style loss the frames
+    # up to the next key stop at (flowstyle.gatys.keys): the Gatys look at a fraction of its cost.
+    chain = KeyChain(painted.every, o.key_tolerance) if painted.every is not None else None
     start = time.perf_counter()
     # Gatys optimises 8-bit frames: its output is written at the container's depth, read 8-bit.
     io = open_render(src, dst, config.size, config.encode, config.read, config.span, io_threads(0, device),
                      config.copy_audio, overwrite, deep=False)
     with io.source as source, deterministic(device):
-        work = WorkFolder(work_path(dst), render_key(src, o, config, source.size, device), restart)
+        work = WorkFolder(work_path(dst), render_key(src, o, config, source.size, device, input_sha256,
+                                                    painted.every), restart)
         if work.finished:
             log.info("%s: resuming after %d finished frames", work.path, work.finished)
-        stylizer = GatysStylizer(frames, make_flow_backend(o.flow), work, progress, source.frame_count or None)
+        stylizer = GatysStylizer(frames, make_flow_backend(o.flow), work, progress, source.frame_count or None,
+                                 chain)
 
         def on_frame(p: Progress) -> None:
             if progress is not None:

@@ -393,8 +393,8 @@ def test_painted_keys_run_one_task_per_shot_as_in_one_process(clip: Path, cluste
 
 def test_gatys_keys_run_one_task_per_shot_as_in_one_process(gatys_clip: Path, cluster, media: Path,
                                                              tmp_path: Path) -> None:
-    """``--method gatys --keyframes-every N`` on the engine: Gatys paints each shot's keys in its task and the
-    flow carries them, frame for frame the single-process render."""
+    """``--method gatys --keyframes-every N`` on the engine: each shot, its keys and the frames that stop at
+    their keys' style loss, is one task, frame for frame the single-process render."""
     from flowstyle.gatys import GatysConfig, GatysOptions
     from flowstyle.keyed.options import PaintedKeyOptions
     from flowstyle.render import render_gatys

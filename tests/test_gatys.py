@@ -209,6 +209,35 @@ def test_optimize_converges_and_stops_early_on_a_quadratic(method: str, budget: 
     assert (early.image - target).abs().max().item() < max_error
 
 
+@pytest.mark.parametrize("method", ["lbfgs", "adam"])
+def test_optimize_until_stops_on_the_image_it_judged(method: str) -> None:
+    """``until(n, image)`` is asked with the image iteration n evaluated; when it says stop, the result
+    is that image, not the one the optimiser stepped to after evaluating it."""
+    g = torch.Generator().manual_seed(0)
+    target = torch.rand(1, 3, 8, 8, generator=g)
+    init = torch.rand(1, 3, 8, 8, generator=g)
+    evaluated: list[torch.Tensor] = []
+
+    def objective(x: torch.Tensor) -> torch.Tensor:
+        evaluated.append(x.detach().clone())
+        return ((x - target) ** 2).sum()
+
+    judged: list[tuple[int, torch.Tensor]] = []
+
+    def until(n: int, image: torch.Tensor) -> bool:
+        judged.append((n, image.clone()))
+        return float(((image - target) ** 2).sum()) < 0.5 * float(((init - target) ** 2).sum())
+
+    options = GatysOptions(style="x.jpg", optimizer=method, warmup=0, stop_tolerance=0.0)
+    result = optimize(objective, init, 200, options, until=until)
+    assert 1 < result.iterations < 200 and len(judged) == result.iterations == len(evaluated)
+    assert [n for n, _ in judged] == list(range(1, result.iterations + 1))
+    for (_, image), x in zip(judged, evaluated, strict=True):
+        assert torch.allclose(image, x, atol=1e-6)  # judged what the objective saw
+    assert torch.allclose(result.image, evaluated[-1].clamp(0, 1), atol=1e-6)
+    assert float(((result.image - target) ** 2).sum()) < 0.5 * float(((init - target) ** 2).sum())
+
+
 # --- real renders ------------------------------------------------------------------------
 
 

@@ -176,7 +176,7 @@ def test_gatys_job_from_the_page_settings(server, clip, painting):
     assert status == 200 and decode(data) == (12, True)
     c.json("DELETE", f"/api/jobs/{job['id']}")
 
-    # "Paint every Nth frame" with method gatys: Gatys paints the keys, the flow carries them.
+    # "Paint every Nth frame" with method gatys: full Gatys keys, the frames between stop at their style loss.
     keyed = c.json("POST", "/api/jobs", {"input": up["id"], "style": f"upload:{pic['id']}", "method": "gatys",
                                          "iterations": 3, "width": 64, "keyframes_every": 6})
     keyed = wait_for(keyed["id"], c, timeout=300)

@@ -226,8 +226,7 @@ def render_distributed(input_path: str | Path, output_path: str | Path, config: 
 
     ``config`` is a feed-forward :class:`~flowstyle.render.RenderConfig` (shots split
     into segments with pre-roll) or a :class:`~flowstyle.gatys.GatysConfig` (one
-    task per shot; ``gatys_keys``: Gatys paints the keys of each shot and the flow carries them,
-    as ``render_gatys(..., painted=)``). Feed-forward painted keys are ``config.painted``: a
+    task per shot; ``gatys_keys``: the shot's keys, as ``render_gatys(..., painted=)`` takes them). Feed-forward painted keys are ``config.painted``: a
     shot with its keys is one task either way. Segments already in the work folder (from an interrupted run
     with the same input and settings) are not rendered again. The input is scanned
     for cuts while the cluster starts and the first shots already render.

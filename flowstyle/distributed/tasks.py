@@ -103,12 +103,10 @@ def render_segment(input_path: str, segment_path: str, segment: Segment, config:
     cfg = segment_config(config, segment)
     progress = _report_progress(segment)
     with intra_op_threads(threads):
-        if isinstance(cfg, GatysConfig) and gatys_keys.active:
+        if isinstance(cfg, GatysConfig):
             report = render_gatys(input_path, segment_path, cfg, overwrite=True, progress=progress,
+                                  input_sha256=input_sha256,
                                   painted=keys_within(gatys_keys, segment.start, segment.stop))
-        elif isinstance(cfg, GatysConfig):
-            report = render_gatys(input_path, segment_path, cfg, overwrite=True, progress=progress,
-                                  input_sha256=input_sha256)
         else:
             report = render(input_path, segment_path, cfg, overwrite=True, progress=progress)
     # A finished render leaves its decoder, encoder and frame buffers in reference cycles

@@ -18,6 +18,7 @@ from .objective import FrameObjective
 from .options import GatysOptions
 
 IterationFn = Callable[[int, float], None]  # (iterations so far, loss)
+StopFn = Callable[[int, Tensor], bool]  # (iterations so far, the image it evaluated in [0, 1]) -> stop now
 
 # The optimiser works on the image in 0-255 units, as neural-style and Ruder's code
 # do (Caffe scale), while the losses see [0, 1]. L-BFGS is not invariant to that
@@ -47,13 +48,22 @@ def plateaued(losses: list[float], window: int, tolerance: float) -> bool:
 
 
 def optimize(objective: Callable[[Tensor], Tensor], init: Tensor, iterations: int, options: GatysOptions,
-             on_iteration: IterationFn | None = None) -> OptimizeResult:
-    """Minimise ``objective`` over the image, starting from ``init`` (not modified)."""
+             on_iteration: IterationFn | None = None, until: StopFn | None = None) -> OptimizeResult:
+    """Minimise ``objective`` over the image, starting from ``init`` (not modified).
+
+    ``until(n, image)``, asked after each iteration with the image it evaluated, ends the run early
+    when it returns True (besides the plateau rule); the result is then that image (clamped), the one
+    ``until`` judged, not the image after the step that followed its evaluation.
+    """
     x = (init.detach() * PIXEL_SCALE).contiguous().requires_grad_(True)
     losses: list[float] = []
+    seen: list[Tensor] = []  # the image of the latest evaluation, when ``until`` may pick it
+    met: list[bool] = []
 
     def closure() -> Tensor:
         opt.zero_grad(set_to_none=True)
+        if until is not None:
+            seen[:] = [x.detach().clone()]
         loss = objective(x / PIXEL_SCALE)
         loss.backward()
         losses.append(float(loss.detach()))
@@ -66,6 +76,9 @@ def optimize(objective: Callable[[Tensor], Tensor], init: Tensor, iterations: in
             opt.step(closure)
             if not torch.isfinite(x).all():
                 raise FloatingPointError("gatys: the image diverged (NaN/inf); lower the loss weights or use --optimizer adam")
+            if until is not None and until(len(losses), seen[0] / PIXEL_SCALE):
+                met.append(True)
+                return
             if plateaued(losses, options.stop_window, options.stop_tolerance):
                 return
 
@@ -77,12 +90,13 @@ def optimize(objective: Callable[[Tensor], Tensor], init: Tensor, iterations: in
         # history lives in the optimiser's state across calls, so the early-stop
         # test can run between iterations.
         opt = torch.optim.LBFGS([x], lr=1.0, max_iter=1, history_size=50, tolerance_grad=-1.0, tolerance_change=-1.0)
-        if len(losses) == warmup:
+        if len(losses) == warmup and not met:
             run(opt, iterations)
     else:
         opt = torch.optim.Adam([x], lr=options.adam_lr)
         run(opt, iterations)
-    return OptimizeResult((x.detach() / PIXEL_SCALE).clamp_(0.0, 1.0), len(losses), tuple(losses))
+    image = seen[0] if met else x.detach()
+    return OptimizeResult((image / PIXEL_SCALE).clamp_(0.0, 1.0), len(losses), tuple(losses))
 
 
 def pyramid_sizes(h: int, w: int, levels: int) -> list[tuple[int, int]]:

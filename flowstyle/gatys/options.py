@@ -54,9 +54,11 @@ class GatysOptions:
             upsampled level by level (coarse-to-fine); 1 turns it off.
         stop_tolerance, stop_window: early stop when the loss falls by less than
             ``stop_tolerance`` (relative) over ``stop_window`` iterations.
-        polish_iterations: with painted keys (``--keyframes-every``), Adam iterations that each
-            frame carried from the keys gets on the two finest style layers, which carrying loses
-            (``flowstyle.gatys.polish``); 0 shows the carried pictures as they are.
+        key_iterations: with ``--keyframes-every N``, the budget of a key after a shot's first: every
+            Nth frame of a shot is optimised like a temporal frame (from the previous output warped)
+            with this budget, and sets the style loss the frames up to the next key stop at.
+        key_tolerance: with ``--keyframes-every``, a frame between keys stops once its style loss is
+            within this fraction of its key's (``flowstyle.gatys.keys``).
         flow: optical flow between frames (see ``flowstyle.flow``).
         seed: seeds the noise initialisation; a render is reproducible from it.
     """
@@ -79,7 +81,8 @@ class GatysOptions:
     pyramid: int = 2
     stop_tolerance: float = 1e-3
     stop_window: int = 20
-    polish_iterations: int = 20
+    key_iterations: int = 30
+    key_tolerance: float = 0.10
     flow: str = "dis-medium"
     seed: int = 0
 
@@ -105,7 +108,8 @@ class GatysOptions:
             ("pyramid", 1 <= self.pyramid <= 4, f"{self.pyramid} (use 1-4 levels)"),
             ("stop_window", self.stop_window >= 2, f"{self.stop_window} (use 2 or more)"),
             ("stop_tolerance", self.stop_tolerance >= 0, f"{self.stop_tolerance} (must not be negative)"),
-            ("polish_iterations", self.polish_iterations >= 0, f"{self.polish_iterations} (use 0 or more)"),
+            ("key_iterations", self.key_iterations >= 1, f"{self.key_iterations} (use 1 or more)"),
+            ("key_tolerance", self.key_tolerance >= 0, f"{self.key_tolerance} (must not be negative)"),
         )
         for name, ok, problem in checks:
             if not ok:

@@ -36,8 +36,10 @@ from ..progress import Progress, ProgressFn
 from ..scenes import CutOptions
 from ..stylize.paintings import is_painting_spec, parse_paintings
 from ..tensors import rgb_to_tensor, tensor_to_rgb
-from .objective import FrameObjective, LossParts, StyleTarget
-from .optimize import OptimizeResult, optimize, optimize_coarse_to_fine, resize
+from ..losses import STYLE_LAYERS
+from .keys import MIN_ITERATIONS, KeyChain
+from .objective import FrameObjective, LossParts, StyleTarget, loss_autocast, weighted_style_loss
+from .optimize import OptimizeResult, StopFn, optimize, optimize_coarse_to_fine, resize
 from .options import GatysOptions
 from .priors import Priors, ShotHistory, build_priors
 from .workdir import WorkFolder, file_sha256
@@ -92,8 +94,13 @@ class FrameStylizer:
         return torch.rand(like.shape, generator=g).to(like.device)
 
     def __call__(self, rgb: np.ndarray, priors: Priors, index: int,
-                 on_iteration: Callable[[int, float, LossParts], None] | None = None) -> tuple[np.ndarray, OptimizeResult]:
-        """Frame ``index`` (uint8 RGB) optimised; ``on_iteration(i, loss, parts)`` after each evaluation."""
+                 on_iteration: Callable[[int, float, LossParts], None] | None = None, iterations: int | None = None,
+                 stop_style: float | None = None) -> tuple[np.ndarray, OptimizeResult]:
+        """Frame ``index`` (uint8 RGB) optimised; ``on_iteration(i, loss, parts)`` after each evaluation.
+
+        A frame with a past (``priors.init``) gets ``iterations`` (default ``options.iterations``), and
+        stops once its style loss is at most ``stop_style``, after :data:`~.keys.MIN_ITERATIONS` at least.
+        """
         o = self.options
         frame = rgb_to_tensor(rgb, self.device)
         full = tuple(frame.shape[-2:])
@@ -116,23 +123,46 @@ class FrameStylizer:
             init = {"warped": priors.init, "content": frame}.get(o.init)
             init = self._noise(frame, index) if init is None else init
             later = dataclasses.replace(o, warmup=o.warmup_warped if o.init == "warped" else o.warmup)
-            result = optimize(objective(full), init, o.iterations, later, report)
+            until: StopFn | None = None
+            if stop_style is not None:
+                def until(n: int, image: torch.Tensor) -> bool:
+                    # Judged on the picture as it would be written (clamped, 8 bits), as the key's bar
+                    # was (objective.RANGE_WEIGHT: what lies outside [0, 1] never reaches the output).
+                    # The optimiser's own figure, on the unclamped image, is the lower one: it spares
+                    # that extra pass while it is above the bar.
+                    last = current[0].last
+                    if n < MIN_ITERATIONS or last is None or last.style > stop_style:
+                        return False
+                    return self.style_loss(tensor_to_rgb(image)) <= stop_style
+            result = optimize(objective(full), init, iterations or o.iterations, later, report, until)
         # Rounded to 8 bits here, not at encode time: the next frame starts from this
         # exact image whether it comes from memory or from the checkpoint on disk.
         return tensor_to_rgb(result.image), result
 
+    def style_loss(self, rgb: np.ndarray) -> float:
+        """The style term of the objective for the picture ``rgb`` (uint8), as the optimiser weighs it."""
+        x = rgb_to_tensor(rgb, self.device)
+        with torch.no_grad(), loss_autocast(x, self.autocast):
+            feats = self.vgg(x, STYLE_LAYERS)
+        return float(weighted_style_loss(feats, self.target.grams(x.shape[-1], self.device), self.options))
+
 
 def render_key(src: Path, options: GatysOptions, config: GatysConfig, size: tuple[int, int],
-               device: torch.device, input_sha256: str | None = None) -> dict:
+               device: torch.device, input_sha256: str | None = None, every: int | None = None) -> dict:
     """What the checkpointed frames depend on: the input's bytes, the paintings' bytes, every setting.
 
     ``input_sha256``: the input's hash when the caller has it already (a distributed
     shot task: hashing a feature-length input once per shot would cost minutes).
+    ``every``: keys every this many frames of a shot (:mod:`.keys`), None for the temporal render.
     """
     settings = options.settings()
-    # Only frames carried from painted keys are polished; these frames do not depend on it, and a work
-    # folder written before the setting existed stays usable.
-    settings.pop("polish_iterations")
+    if every is None:
+        # The keys' settings do not touch a temporal render's frames, and a work folder written
+        # before they existed stays usable.
+        for name in ("key_iterations", "key_tolerance"):
+            settings.pop(name)
+    else:
+        settings["keyframes_every"] = every
     settings["style"] = [{"sha256": file_sha256(p), "weight": w} for p, w in parse_paintings(options.style)]
     return {"input": {"sha256": input_sha256 or file_sha256(src), "bytes": src.stat().st_size}, "size": list(size),
             "cuts": dataclasses.asdict(config.cuts) if config.cuts else None, "gatys": settings,
@@ -159,8 +189,6 @@ def deterministic(device: torch.device) -> Iterator[None]:
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved
 
 
-
-
 class GatysStylizer:
     """Gatys with temporal losses as a sequential :class:`~flowstyle.stylize.base.Stylizer`.
 
@@ -172,9 +200,11 @@ class GatysStylizer:
     sequential = True
 
     def __init__(self, frames: FrameStylizer, backend: FlowBackend, work: WorkFolder,
-                 on_progress: ProgressFn | None = None, expected: int | None = None) -> None:
+                 on_progress: ProgressFn | None = None, expected: int | None = None,
+                 keys: KeyChain | None = None) -> None:
         o = frames.options
         self.frames = frames
+        self.keys = keys
         self.backend = backend
         self.work = work
         self.on_progress = on_progress
@@ -184,9 +214,12 @@ class GatysStylizer:
         self.done = 0
 
     def stylize(self, frame: Frame, shot_start: bool) -> np.ndarray:
+        index = frame.index
         if shot_start:
             self.history.clear()
-        index = frame.index
+            if self.keys is not None:
+                self.keys.start_shot(index)
+        key = self.keys is None or self.keys.is_key(index)
         if index < self.work.finished:
             out = self.work.load(index)
             self.resumed += 1
@@ -204,9 +237,16 @@ class GatysStylizer:
                 priors = Priors([], None)
             else:
                 priors = build_priors(frame.rgb, self.history, o.temporal_offsets, self.backend, self.frames.device)
-            out, result = self.frames(frame.rgb, priors, index, on_iteration)
+            if self.keys is None:
+                out, result = self.frames(frame.rgb, priors, index, on_iteration)
+            else:  # a key gets its own budget; the frames between stop at their key's style loss
+                budget = self.frames.options.key_iterations if key else None
+                out, result = self.frames(frame.rgb, priors, index, on_iteration, budget, self.keys.bar(index))
             log.debug("frame %d: %d iterations, loss %.4g", index, result.iterations, result.loss)
             self.work.save(index, out)
+        if self.keys is not None and key:
+            # Measured on the saved 8-bit picture, so a resumed render sets the same bar.
+            self.keys.reference = self.frames.style_loss(out)
         self.history.push(frame.rgb, out)
         self.done += 1
         return out

@@ -37,7 +37,7 @@ class Job:
     input_name: str
     output: Path
     config: RenderConfig | GatysConfig
-    gatys_keys: PaintedKeyOptions = field(default_factory=PaintedKeyOptions)  # Gatys paints these keys, the flow carries them
+    gatys_keys: PaintedKeyOptions = field(default_factory=PaintedKeyOptions)  # keys every N frames of a Gatys render
     state: str = "queued"  # queued, running, done, failed, cancelled
     done: int = 0
     total: int | None = None
