@@ -247,6 +247,9 @@ def render_gatys(input_path: str | Path, output_path: str | Path, config: GatysC
                                     str(autocast or torch.float32).removeprefix("torch."), deep=False)
     # --keyframes-every alone: every Nth frame of a shot is a key and sets the style loss the frames
     # up to the next key stop at (flowstyle.gatys.keys): the Gatys look at a fraction of its cost.
+    if painted.every is not None and o.temporal_weight == 0 and o.init != "warped":
+        raise ConfigError("every", "Gatys keys need the temporal render: per-frame Gatys (--temporal none) "
+                                   "optimises every frame from its own content, with none to spare between keys")
     chain = KeyChain(painted.every, o.key_tolerance) if painted.every is not None else None
     start = time.perf_counter()
     # Gatys optimises 8-bit frames: its output is written at the container's depth, read 8-bit.

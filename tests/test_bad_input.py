@@ -263,6 +263,8 @@ def test_gatys_refuses_feed_forward_only_options_in_one_line(tmp_path: Path, cli
     assert_one_line_error(run_cli(*base, "--temporal", "blind"), "--temporal", "'blind'")
     assert_one_line_error(run_cli(*base, "--strength", "0.5"), "--strength")
     assert_one_line_error(run_cli(*base, "--keyframes-every", "0"), "--keyframes-every", "0")
+    assert_one_line_error(run_cli(*base, "--keyframes-every", "4", "--temporal", "none"), "--keyframes-every",
+                          "--temporal none")
     assert not list(tmp_path.iterdir())
 
 

@@ -31,12 +31,12 @@ from ..io.media import RangeOptions
 from ..io.reader import SizePolicy
 from ..io.source import ReadOptions
 from ..io.writer import EncodeOptions
+from ..losses import STYLE_LAYERS
 from ..models.vgg import VGG16Features
 from ..progress import Progress, ProgressFn
 from ..scenes import CutOptions
 from ..stylize.paintings import is_painting_spec, parse_paintings
 from ..tensors import rgb_to_tensor, tensor_to_rgb
-from ..losses import STYLE_LAYERS
 from .keys import MIN_ITERATIONS, KeyChain
 from .objective import FrameObjective, LossParts, StyleTarget, loss_autocast, weighted_style_loss
 from .optimize import OptimizeResult, StopFn, optimize, optimize_coarse_to_fine, resize
