@@ -77,6 +77,8 @@ def test_missing_painting_fails_when_the_render_is_built(tmp_path: Path) -> None
     (lambda: TemporalOptions(mode="magic"), "mode"),
     (lambda: TemporalOptions(flow_scale=2.0), "flow_scale"),
     (lambda: GatysOptions("a.jpg", init="grey"), "init"),
+    (lambda: GatysOptions("a.jpg", key_tolerance=-0.1), "key_tolerance"),
+    (lambda: GatysOptions("a.jpg", key_iterations=0), "key_iterations"),
     (lambda: GatysConfig(GatysOptions("a.jpg"), precision="fp16"), "precision"),
     (lambda: LearnOptions(painting="p", name="x", crop=30), "crop"),
     (lambda: StableOptions(network="resnet"), "network"),
