@@ -238,6 +238,17 @@ def test_optimize_until_stops_on_the_image_it_judged(method: str) -> None:
     assert float(((result.image - target) ** 2).sum()) < 0.5 * float(((init - target) ** 2).sum())
 
 
+def test_as_written_is_the_picture_the_render_writes_and_reads_back() -> None:
+    """The stop rule judges frames in torch as they will be saved: clamped and rounded to 8 bits
+    exactly as tensor_to_rgb writes them, half-way values included."""
+    from flowstyle.gatys.stylizer import as_written
+    from flowstyle.tensors import rgb_to_tensor, tensor_to_rgb
+
+    x = torch.rand(1, 3, 50, 70, generator=torch.Generator().manual_seed(0)) * 1.4 - 0.2  # some out of range
+    x[0, 0, 0, :5] = torch.tensor([0.5, 1.5, 2.5, 254.5, 255.0]) / 255
+    assert torch.equal(as_written(x), rgb_to_tensor(tensor_to_rgb(x), torch.device("cpu")))
+
+
 # --- real renders ------------------------------------------------------------------------
 
 

@@ -38,7 +38,7 @@ from ..scenes import CutOptions
 from ..stylize.paintings import is_painting_spec, parse_paintings
 from ..tensors import rgb_to_tensor, tensor_to_rgb
 from .keys import MIN_ITERATIONS, KeyChain
-from .objective import FrameObjective, LossParts, StyleTarget, loss_autocast, weighted_style_loss
+from .objective import RANGE_WEIGHT, FrameObjective, LossParts, StyleTarget, loss_autocast, weighted_style_loss
 from .optimize import OptimizeResult, StopFn, optimize, optimize_coarse_to_fine, resize
 from .options import GatysOptions
 from .priors import Priors, ShotHistory, build_priors
@@ -133,7 +133,7 @@ class FrameStylizer:
                     last = current[0].last
                     if n < MIN_ITERATIONS or last is None or last.style > stop_style:
                         return False
-                    return self.style_loss(tensor_to_rgb(image)) <= stop_style
+                    return self._style_loss(as_written(image)) <= stop_style
             result = optimize(objective(full), init, iterations or o.iterations, later, report, until)
         # Rounded to 8 bits here, not at encode time: the next frame starts from this
         # exact image whether it comes from memory or from the checkpoint on disk.
@@ -141,10 +141,18 @@ class FrameStylizer:
 
     def style_loss(self, rgb: np.ndarray) -> float:
         """The style term of the objective for the picture ``rgb`` (uint8), as the optimiser weighs it."""
-        x = rgb_to_tensor(rgb, self.device)
+        return self._style_loss(rgb_to_tensor(rgb, self.device))
+
+    def _style_loss(self, x: torch.Tensor) -> float:
         with torch.no_grad(), loss_autocast(x, self.autocast):
             feats = self.vgg(x, STYLE_LAYERS)
         return float(weighted_style_loss(feats, self.target.grams(x.shape[-1], self.device), self.options))
+
+
+def as_written(image: torch.Tensor) -> torch.Tensor:
+    """``image`` (float, [0, 1]) as :func:`~flowstyle.tensors.tensor_to_rgb` writes it and
+    :func:`~flowstyle.tensors.rgb_to_tensor` reads it back: clamped and rounded to 8 bits, on its device."""
+    return image.mul(255.0).add_(0.5).clamp_(0, 255).floor_().div_(255.0)
 
 
 def render_key(src: Path, options: GatysOptions, config: GatysConfig, size: tuple[int, int],
@@ -156,13 +164,13 @@ def render_key(src: Path, options: GatysOptions, config: GatysConfig, size: tupl
     ``every``: keys every this many frames of a shot (:mod:`.keys`), None for the temporal render.
     """
     settings = options.settings()
-    if every is None:
-        # The keys' settings do not touch a temporal render's frames, and a work folder written
-        # before they existed stays usable.
+    if every is None:  # the keys' settings do not touch a temporal render's frames
         for name in ("key_iterations", "key_tolerance"):
             settings.pop(name)
     else:
         settings["keyframes_every"] = every
+    # Not a setting, but the frames depend on it: frames optimised under another weight are not resumed.
+    settings["range_weight"] = RANGE_WEIGHT
     settings["style"] = [{"sha256": file_sha256(p), "weight": w} for p, w in parse_paintings(options.style)]
     return {"input": {"sha256": input_sha256 or file_sha256(src), "bytes": src.stat().st_size}, "size": list(size),
             "cuts": dataclasses.asdict(config.cuts) if config.cuts else None, "gatys": settings,
